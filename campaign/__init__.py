@@ -1,0 +1,72 @@
+"""The clinic newsletter and coupon service: the Flask application."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask
+
+import config as config_module
+from campaign import database, errors, outbox
+from campaign.celery_app import celery_init_app
+from campaign.extensions import cors, csrf, db, limiter, mail, migrate
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app; ``test_config`` overrides settings read from the environment."""
+    app = Flask(__name__)
+    env_name = (test_config or {}).get("ENV_NAME")
+    app.config.from_object(config_module.config_for(env_name))
+    if test_config:
+        app.config.update(test_config)
+    app.config.update(config_module.derived_settings(app.config))
+    config_module.CONFIGS[app.config["ENV_NAME"]].validate(app.config)
+    _configure_logging(app)
+
+    database.prepare(app)
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"))
+    mail.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    cors.init_app(
+        app,
+        resources={r"/api/v1/subscribe": {"origins": app.config["CORS_ORIGINS"]}},
+        methods=["POST", "OPTIONS"],
+        allow_headers=["Content-Type"],
+    )
+    outbox.install()
+    celery_init_app(app)
+
+    errors.register(app)
+    _register_blueprints(app)
+    _register_commands(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from campaign.devmail.views import bp as devmail_bp
+    from campaign.health import bp as health_bp
+    from campaign.subscribers.api import bp as subscribers_api_bp
+    from campaign.subscribers.views import bp as subscribers_bp
+
+    app.register_blueprint(subscribers_bp)
+    app.register_blueprint(subscribers_api_bp)
+    app.register_blueprint(health_bp)
+    if app.config["DEV_MAIL_VIEWER"]:
+        app.register_blueprint(devmail_bp)
+
+
+def _register_commands(app: Flask) -> None:
+    from campaign.devmail.cli import dev_command, mailcatcher_command
+
+    app.cli.add_command(dev_command)
+    app.cli.add_command(mailcatcher_command)
+
+
+def _configure_logging(app: Flask) -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )

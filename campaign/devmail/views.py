@@ -1,0 +1,67 @@
+"""``/dev/mail``: read what the local mail catcher caught. Never on in production."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, render_template
+
+bp = Blueprint("devmail", __name__, url_prefix="/dev/mail", template_folder="templates")
+
+NAME_PATTERN = re.compile(r"^[0-9]+-[0-9a-f]{8}\.eml$")
+
+
+def _folder() -> Path:
+    return Path(current_app.config["DEV_MAIL_DIR"])
+
+
+def _read(path: Path) -> email.message.EmailMessage:
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+
+
+@bp.get("/")
+def inbox():
+    folder = _folder()
+    files = sorted(folder.glob("*.eml"), reverse=True)[:200] if folder.exists() else []
+    messages = [(path.name, _read(path)) for path in files]
+    return render_template("devmail/inbox.html", messages=messages)
+
+
+@bp.get("/<name>")
+def message(name: str):
+    if not NAME_PATTERN.match(name):
+        abort(404)
+    path = _folder() / name
+    if not path.exists():
+        abort(404)
+    parsed = _read(path)
+    text = parsed.get_body(("plain",))
+    return render_template(
+        "devmail/message.html",
+        name=name,
+        message=parsed,
+        text=text.get_content() if text else "",
+    )
+
+
+@bp.get("/<name>/html")
+def message_html(name: str):
+    if not NAME_PATTERN.match(name):
+        abort(404)
+    path = _folder() / name
+    if not path.exists():
+        abort(404)
+    html = _read(path).get_body(("html",))
+    if html is None:
+        abort(404)
+    # Links open in the whole window, so a person can click through as from a mail client.
+    body = html.get_content().replace("<head>", '<head><base target="_top">', 1)
+    response = current_app.response_class(body, mimetype="text/html")
+    # The mail's HTML is shown as is, but may not run scripts or reach our cookies.
+    response.headers["Content-Security-Policy"] = (
+        "sandbox allow-popups allow-top-navigation-by-user-activation; script-src 'none'"
+    )
+    return response

@@ -1,0 +1,124 @@
+"""Building and sending the service's emails.
+
+Every header is built here from checked values: addresses that passed validation,
+subjects from our own templates or checked by the caller, and settings. A value that
+still holds a line break is refused rather than sent, so no input can add a header.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid, parseaddr
+from functools import cache
+from urllib.parse import quote, urlsplit
+
+import css_inline
+from flask import current_app, render_template
+
+from campaign.extensions import mail
+
+logger = logging.getLogger(__name__)
+
+# RFC 5322 allows 998 characters a line. Folding at 78 makes the email package wrap
+# long List-Unsubscribe URLs in encoded words, which mail clients cannot parse.
+SMTP_POLICY = SMTP.clone(max_line_length=998)
+
+
+class UnsafeHeader(ValueError):
+    """A header value holds a line break or another control character."""
+
+
+def check_header(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise UnsafeHeader("header value holds a control character")
+    return value
+
+
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    return css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False)
+
+
+def inline_css(html: str) -> str:
+    # keep_style_tags leaves the media queries in place for clients that read them.
+    return _inliner().inline(html)
+
+
+def mail_domain() -> str:
+    """The domain our Message-IDs and List-Id live on."""
+    _, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
+    domain = address.rpartition("@")[2]
+    if not domain or domain == "localhost":
+        domain = urlsplit(current_app.config["BASE_URL"]).hostname or "localhost"
+    return check_header(domain)
+
+
+def public_url(path: str) -> str:
+    """An absolute link for an email, rooted at BASE_URL (never the request's host)."""
+    return current_app.config["BASE_URL"] + path
+
+
+def list_headers(unsubscribe_url: str, unsubscribe_token: str) -> dict[str, str]:
+    """RFC 2369/8058 headers for mail that a subscriber can opt out of."""
+    domain = mail_domain()
+    mailbox = (
+        current_app.config.get("UNSUBSCRIBE_MAILTO")
+        or parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+    )
+    mailto = f"mailto:{mailbox}?subject={quote('unsubscribe ' + unsubscribe_token)}"
+    clinic = " ".join(current_app.config["CLINIC_NAME"].split()).replace('"', "")
+    return {
+        "List-Id": f'"{clinic}" <newsletter.{domain}>',
+        "List-Unsubscribe": f"<{unsubscribe_url}>, <{mailto}>",
+        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+    }
+
+
+@dataclass
+class Email:
+    """One email to one person, rendered from ``templates/email/<name>.{html,txt}``."""
+
+    to: str
+    subject: str
+    template: str
+    context: dict = field(default_factory=dict)
+    unsubscribe_url: str | None = None
+    unsubscribe_token: str | None = None
+
+    def build(self) -> EmailMessage:
+        context = {
+            **self.context,
+            "clinic_name": current_app.config["CLINIC_NAME"],
+            "clinic_address": current_app.config["CLINIC_POSTAL_ADDRESS"],
+            "unsubscribe_url": self.unsubscribe_url,
+            "subject": self.subject,
+        }
+        html = inline_css(render_template(f"email/{self.template}.html", **context))
+        text = render_template(f"email/{self.template}.txt", **context)
+        message = EmailMessage(policy=SMTP_POLICY)
+        message["Subject"] = check_header(self.subject)
+        message["From"] = check_header(current_app.config["MAIL_DEFAULT_SENDER"])
+        message["To"] = check_header(self.to)
+        message["Date"] = formatdate(localtime=True)
+        message["Message-ID"] = make_msgid(domain=mail_domain())
+        if self.unsubscribe_url and self.unsubscribe_token:
+            for name, value in list_headers(self.unsubscribe_url, self.unsubscribe_token).items():
+                message[name] = check_header(value)
+        message.set_content(text)
+        message.add_alternative(html, subtype="html")
+        return message
+
+
+def envelope_sender() -> str:
+    return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+
+
+def send(email: Email) -> None:
+    """Send one email now, over a fresh connection (transactional mail)."""
+    message = email.build()
+    with mail.connect() as connection:
+        connection.host.sendmail(envelope_sender(), [email.to], message.as_bytes())
+    logger.info("sent %s email", email.template)

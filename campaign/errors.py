@@ -1,0 +1,98 @@
+"""One error shape for the API, friendly pages for people.
+
+Under ``/api`` every 4xx and 5xx answers ``{"error": {"code", "message", "field"}}``;
+elsewhere a page says what happened in plain words. Neither ever shows a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error a handler raises to answer with the contract's JSON error body."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+def json_error(status: int, code: str, message: str, field: str | None = None) -> Response:
+    body = {"error": {"code": code, "message": message, "field": field}}
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.path == "/healthz"
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
+    status = exc.code or 500
+    if _wants_json():
+        code = _HTTP_CODES.get(status, "error")
+        message = exc.description or exc.name
+        if status == 413:
+            message = "The request body is too large."
+        elif status == 429:
+            message = "Too many requests; please slow down and try again shortly."
+        response = json_error(status, code, message)
+        if isinstance(exc, HTTPException) and exc.response is not None:
+            response.headers.extend(
+                (k, v) for k, v in exc.response.headers.items() if k.lower() == "retry-after"
+            )
+        return response
+    return render_template("error.html", status=status, title=exc.name), status
+
+
+def _csrf_error(exc: CSRFError) -> Response | tuple[str, int]:
+    if _wants_json():
+        return json_error(400, "csrf_failed", exc.description)
+    return render_template(
+        "error.html",
+        status=400,
+        title="This form has expired",
+        message="Please go back, reload the page and try again.",
+    ), 400
+
+
+def _api_error(exc: ApiError) -> Response:
+    return json_error(exc.status, exc.code, exc.message, exc.field)
+
+
+def _unexpected(exc: Exception) -> Response | tuple[str, int]:
+    logger.exception("unhandled error on %s %s", request.method, request.path)
+    if _wants_json():
+        return json_error(500, "internal_error", "Something went wrong on our side.")
+    return render_template("error.html", status=500, title="Something went wrong"), 500
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

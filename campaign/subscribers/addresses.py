@@ -1,0 +1,55 @@
+"""Email address checks and the canonical form that identifies one person."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+MAX_EMAIL_LENGTH = 254
+GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+
+
+class InvalidAddress(ValueError):
+    """The text is not an address we can send to."""
+
+
+def has_control_characters(text: str) -> bool:
+    """True for CR, LF, NUL and every other control or format character."""
+    return any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
+
+
+def normalize_address(raw: str) -> str:
+    """Return the address to mail, or raise ``InvalidAddress``.
+
+    Syntax only: looking up the domain's DNS would put a network call on the signup
+    path, and double opt-in proves deliverability anyway.
+    """
+    text = raw.strip()
+    if not text or len(text) > MAX_EMAIL_LENGTH:
+        raise InvalidAddress("Please enter an email address of at most 254 characters.")
+    if has_control_characters(text):
+        raise InvalidAddress("The email address contains characters that are not allowed.")
+    try:
+        result = validate_email(text, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidAddress(str(exc)) from None
+    if len(result.normalized) > MAX_EMAIL_LENGTH:
+        raise InvalidAddress("Please enter an email address of at most 254 characters.")
+    return result.normalized
+
+
+def canonical_address(address: str) -> str:
+    """One key per mailbox: lower-cased, ``+tag`` dropped, Gmail dots removed.
+
+    ``A.Lee+oil@GoogleMail.com`` and ``alee@gmail.com`` reach the same inbox, so they
+    must count as one subscriber (and one welcome coupon).
+    """
+    local, _, domain = address.rpartition("@")
+    local = local.lower()
+    domain = domain.lower()
+    local = local.split("+", 1)[0] or local
+    if domain in GMAIL_DOMAINS:
+        local = local.replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}"

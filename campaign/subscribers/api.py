@@ -1,0 +1,49 @@
+"""The public JSON signup, for the clinic's own website."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from campaign.errors import ApiError
+from campaign.extensions import csrf, db, limiter
+from campaign.subscribers import services
+from campaign.subscribers.services import Signup, SignupInvalid
+from campaign.subscribers.views import signup_limit
+
+bp = Blueprint("subscribers_api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)
+
+SIGNUP_FIELDS = {"email", "first_name", "consent", "source"}
+
+
+def json_object() -> dict:
+    """The request body as a JSON object, or a 400 that says what is wrong."""
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    return payload
+
+
+@bp.post("/subscribe")
+@limiter.limit(signup_limit)
+def subscribe():
+    payload = json_object()
+    unknown = sorted(set(payload) - SIGNUP_FIELDS)
+    if unknown:
+        raise ApiError(400, "unknown_field", f"Unknown field: {unknown[0]}.", unknown[0])
+    if "email" not in payload:
+        raise ApiError(400, "invalid_email", "email is required.", "email")
+    try:
+        signup = Signup.parse(
+            email=payload["email"],
+            first_name=payload.get("first_name"),
+            consent=payload.get("consent"),
+            source=payload.get("source", "api"),
+            ip=request.remote_addr,
+            user_agent=request.headers.get("User-Agent"),
+        )
+    except SignupInvalid as exc:
+        raise ApiError(400, exc.code, exc.message, exc.field) from None
+    services.subscribe(signup)
+    db.session.commit()
+    return jsonify(status="pending_confirmation"), 202

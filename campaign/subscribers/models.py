@@ -1,0 +1,73 @@
+"""Subscribers and the consent each signup records."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.database import utcnow
+from campaign.extensions import db
+
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+
+
+class Subscriber(db.Model):
+    __tablename__ = "subscriber"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # As the person typed it (domain normalised by email-validator); mail goes here.
+    email: Mapped[str] = mapped_column(String(254))
+    # Lower-cased, +tag removed, Gmail dots removed: one person, one row.
+    email_canonical: Mapped[str] = mapped_column(String(254), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(16), default=SubscriberStatus.PENDING, index=True)
+    source: Mapped[str] = mapped_column(String(64), default="web")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    confirmation_sent_at: Mapped[datetime | None]
+    # The consent record that opened the current opt-in round. A confirmation link
+    # names its round, so a link from before an unsubscribe cannot re-subscribe anyone.
+    # (A plain integer, not a foreign key: the two tables would otherwise point at
+    # each other, which SQLite cannot create in one pass.)
+    optin_round: Mapped[int | None]
+
+    consents: Mapped[list[ConsentRecord]] = relationship(
+        back_populates="subscriber",
+        foreign_keys="ConsentRecord.subscriber_id",
+        order_by="ConsentRecord.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+
+    def __repr__(self) -> str:
+        return f"<Subscriber {self.id} {self.status}>"
+
+
+class ConsentRecord(db.Model):
+    """Proof of consent: who asked, when, from where, having read which wording."""
+
+    __tablename__ = "consent_record"
+    __table_args__ = (Index("ix_consent_record_subscriber_id", "subscriber_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    wording_version: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(64))
+    confirmed_at: Mapped[datetime | None]
+    confirmed_ip: Mapped[str | None] = mapped_column(String(45))
+
+    subscriber: Mapped[Subscriber] = relationship(
+        back_populates="consents", foreign_keys=[subscriber_id]
+    )

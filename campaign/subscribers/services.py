@@ -1,0 +1,331 @@
+"""The subscriber lifecycle: signup, double opt-in, unsubscribe.
+
+These functions add and flush; the caller (a view, a task, a CLI command) commits.
+Emails are queued with ``after_commit`` so nothing is mailed for a signup that rolls back.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from campaign.database import utcnow
+from campaign.extensions import db
+from campaign.outbox import after_commit
+from campaign.subscribers import signals
+from campaign.subscribers.addresses import (
+    InvalidAddress,
+    canonical_address,
+    has_control_characters,
+    normalize_address,
+)
+from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
+from campaign.tokens import Purpose, TokenInvalid, make_token, read_token
+
+logger = logging.getLogger(__name__)
+
+MAX_FIRST_NAME = 100
+MAX_USER_AGENT = 512
+SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+class SignupInvalid(ValueError):
+    """The signup cannot be accepted; ``field`` names the input at fault."""
+
+    def __init__(self, field: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Signup:
+    """A checked signup: build it with ``Signup.parse``."""
+
+    email: str
+    first_name: str | None
+    source: str
+    ip: str | None
+    user_agent: str | None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        email: object,
+        first_name: object = None,
+        consent: object,
+        source: object = "web",
+        ip: str | None = None,
+        user_agent: str | None = None,
+    ) -> Signup:
+        """Check raw input and raise ``SignupInvalid`` for the first problem found."""
+        if not isinstance(email, str):
+            raise SignupInvalid("email", "invalid_email", "Please enter your email address.")
+        try:
+            address = normalize_address(email)
+        except InvalidAddress as exc:
+            raise SignupInvalid("email", "invalid_email", str(exc)) from None
+        if consent is not True:
+            raise SignupInvalid(
+                "consent", "consent_required", "Please tick the box to agree to receive emails."
+            )
+        name = _clean_first_name(first_name)
+        if source is None:
+            source = "web"
+        if not isinstance(source, str) or not SOURCE_PATTERN.match(source):
+            raise SignupInvalid(
+                "source", "invalid_source", "source must be 1-64 letters, digits or _.:-"
+            )
+        agent = (user_agent or "")[:MAX_USER_AGENT] or None
+        if agent and has_control_characters(agent):
+            agent = "".join(ch for ch in agent if ch.isprintable())
+        return cls(email=address, first_name=name, source=source, ip=ip, user_agent=agent)
+
+
+def _clean_first_name(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SignupInvalid("first_name", "invalid_first_name", "first_name must be text.")
+    name = " ".join(value.split()) if not has_control_characters(value) else None
+    if name is None:
+        raise SignupInvalid(
+            "first_name",
+            "invalid_first_name",
+            "The first name contains characters that are not allowed.",
+        )
+    if len(name) > MAX_FIRST_NAME:
+        raise SignupInvalid(
+            "first_name", "invalid_first_name", "Please keep the first name under 100 characters."
+        )
+    return name or None
+
+
+def subscribe(signup: Signup) -> None:
+    """Record a signup and, where it is due, queue a confirmation email.
+
+    The caller learns nothing about the address's previous state, by design: the
+    answer to a signup must be the same for every address. New, unsubscribed and
+    bounced addresses start a fresh opt-in round; a pending address gets its
+    confirmation again at most once per resend interval; a confirmed one gets nothing.
+    """
+    canonical = canonical_address(signup.email)
+    subscriber = db.session.scalar(select(Subscriber).filter_by(email_canonical=canonical))
+    if subscriber is None:
+        subscriber = _insert_subscriber(signup, canonical)
+    consent = ConsentRecord(
+        subscriber=subscriber,
+        ip=signup.ip,
+        user_agent=signup.user_agent,
+        wording_version=current_app.config["CONSENT_WORDING_VERSION"],
+        source=signup.source,
+    )
+    db.session.add(consent)
+    db.session.flush()
+
+    if subscriber.status == SubscriberStatus.CONFIRMED:
+        return
+    if subscriber.status != SubscriberStatus.PENDING or subscriber.optin_round is None:
+        # A fresh round: links minted before it (for example before an unsubscribe)
+        # must not confirm this one.
+        subscriber.status = SubscriberStatus.PENDING
+        subscriber.optin_round = consent.id
+        subscriber.confirmation_sent_at = None
+        subscriber.unsubscribed_at = None
+        subscriber.email = signup.email
+        subscriber.first_name = signup.first_name or subscriber.first_name
+        db.session.flush()
+    queue_confirmation(subscriber.id)
+
+
+def _insert_subscriber(signup: Signup, canonical: str) -> Subscriber:
+    """Insert a new subscriber, or return the row a concurrent signup just inserted."""
+    subscriber = Subscriber(
+        email=signup.email,
+        email_canonical=canonical,
+        first_name=signup.first_name,
+        source=signup.source,
+        status=SubscriberStatus.PENDING,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(subscriber)
+    except IntegrityError:
+        existing = db.session.scalar(select(Subscriber).filter_by(email_canonical=canonical))
+        if existing is None:
+            raise
+        return existing
+    return subscriber
+
+
+def queue_confirmation(subscriber_id: int) -> bool:
+    """Queue the confirmation email unless one went out within the resend interval.
+
+    One conditional UPDATE claims the send, so two simultaneous signups of the same
+    address mail it once.
+    """
+    now = utcnow()
+    interval = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_INTERVAL_SECONDS"])
+    claimed = db.session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            Subscriber.status == SubscriberStatus.PENDING,
+            (Subscriber.confirmation_sent_at.is_(None))
+            | (Subscriber.confirmation_sent_at <= now - interval),
+        )
+        .values(confirmation_sent_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        logger.info("confirmation for subscriber %s not resent: sent recently", subscriber_id)
+        return False
+    from campaign.subscribers.tasks import send_confirmation_email
+
+    after_commit(send_confirmation_email, subscriber_id)
+    return True
+
+
+class ConfirmOutcome(StrEnum):
+    CONFIRMED = "confirmed"
+    ALREADY_CONFIRMED = "already_confirmed"
+    STALE = "stale"
+
+
+def confirm_token(subscriber: Subscriber) -> str:
+    return make_token(Purpose.CONFIRM, [subscriber.id, subscriber.optin_round])
+
+
+def read_confirm_token(token: str) -> tuple[int, int]:
+    """Return (subscriber id, opt-in round); raises ``TokenExpired``/``TokenInvalid``."""
+    payload = read_token(
+        Purpose.CONFIRM, token, max_age=current_app.config["CONFIRM_MAX_AGE_SECONDS"]
+    )
+    return confirm_payload(payload)
+
+
+def confirm_payload(payload: object) -> tuple[int, int]:
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not all(isinstance(part, int) for part in payload)
+    ):
+        raise TokenInvalid("unexpected payload")
+    return payload[0], payload[1]
+
+
+def confirm(subscriber_id: int, optin_round: int, ip: str | None) -> ConfirmOutcome:
+    """Confirm the opt-in round named by a confirmation link.
+
+    One conditional UPDATE decides, so a double click or a replayed link confirms
+    once; the replay answers ``ALREADY_CONFIRMED``. A link from an older round (the
+    person has since unsubscribed, or signed up again) answers ``STALE``.
+    """
+    now = utcnow()
+    won = db.session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            Subscriber.status == SubscriberStatus.PENDING,
+            Subscriber.optin_round == optin_round,
+        )
+        .values(status=SubscriberStatus.CONFIRMED, confirmed_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if won:
+        consent = db.session.scalar(
+            select(ConsentRecord)
+            .where(ConsentRecord.subscriber_id == subscriber_id)
+            .order_by(ConsentRecord.id.desc())
+            .limit(1)
+        )
+        if consent is not None:
+            consent.confirmed_at = now
+            consent.confirmed_ip = ip
+        db.session.flush()
+        signals.subscriber_confirmed.send(subscriber_id)
+        return ConfirmOutcome.CONFIRMED
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if (
+        subscriber is not None
+        and subscriber.status == SubscriberStatus.CONFIRMED
+        and subscriber.optin_round == optin_round
+    ):
+        return ConfirmOutcome.ALREADY_CONFIRMED
+    return ConfirmOutcome.STALE
+
+
+def resend_after_expiry(subscriber_id: int, optin_round: int) -> bool:
+    """Send a fresh confirmation for an expired link, within the resend limit."""
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if (
+        subscriber is None
+        or subscriber.status != SubscriberStatus.PENDING
+        or subscriber.optin_round != optin_round
+    ):
+        return False
+    return queue_confirmation(subscriber_id)
+
+
+def unsubscribe_token(subscriber_id: int) -> str:
+    return make_token(Purpose.UNSUBSCRIBE, subscriber_id)
+
+
+def read_unsubscribe_token(token: str) -> int:
+    payload = read_token(
+        Purpose.UNSUBSCRIBE, token, max_age=current_app.config["UNSUBSCRIBE_MAX_AGE_SECONDS"]
+    )
+    if not isinstance(payload, int):
+        raise TokenInvalid("unexpected payload")
+    return payload
+
+
+def unsubscribe(subscriber_id: int) -> bool:
+    """Stop all mail to this subscriber at once; True if this call made the change.
+
+    Idempotent: unsubscribing twice, or an address we no longer hold, is not an error.
+    """
+    changed = db.session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            Subscriber.status.in_([SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED]),
+        )
+        .values(status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        logger.info("subscriber %s unsubscribed", subscriber_id)
+    return bool(changed)
+
+
+def resubscribe(subscriber_id: int, ip: str | None, user_agent: str | None) -> None:
+    """The way back from the unsubscribe page: a new double opt-in round."""
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        return
+    subscribe(
+        Signup(
+            email=subscriber.email,
+            first_name=subscriber.first_name,
+            source="resubscribe",
+            ip=ip,
+            user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,
+        )
+    )
+
+
+@signals.subscriber_confirmed.connect
+def _queue_welcome_email(subscriber_id: int, **_: object) -> None:
+    from campaign.subscribers.tasks import send_welcome_email
+
+    after_commit(send_welcome_email, subscriber_id)

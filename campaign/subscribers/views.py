@@ -1,0 +1,135 @@
+"""Public pages: signup, confirm, unsubscribe.
+
+No cookie is needed anywhere here: the signed token in the link is the credential,
+which is also why these forms carry no CSRF token. Confirming and unsubscribing take
+a POST, because mail scanners fetch every link in a message with GET.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+
+from campaign.extensions import csrf, db, limiter
+from campaign.subscribers import services
+from campaign.subscribers.services import ConfirmOutcome, Signup, SignupInvalid
+from campaign.tokens import TokenError, TokenExpired, TokenInvalid
+
+bp = Blueprint("subscribers", __name__, template_folder="templates")
+csrf.exempt(bp)
+
+HONEYPOT_FIELD = "website"
+
+
+def signup_limit() -> str:
+    return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
+def _invalid_link(kind: str):
+    return render_template("subscribers/invalid_link.html", kind=kind), 400
+
+
+@bp.get("/")
+def signup_page():
+    return render_template("subscribers/signup.html", form={}, error=None)
+
+
+@bp.post("/subscribe")
+@limiter.limit(signup_limit)
+def subscribe():
+    form = request.form
+    if form.get(HONEYPOT_FIELD):
+        # A bot filled the field people cannot see: answer as for anyone, do nothing.
+        return render_template("subscribers/check_inbox.html")
+    try:
+        signup = Signup.parse(
+            email=form.get("email", ""),
+            first_name=form.get("first_name") or None,
+            consent=form.get("consent") in {"on", "yes", "true", "1"},
+            source=form.get("source") or "web",
+            ip=request.remote_addr,
+            user_agent=request.headers.get("User-Agent"),
+        )
+    except SignupInvalid as exc:
+        return render_template("subscribers/signup.html", form=form, error=exc), 400
+    services.subscribe(signup)
+    db.session.commit()
+    return render_template("subscribers/check_inbox.html")
+
+
+@bp.get("/confirm/<token>")
+def confirm(token: str):
+    try:
+        services.read_confirm_token(token)
+    except TokenExpired:
+        return render_template("subscribers/confirm_expired.html", token=token), 410
+    except TokenInvalid:
+        return _invalid_link("confirm")
+    return render_template("subscribers/confirm.html", token=token)
+
+
+@bp.post("/confirm/<token>")
+def confirm_post(token: str):
+    try:
+        subscriber_id, optin_round = services.read_confirm_token(token)
+    except TokenExpired:
+        return render_template("subscribers/confirm_expired.html", token=token), 410
+    except TokenInvalid:
+        return _invalid_link("confirm")
+    outcome = services.confirm(subscriber_id, optin_round, ip=request.remote_addr)
+    db.session.commit()
+    if outcome is ConfirmOutcome.STALE:
+        return render_template("subscribers/confirm_stale.html"), 409
+    return render_template("subscribers/confirmed.html", outcome=outcome)
+
+
+@bp.post("/confirm/<token>/resend")
+@limiter.limit(signup_limit)
+def confirm_resend(token: str):
+    try:
+        subscriber_id, optin_round = services.read_confirm_token(token)
+    except TokenExpired as exc:
+        try:
+            subscriber_id, optin_round = services.confirm_payload(exc.payload)
+        except TokenInvalid:
+            return _invalid_link("confirm")
+    except TokenInvalid:
+        return _invalid_link("confirm")
+    services.resend_after_expiry(subscriber_id, optin_round)
+    db.session.commit()
+    return render_template("subscribers/check_inbox.html")
+
+
+@bp.get("/unsubscribe/<token>")
+def unsubscribe(token: str):
+    try:
+        services.read_unsubscribe_token(token)
+    except TokenError:
+        return _invalid_link("unsubscribe")
+    return render_template("subscribers/unsubscribe.html", token=token)
+
+
+@bp.post("/unsubscribe/<token>")
+def unsubscribe_post(token: str):
+    # Also the RFC 8058 one-click endpoint: the mail client POSTs
+    # "List-Unsubscribe=One-Click" with no cookie, and we act on it at once.
+    try:
+        subscriber_id = services.read_unsubscribe_token(token)
+    except TokenError:
+        return _invalid_link("unsubscribe")
+    services.unsubscribe(subscriber_id)
+    db.session.commit()
+    return render_template("subscribers/unsubscribed.html", token=token)
+
+
+@bp.post("/resubscribe/<token>")
+@limiter.limit(signup_limit)
+def resubscribe(token: str):
+    try:
+        subscriber_id = services.read_unsubscribe_token(token)
+    except TokenError:
+        return _invalid_link("unsubscribe")
+    services.resubscribe(
+        subscriber_id, ip=request.remote_addr, user_agent=request.headers.get("User-Agent")
+    )
+    db.session.commit()
+    return render_template("subscribers/check_inbox.html")

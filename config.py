@@ -1,0 +1,157 @@
+"""Configuration, read once from the environment (12-factor).
+
+Every default serves a laptop: SQLite under ``var/``, a Celery broker on SQLite
+(kombu's SQLAlchemy transport) and a mail catcher on localhost:8025, so the whole
+service runs with no server installed. Production overrides them through the
+environment; see ``.env.example`` for the full list.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
+
+DEFAULT_SECRET_KEY = "dev-only-secret-change-me"  # noqa: S105 - refused in production
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def _env_float(name: str, default: float) -> float:
+    return float(os.environ.get(name, default))
+
+
+def _sqlite_url(name: str) -> str:
+    return f"sqlite:///{VAR_DIR / name}"
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "development"
+
+    SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET_KEY)
+    BASE_URL = _env("BASE_URL", "http://localhost:5000").rstrip("/")
+
+    SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", _sqlite_url("campaign.sqlite"))
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+
+    CELERY_BROKER_URL = _env("CELERY_BROKER_URL", "sqla+" + _sqlite_url("broker.sqlite"))
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+
+    MAIL_SERVER = _env("MAIL_SERVER", "localhost")
+    MAIL_PORT = _env_int("MAIL_PORT", 8025)
+    MAIL_USE_TLS = _env_bool("MAIL_USE_TLS", False)
+    MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
+    MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Harbour Massage Clinic <news@localhost>")
+    MAIL_TIMEOUT = _env_float("MAIL_TIMEOUT", 30.0)
+
+    CLINIC_NAME = _env("CLINIC_NAME", "Harbour Massage Clinic")
+    CLINIC_POSTAL_ADDRESS = _env("CLINIC_POSTAL_ADDRESS", "1 Harbour Street, Portsmouth PO1 1AA")
+    CLINIC_TIMEZONE = _env("CLINIC_TIMEZONE", "Europe/London")
+
+    SEND_RATE_PER_SECOND = _env_float("SEND_RATE_PER_SECOND", 20.0)
+    CORS_ORIGINS = [o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()]
+
+    # Double opt-in.
+    CONFIRM_MAX_AGE_SECONDS = _env_int("CONFIRM_MAX_AGE_SECONDS", 7 * 24 * 3600)
+    # RFC 8058 asks that unsubscribe links keep working; we promise at least 60 days.
+    UNSUBSCRIBE_MAX_AGE_SECONDS = _env_int("UNSUBSCRIBE_MAX_AGE_SECONDS", 400 * 24 * 3600)
+    CONFIRMATION_RESEND_INTERVAL_SECONDS = _env_int("CONFIRMATION_RESEND_INTERVAL_SECONDS", 600)
+    CONSENT_WORDING_VERSION = _env("CONSENT_WORDING_VERSION", "2026-11-v1")
+    SIGNUP_RATE_LIMIT = _env("SIGNUP_RATE_LIMIT", "20 per minute;200 per hour")
+
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
+    # The mail catcher's reading page (/dev/mail) exists only where this is on.
+    DEV_MAIL_VIEWER = _env_bool("DEV_MAIL_VIEWER", True)
+    DEV_MAIL_DIR = _env("DEV_MAIL_DIR", str(VAR_DIR / "mail"))
+
+    WTF_CSRF_TIME_LIMIT = None
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+
+    @staticmethod
+    def validate(config: dict) -> None:
+        """Refuse settings that are unsafe for this environment."""
+
+
+class TestingConfig(Config):
+    ENV_NAME = "testing"
+    TESTING = True
+    SIGNUP_RATE_LIMIT = "1000 per minute"
+    DEV_MAIL_VIEWER = False
+
+
+class ProductionConfig(Config):
+    ENV_NAME = "production"
+    DEV_MAIL_VIEWER = False
+    SESSION_COOKIE_SECURE = True
+
+    @staticmethod
+    def validate(config: dict) -> None:
+        if config["SECRET_KEY"] in {DEFAULT_SECRET_KEY, ""} or len(config["SECRET_KEY"]) < 32:
+            raise RuntimeError(
+                "SECRET_KEY is unset or the development default: set SECRET_KEY to a random "
+                'value of at least 32 characters (python -c "import secrets; '
+                'print(secrets.token_urlsafe(48))").'
+            )
+        if config.get("DEBUG"):
+            raise RuntimeError("DEBUG must be off in production.")
+
+
+def _broker_transport_options(broker_url: str) -> dict:
+    if broker_url.startswith(("redis://", "rediss://")):
+        # Redis redelivers an unacknowledged task after this many seconds. It must
+        # exceed the longest task including its retries' countdowns, or a slow task
+        # is handed to a second worker while the first still runs it.
+        return {"visibility_timeout": 2 * 3600}
+    # kombu's SQLAlchemy transport passes its options to create_engine(): none here.
+    return {}
+
+
+def derived_settings(config: dict) -> dict:
+    """Settings computed from others, applied after any override."""
+    return {
+        "RATELIMIT_STORAGE_URI": config["REDIS_URL"] or "memory://",
+        "CELERY": {
+            "broker_url": config["CELERY_BROKER_URL"],
+            "task_ignore_result": True,
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "worker_hijack_root_logger": False,
+            "broker_connection_retry_on_startup": True,
+            "timezone": "UTC",
+            "broker_transport_options": _broker_transport_options(config["CELERY_BROKER_URL"]),
+        },
+    }
+
+
+CONFIGS = {
+    "development": Config,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def config_for(name: str | None = None) -> Config:
+    """The config object for ``name`` or for ``APP_ENV`` (default: development)."""
+    name = name or os.environ.get("APP_ENV", "development")
+    try:
+        return CONFIGS[name]()
+    except KeyError:
+        raise RuntimeError(f"APP_ENV must be one of {', '.join(CONFIGS)}; got {name!r}") from None

@@ -1,0 +1,3 @@
+"""The beat schedule: periodic work, each entry a task that is safe to run twice."""
+
+BEAT_SCHEDULE: dict = {}
