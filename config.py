@@ -60,6 +60,9 @@ class Config:
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Harbour Massage Clinic <news@localhost>")
     MAIL_TIMEOUT = _env_float("MAIL_TIMEOUT", 30.0)
 
+    # Where mail clients send the List-Unsubscribe mailto (default: the sender address).
+    UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO") or None
+
     CLINIC_NAME = _env("CLINIC_NAME", "Harbour Massage Clinic")
     CLINIC_POSTAL_ADDRESS = _env("CLINIC_POSTAL_ADDRESS", "1 Harbour Street, Portsmouth PO1 1AA")
     CLINIC_TIMEZONE = _env("CLINIC_TIMEZONE", "Europe/London")
@@ -93,6 +96,8 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SIGNUP_RATE_LIMIT = "1000 per minute"
+    # Tests read mail from a real SMTP sink, so mail is sent for real.
+    MAIL_SUPPRESS_SEND = False
     DEV_MAIL_VIEWER = False
 
 

@@ -8,6 +8,7 @@ still holds a line break is refused rather than sent, so no input can add a head
 from __future__ import annotations
 
 import logging
+import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -110,6 +111,15 @@ class Email:
         message.set_content(text)
         message.add_alternative(html, subtype="html")
         return message
+
+
+def is_temporary(exc: BaseException) -> bool:
+    """True for SMTP trouble worth retrying: 4xx answers, dropped or refused connections."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    return isinstance(exc, smtplib.SMTPServerDisconnected | OSError)
 
 
 def envelope_sender() -> str:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from campaign.errors import ApiError
-from campaign.extensions import csrf, db, limiter
+from campaign.extensions import csrf, db
 from campaign.subscribers import services
 from campaign.subscribers.services import Signup, SignupInvalid
-from campaign.subscribers.views import signup_limit
+from campaign.subscribers.views import signup_rate_limit
 
 bp = Blueprint("subscribers_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
@@ -25,7 +25,7 @@ def json_object() -> dict:
 
 
 @bp.post("/subscribe")
-@limiter.limit(signup_limit)
+@signup_rate_limit
 def subscribe():
     payload = json_object()
     unknown = sorted(set(payload) - SIGNUP_FIELDS)

@@ -21,6 +21,9 @@ class SubscriberStatus(StrEnum):
 
 class Subscriber(db.Model):
     __tablename__ = "subscriber"
+    # Ids travel in signed links; SQLite must never hand an erased person's id to
+    # someone new, or their old unsubscribe link would act on a stranger.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # As the person typed it (domain normalised by email-validator); mail goes here.
@@ -56,7 +59,10 @@ class ConsentRecord(db.Model):
     """Proof of consent: who asked, when, from where, having read which wording."""
 
     __tablename__ = "consent_record"
-    __table_args__ = (Index("ix_consent_record_subscriber_id", "subscriber_id"),)
+    __table_args__ = (
+        Index("ix_consent_record_subscriber_id", "subscriber_id"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscriber.id", ondelete="CASCADE"))

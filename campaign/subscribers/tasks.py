@@ -15,40 +15,32 @@ from campaign.subscribers.models import Subscriber, SubscriberStatus
 
 logger = logging.getLogger(__name__)
 
-# Temporary SMTP trouble (a 4xx, a dropped connection) is worth retrying; a 5xx is not.
-RETRYABLE = (
-    smtplib.SMTPServerDisconnected,
-    smtplib.SMTPConnectError,
-    ConnectionError,
-    TimeoutError,
-)
+MAX_RETRIES = 8
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=RETRYABLE,
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+def send_or_retry(task, email: emails.Email) -> None:
+    """Send now; on temporary SMTP trouble retry with exponential backoff, else give up."""
+    try:
+        emails.send(email)
+    except (smtplib.SMTPException, OSError) as exc:
+        if emails.is_temporary(exc) and task.request.retries < MAX_RETRIES:
+            raise task.retry(exc=exc, countdown=min(600, 5 * 2**task.request.retries)) from exc
+        logger.error("giving up on %s email: %s", email.template, exc)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
 def send_confirmation_email(self, subscriber_id: int) -> None:
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.status != SubscriberStatus.PENDING:
         logger.info("confirmation for subscriber %s skipped: no longer pending", subscriber_id)
         return
-    emails.send(mail.confirmation_email(subscriber))
+    send_or_retry(self, mail.confirmation_email(subscriber))
 
 
-@shared_task(
-    bind=True,
-    autoretry_for=RETRYABLE,
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@shared_task(bind=True, max_retries=MAX_RETRIES)
 def send_welcome_email(self, subscriber_id: int) -> None:
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
         logger.info("welcome for subscriber %s skipped: not confirmed", subscriber_id)
         return
-    emails.send(mail.welcome_email(subscriber))
+    send_or_retry(self, mail.welcome_email(subscriber))

@@ -20,8 +20,12 @@ csrf.exempt(bp)
 HONEYPOT_FIELD = "website"
 
 
-def signup_limit() -> str:
+def _signup_limit() -> str:
     return current_app.config["SIGNUP_RATE_LIMIT"]
+
+
+# One budget per IP for every route that can make us send a confirmation email.
+signup_rate_limit = limiter.shared_limit(_signup_limit, scope="signup")
 
 
 def _invalid_link(kind: str):
@@ -34,7 +38,7 @@ def signup_page():
 
 
 @bp.post("/subscribe")
-@limiter.limit(signup_limit)
+@signup_rate_limit
 def subscribe():
     form = request.form
     if form.get(HONEYPOT_FIELD):
@@ -83,7 +87,7 @@ def confirm_post(token: str):
 
 
 @bp.post("/confirm/<token>/resend")
-@limiter.limit(signup_limit)
+@signup_rate_limit
 def confirm_resend(token: str):
     try:
         subscriber_id, optin_round = services.read_confirm_token(token)
@@ -122,7 +126,7 @@ def unsubscribe_post(token: str):
 
 
 @bp.post("/resubscribe/<token>")
-@limiter.limit(signup_limit)
+@signup_rate_limit
 def resubscribe(token: str):
     try:
         subscriber_id = services.read_unsubscribe_token(token)

@@ -1,8 +1,8 @@
 """subscribers and consent
 
-Revision ID: 138ccb8ff4d9
+Revision ID: 90713d7d6df3
 Revises: 
-Create Date: 2026-11-27 03:29:54.563184
+Create Date: 2026-11-27 03:32:10.107881
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '138ccb8ff4d9'
+revision = '90713d7d6df3'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -31,7 +31,8 @@ def upgrade():
     sa.Column('confirmation_sent_at', sa.DateTime(), nullable=True),
     sa.Column('optin_round', sa.Integer(), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subscriber')),
-    sa.UniqueConstraint('email_canonical', name=op.f('uq_subscriber_email_canonical'))
+    sa.UniqueConstraint('email_canonical', name=op.f('uq_subscriber_email_canonical')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('subscriber', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_subscriber_status'), ['status'], unique=False)
@@ -47,7 +48,8 @@ def upgrade():
     sa.Column('confirmed_at', sa.DateTime(), nullable=True),
     sa.Column('confirmed_ip', sa.String(length=45), nullable=True),
     sa.ForeignKeyConstraint(['subscriber_id'], ['subscriber.id'], name=op.f('fk_consent_record_subscriber_id_subscriber'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_record'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_record')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('consent_record', schema=None) as batch_op:
         batch_op.create_index('ix_consent_record_subscriber_id', ['subscriber_id'], unique=False)

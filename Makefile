@@ -1,0 +1,37 @@
+# The project's everyday commands. Each creates the virtual environment first if needed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint fmt bench services clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+## run: web, worker, beat and the mail catcher on the embedded default; Ctrl-C stops all
+run: $(STAMP)
+	$(BIN)/flask --app campaign db upgrade
+	$(BIN)/flask --app campaign dev
+
+## test: the whole suite (real SMTP sink, real Celery worker process)
+test: $(STAMP)
+	$(BIN)/python -m pytest -p no:cacheprovider
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## services: start local Redis and PostgreSQL (Debian packages) for the production-like run
+services:
+	bash .ci/services.sh
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,171 @@
+"""Fixtures: the app on a real database, a real SMTP sink, a real Celery worker.
+
+By default everything is embedded (SQLite files, kombu's SQLAlchemy transport on
+SQLite). With ``DATABASE_URL``, ``CELERY_BROKER_URL`` and ``REDIS_URL`` set (as
+``.ci/run`` does for its second run) the same tests run on PostgreSQL and Redis.
+Nothing here skips: a service that is configured but down fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from campaign import create_app
+from campaign.extensions import db, limiter
+from tests.smtp_sink import SmtpSink
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory, smtp) -> dict[str, str]:
+    """The test configuration, as the environment variables a process would read."""
+    var = tmp_path_factory.mktemp("var")
+    return {
+        "APP_ENV": "testing",
+        "VAR_DIR": str(var),
+        "SECRET_KEY": "test-secret-" + "x" * 32,
+        "BASE_URL": "https://clinic.test",
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{var}/campaign.sqlite",
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL")
+        or f"sqla+sqlite:///{var}/broker.sqlite",
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp.port),
+        "MAIL_DEFAULT_SENDER": "Harbour Massage Clinic <news@clinic.test>",
+        "CLINIC_NAME": "Harbour Massage Clinic",
+        "CLINIC_POSTAL_ADDRESS": "1 Harbour Street, Portsmouth PO1 1AA",
+        "CLINIC_TIMEZONE": "Europe/London",
+    }
+
+
+def app_overrides(settings: dict[str, str], **extra) -> dict:
+    overrides = {
+        "ENV_NAME": "testing",
+        "SECRET_KEY": settings["SECRET_KEY"],
+        "BASE_URL": settings["BASE_URL"],
+        "SQLALCHEMY_DATABASE_URI": settings["DATABASE_URL"],
+        "CELERY_BROKER_URL": settings["CELERY_BROKER_URL"],
+        "REDIS_URL": settings["REDIS_URL"] or None,
+        "MAIL_SERVER": settings["MAIL_SERVER"],
+        "MAIL_PORT": int(settings["MAIL_PORT"]),
+        "MAIL_DEFAULT_SENDER": settings["MAIL_DEFAULT_SENDER"],
+        "CLINIC_NAME": settings["CLINIC_NAME"],
+        "CLINIC_POSTAL_ADDRESS": settings["CLINIC_POSTAL_ADDRESS"],
+        "DEV_MAIL_DIR": str(Path(settings["VAR_DIR"]) / "mail"),
+    }
+    overrides.update(extra)
+    return overrides
+
+
+def reset_database(app) -> None:
+    """Give the session an empty schema built by the migrations, as production has."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        upgrade()
+
+
+@pytest.fixture(scope="session")
+def app(settings):
+    app = create_app(app_overrides(settings))
+    reset_database(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request, smtp) -> Iterator[None]:
+    """Each test starts with empty tables, no caught mail and fresh rate limits."""
+    yield
+    smtp.clear()
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    with app.app_context():
+        db.session.remove()
+        with db.engine.begin() as connection:
+            for table in reversed(db.metadata.sorted_tables):
+                connection.execute(table.delete())
+        limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def ctx(app):
+    with app.app_context():
+        yield
+        db.session.remove()
+
+
+@pytest.fixture
+def email_address() -> str:
+    """A unique address per test, so mail from another test can never be mistaken."""
+    return f"guest-{uuid.uuid4().hex[:10]}@example.com"
+
+
+@pytest.fixture(scope="session")
+def worker(app, settings, tmp_path_factory) -> Iterator[subprocess.Popen]:
+    """A real Celery worker process on the test broker, database and SMTP sink."""
+    app.extensions["celery"].control.purge()
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    env = {**os.environ, **settings}
+    command = [
+        sys.executable, "-m", "celery", "-A", "worker", "worker",
+        "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
+    deadline = time.monotonic() + 60
+    while b" ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("worker did not start:\n" + log_path.read_text()[-4000:])
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+@pytest.fixture
+def make_app(settings):
+    """Build an extra app with some settings changed; its connections close afterwards."""
+    made = []
+
+    def make(**overrides):
+        extra = create_app(app_overrides(settings, **overrides))
+        made.append(extra)
+        return extra
+
+    yield make
+    for extra in made:
+        with extra.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()

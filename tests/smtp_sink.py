@@ -1,0 +1,96 @@
+"""A real SMTP server on loopback (aiosmtpd) that tests read mail from."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+
+from aiosmtpd.controller import Controller
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    envelope_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.message = email.message_from_bytes(self.raw, policy=email.policy.default)
+
+    @property
+    def to(self) -> str:
+        return self.rcpt_tos[0].lower()
+
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def text(self) -> str:
+        return self.message.get_body(("plain",)).get_content()
+
+    @property
+    def html(self) -> str:
+        return self.message.get_body(("html",)).get_content()
+
+
+class SmtpSink:
+    """Keeps every message it accepts; ``wait_for`` blocks until mail arrives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Received] = []
+        self._lock = threading.Condition()
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+        received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
+        with self._lock:
+            self.messages.append(received)
+            self._lock.notify_all()
+        return "250 OK queued"
+
+    def start(self) -> SmtpSink:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()
+
+    @property
+    def port(self) -> int:
+        return self.controller.port
+
+    def clear(self) -> None:
+        with self._lock:
+            self.messages.clear()
+
+    def to(self, address: str) -> list[Received]:
+        with self._lock:
+            return [m for m in self.messages if m.to == address.lower()]
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 30.0) -> list[Received]:
+        """Wait until ``address`` has at least ``count`` messages; return them all."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while True:
+                found = [m for m in self.messages if m.to == address.lower()]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"expected {count} message(s) for {address}, got {len(found)} in {timeout}s"
+                    )
+                self._lock.wait(remaining)

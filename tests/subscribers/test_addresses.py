@@ -1,0 +1,40 @@
+import pytest
+
+from campaign.subscribers.addresses import InvalidAddress, canonical_address, normalize_address
+
+
+@pytest.mark.parametrize(
+    ("typed", "canonical"),
+    [
+        ("Ann.Lee@Example.com", "ann.lee@example.com"),
+        ("ann.lee+oil@example.com", "ann.lee@example.com"),
+        ("A.n.n.Lee+promo@GoogleMail.com", "annlee@gmail.com"),
+        ("annlee@gmail.com", "annlee@gmail.com"),
+        ("ann.lee@outlook.com", "ann.lee@outlook.com"),
+    ],
+)
+def test_canonical_address_folds_variants_of_one_mailbox(typed, canonical):
+    assert canonical_address(normalize_address(typed)) == canonical
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "   ",
+        "not-an-email",
+        "a@b",
+        "ann@example.com\r\nBcc: victim@example.com",
+        "ann@exam\x00ple.com",
+        "ann\n@example.com",
+        "x" * 250 + "@example.com",
+        "ann@@example.com",
+    ],
+)
+def test_normalize_address_rejects_malformed_input(bad):
+    with pytest.raises(InvalidAddress):
+        normalize_address(bad)
+
+
+def test_normalize_address_keeps_the_local_part_as_typed():
+    assert normalize_address("  Ann.Lee@EXAMPLE.com ") == "Ann.Lee@example.com"

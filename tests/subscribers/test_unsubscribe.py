@@ -1,0 +1,84 @@
+"""Unsubscribing: RFC 8058 one-click POST, a page with one button, a way back."""
+
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.subscribers import services
+from campaign.subscribers.models import Subscriber, SubscriberStatus
+from tests.subscribers.helpers import confirmed_subscriber, minted_in_the_past
+
+
+def test_one_click_post_unsubscribes_without_a_cookie(app, ctx, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    token = services.unsubscribe_token(subscriber.id)
+    response = app.test_client(use_cookies=False).post(
+        f"/unsubscribe/{token}",
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
+    assert subscriber.unsubscribed_at is not None
+
+
+def test_get_shows_one_button_and_changes_nothing(client, ctx, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    token = services.unsubscribe_token(subscriber.id)
+    page = client.get(f"/unsubscribe/{token}").get_data(as_text=True)
+    assert page.count("<button") == 1
+    assert f'action="/unsubscribe/{token}"' in page
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.CONFIRMED
+
+
+def test_unsubscribing_twice_is_fine(client, ctx, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    token = services.unsubscribe_token(subscriber.id)
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    db.session.refresh(subscriber)
+    first = subscriber.unsubscribed_at
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    db.session.refresh(subscriber)
+    assert subscriber.unsubscribed_at == first
+
+
+def test_links_still_work_after_sixty_days(client, ctx, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    with minted_in_the_past(90 * 24 * 3600):
+        token = services.unsubscribe_token(subscriber.id)
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
+
+
+def test_tampered_unsubscribe_token_gets_a_400_page(client, ctx, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    token = services.unsubscribe_token(subscriber.id)
+    for bad in [token + "x", token[:-3], "nope", services.confirm_token(subscriber)]:
+        assert client.get(f"/unsubscribe/{bad}").status_code == 400
+        assert client.post(f"/unsubscribe/{bad}").status_code == 400
+        assert client.post(f"/resubscribe/{bad}").status_code == 400
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.CONFIRMED
+
+
+def test_unsubscribed_page_offers_a_way_back_through_double_opt_in(client, ctx, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    token = services.unsubscribe_token(subscriber.id)
+    page = client.post(f"/unsubscribe/{token}").get_data(as_text=True)
+    assert f'action="/resubscribe/{token}"' in page
+    response = client.post(f"/resubscribe/{token}")
+    assert "Check your inbox" in response.get_data(as_text=True)
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.PENDING
+    assert subscriber.confirmation_sent_at is not None
+
+
+def test_unsubscribe_of_an_erased_subscriber_answers_calmly(client, ctx, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    token = services.unsubscribe_token(subscriber.id)
+    db.session.delete(subscriber)
+    db.session.commit()
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    assert db.session.scalar(select(Subscriber)) is None

@@ -1,0 +1,38 @@
+"""The laptop mail catcher: a real SMTP server writing files, and the page to read them."""
+
+import smtplib
+from email.message import EmailMessage
+
+from campaign.devmail.catcher import serve
+from tests.smtp_sink import free_port
+
+
+def test_catcher_saves_mail_and_the_page_shows_it(make_app, settings, tmp_path):
+    port = free_port()
+    folder = tmp_path / "mail"
+    controller = serve(folder, "127.0.0.1", port)
+    try:
+        message = EmailMessage()
+        message["From"] = "news@clinic.test"
+        message["To"] = "ann@example.com"
+        message["Subject"] = "Hello from the catcher"
+        message.set_content("plain body https://clinic.test/confirm/abc")
+        message.add_alternative(
+            "<html><head></head><body><a href='x'>html body</a></body></html>", subtype="html"
+        )
+        with smtplib.SMTP("127.0.0.1", port) as smtp:
+            smtp.send_message(message)
+    finally:
+        controller.stop()
+    (saved,) = folder.glob("*.eml")
+
+    app = make_app(DEV_MAIL_VIEWER=True, DEV_MAIL_DIR=str(folder))
+    client = app.test_client()
+    inbox = client.get("/dev/mail/").get_data(as_text=True)
+    assert "Hello from the catcher" in inbox
+    detail = client.get(f"/dev/mail/{saved.name}").get_data(as_text=True)
+    assert "plain body https://clinic.test/confirm/abc" in detail
+    html = client.get(f"/dev/mail/{saved.name}/html")
+    assert '<base target="_top">' in html.get_data(as_text=True)
+    assert "sandbox" in html.headers["Content-Security-Policy"]
+    assert client.get("/dev/mail/..%2Fetc%2Fpasswd").status_code == 404

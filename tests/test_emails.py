@@ -1,0 +1,75 @@
+"""Headers and layout of the emails, read back from a real SMTP server."""
+
+import re
+
+import pytest
+
+from campaign import emails
+from campaign.subscribers import mail
+from campaign.subscribers.tasks import send_welcome_email
+from tests.subscribers.helpers import confirmed_subscriber
+
+
+def test_subscriber_mail_carries_rfc8058_list_headers(client, ctx, smtp, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    send_welcome_email.apply(args=[subscriber.id])
+    (received,) = smtp.wait_for(email_address)
+    headers = received.message
+
+    unsubscribe = headers["List-Unsubscribe"]
+    https_url, mailto = re.fullmatch(r"<(https://[^>]+)>, <(mailto:[^>]+)>", unsubscribe).groups()
+    assert https_url.startswith("https://clinic.test/unsubscribe/")
+    assert mailto.startswith("mailto:news@clinic.test?subject=unsubscribe")
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert headers["List-Id"] == '"Harbour Massage Clinic" <newsletter.clinic.test>'
+    assert re.fullmatch(r"<[^@>]+@clinic\.test>", headers["Message-ID"])
+    assert headers["Date"]
+    assert headers["From"] == "Harbour Massage Clinic <news@clinic.test>"
+    # The raw header must not be wrapped in encoded words, or clients cannot parse it.
+    assert b"List-Unsubscribe: <https://clinic.test/unsubscribe/" in received.raw
+
+    # The footer carries the postal address and the same link, in both parts.
+    for part in (received.text, received.html):
+        assert "1 Harbour Street, Portsmouth PO1 1AA" in part
+        assert https_url in part
+
+    # The one-click POST from the header unsubscribes.
+    path = https_url.removeprefix("https://clinic.test")
+    response = client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    assert "You are unsubscribed" in response.get_data(as_text=True)
+
+
+def test_html_part_has_its_css_inlined(ctx, smtp, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    send_welcome_email.apply(args=[subscriber.id])
+    (received,) = smtp.wait_for(email_address)
+    assert 'style="' in received.html
+    assert re.search(r'<div class="container" style="[^"]*max-width: 600px', received.html)
+
+
+def test_confirmation_is_transactional_and_has_no_list_headers(ctx, smtp, email_address):
+    from tests.subscribers.helpers import pending_subscriber
+
+    subscriber = pending_subscriber(email_address)
+    emails.send(mail.confirmation_email(subscriber))
+    (received,) = smtp.wait_for(email_address)
+    assert received.message["List-Unsubscribe"] is None
+    assert "did not sign up" in received.text
+
+
+@pytest.mark.parametrize("value", ["Hi\r\nBcc: x@example.com", "Hi\nX: y", "a\x00b"])
+def test_no_header_is_built_from_a_value_with_line_breaks(ctx, value):
+    with pytest.raises(emails.UnsafeHeader):
+        emails.Email(to="ann@example.com", subject=value, template="welcome").build()
+    with pytest.raises(emails.UnsafeHeader):
+        emails.Email(to=value, subject="Hello", template="welcome").build()
+
+
+def test_first_names_are_escaped_in_html(ctx, smtp):
+    subscriber = confirmed_subscriber("markup@example.com")
+    subscriber.first_name = "<b>Ann</b>"
+    message = mail.welcome_email(subscriber).build()
+    html = message.get_body(("html",)).get_content()
+    assert "<b>Ann</b>" not in html
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in html

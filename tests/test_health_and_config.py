@@ -1,0 +1,68 @@
+from pathlib import Path
+
+import pytest
+
+import config
+
+
+def test_healthz_reports_database_and_broker(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "ok", "database": "ok", "broker": "ok"}
+
+
+def test_healthz_is_503_when_the_database_is_down(make_app, settings, tmp_path):
+    broken = make_app(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "error"
+    assert response.get_json()["broker"] == "ok"
+
+
+def test_healthz_is_503_when_the_broker_is_down(make_app, settings, monkeypatch):
+    # Celery lets CELERY_BROKER_URL in the environment win over any setting.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    broken = make_app(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
+    response = broken.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json() == {"status": "error", "database": "ok", "broker": "error"}
+
+
+@pytest.mark.parametrize("secret", [config.DEFAULT_SECRET_KEY, "", "short"])
+def test_production_refuses_a_default_or_weak_secret(make_app, settings, secret):
+    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+        make_app(ENV_NAME="production", SECRET_KEY=secret)
+
+
+def test_production_refuses_debug(make_app, settings):
+    with pytest.raises(RuntimeError, match="DEBUG"):
+        make_app(ENV_NAME="production", SECRET_KEY="s" * 40, DEBUG=True)
+
+
+def test_production_starts_with_a_real_secret_and_hides_the_mail_viewer(make_app, settings):
+    app = make_app(ENV_NAME="production", SECRET_KEY="s" * 40)
+    assert app.config["SESSION_COOKIE_SECURE"] is True
+    assert app.test_client().get("/dev/mail/").status_code == 404
+
+
+def test_every_product_variable_is_read_from_the_environment():
+    source = Path(config.__file__).read_text()
+    for name in [
+        "SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL", "MAIL_SERVER", "MAIL_PORT",
+        "MAIL_USE_TLS", "MAIL_USERNAME", "MAIL_PASSWORD", "MAIL_DEFAULT_SENDER", "BASE_URL",
+        "CLINIC_NAME", "CLINIC_POSTAL_ADDRESS", "CLINIC_TIMEZONE", "SEND_RATE_PER_SECOND",
+        "CORS_ORIGINS", "REDIS_URL",
+    ]:  # fmt: skip
+        assert f'"{name}"' in source, name
+
+
+def test_unknown_pages_are_friendly_and_api_errors_are_json(client):
+    page = client.get("/no-such-page")
+    assert page.status_code == 404
+    assert "<h1>" in page.get_data(as_text=True)
+    api = client.get("/api/v1/no-such-thing")
+    assert api.status_code == 404
+    assert api.get_json()["error"]["code"] == "not_found"
+    wrong_method = client.get("/api/v1/subscribe")
+    assert wrong_method.status_code == 405
+    assert wrong_method.get_json()["error"]["code"] == "method_not_allowed"
