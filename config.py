@@ -78,6 +78,13 @@ class Config:
     CONSENT_WORDING_VERSION = _env("CONSENT_WORDING_VERSION", "2026-11-v1")
     SIGNUP_RATE_LIMIT = _env("SIGNUP_RATE_LIMIT", "20 per minute;200 per hour")
 
+    LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # Lookups and redemptions per staff account and IP.
+    DESK_RATE_LIMIT = _env("DESK_RATE_LIMIT", "120 per minute")
+    # This many invalid coupon codes in this window pauses the account.
+    INVALID_CODE_BURST = _env("INVALID_CODE_BURST", "10 per 5 minutes")
+    INVALID_CODE_LOCK_MINUTES = _env_int("INVALID_CODE_LOCK_MINUTES", 5)
+
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     # The mail catcher's reading page (/dev/mail) exists only where this is on.
     DEV_MAIL_VIEWER = _env_bool("DEV_MAIL_VIEWER", True)
@@ -96,6 +103,8 @@ class TestingConfig(Config):
     ENV_NAME = "testing"
     TESTING = True
     SIGNUP_RATE_LIMIT = "1000 per minute"
+    LOGIN_RATE_LIMIT = "1000 per minute"
+    DESK_RATE_LIMIT = "10000 per minute"
     # Tests read mail from a real SMTP sink, so mail is sent for real.
     MAIL_SUPPRESS_SEND = False
     DEV_MAIL_VIEWER = False

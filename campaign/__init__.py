@@ -10,7 +10,7 @@ from flask import Flask
 import config as config_module
 from campaign import database, errors, outbox
 from campaign.celery_app import celery_init_app
-from campaign.extensions import cors, csrf, db, limiter, mail, migrate
+from campaign.extensions import cors, csrf, db, limiter, login_manager, mail, migrate
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -30,6 +30,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     mail.init_app(app)
     csrf.init_app(app)
     limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "staff.login"
     cors.init_app(
         app,
         resources={r"/api/v1/subscribe": {"origins": app.config["CORS_ORIGINS"]}},
@@ -46,21 +48,31 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import campaign.coupons.receivers  # noqa: F401 - connects the welcome coupon
+    import campaign.staff.auth  # noqa: F401 - registers the login loaders
+    from campaign.coupons.api import bp as coupons_api_bp
+    from campaign.coupons.views import bp as coupons_bp
     from campaign.devmail.views import bp as devmail_bp
     from campaign.health import bp as health_bp
+    from campaign.staff.views import bp as staff_bp
     from campaign.subscribers.api import bp as subscribers_api_bp
     from campaign.subscribers.views import bp as subscribers_bp
 
     app.register_blueprint(subscribers_bp)
     app.register_blueprint(subscribers_api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(staff_bp)
+    app.register_blueprint(coupons_bp)
+    app.register_blueprint(coupons_api_bp)
     if app.config["DEV_MAIL_VIEWER"]:
         app.register_blueprint(devmail_bp)
 
 
 def _register_commands(app: Flask) -> None:
     from campaign.devmail.cli import dev_command, mailcatcher_command
+    from campaign.staff.cli import staff_cli
 
+    app.cli.add_command(staff_cli)
     app.cli.add_command(dev_command)
     app.cli.add_command(mailcatcher_command)
 

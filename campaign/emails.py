@@ -78,6 +78,15 @@ def list_headers(unsubscribe_url: str, unsubscribe_token: str) -> dict[str, str]
     }
 
 
+@dataclass(frozen=True)
+class InlineImage:
+    """An image shown inside the HTML part, referenced as ``cid:<cid>``."""
+
+    cid: str
+    data: bytes
+    subtype: str = "png"
+
+
 @dataclass
 class Email:
     """One email to one person, rendered from ``templates/email/<name>.{html,txt}``."""
@@ -88,6 +97,7 @@ class Email:
     context: dict = field(default_factory=dict)
     unsubscribe_url: str | None = None
     unsubscribe_token: str | None = None
+    images: list[InlineImage] = field(default_factory=list)
 
     def build(self) -> EmailMessage:
         context = {
@@ -110,6 +120,12 @@ class Email:
                 message[name] = check_header(value)
         message.set_content(text)
         message.add_alternative(html, subtype="html")
+        if self.images:
+            html_part = message.get_body(("html",))
+            for image in self.images:
+                html_part.add_related(
+                    image.data, "image", image.subtype, cid=f"<{image.cid}>", disposition="inline"
+                )
         return message
 
 

@@ -17,10 +17,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from campaign import create_app
 from campaign.extensions import db, limiter
+from campaign.subscribers.models import Subscriber
 from tests.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,7 +91,10 @@ def reset_database(app) -> None:
 def app(settings):
     app = create_app(app_overrides(settings))
     reset_database(app)
-    return app
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -169,3 +173,81 @@ def make_app(settings):
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[str]:
+    """The test app served over real HTTP on loopback, by a threaded WSGI server."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def make_staff(app):
+    """Create a staff account (committed) and return (staff id, email, password)."""
+    from campaign.staff import services as staff_services
+    from campaign.staff.models import Role
+
+    def make(role: str = "receptionist", name: str | None = None) -> tuple[int, str, str]:
+        email = f"{role}-{uuid.uuid4().hex[:8]}@clinic.test"
+        password = "correct horse battery"
+        with app.app_context():
+            staff = staff_services.create_staff(email, Role.named(role), password, name=name)
+            db.session.commit()
+            staff_id = staff.id
+            db.session.remove()
+        return staff_id, email, password
+
+    return make
+
+
+@pytest.fixture
+def api_token(app, make_staff):
+    """A bearer token for a new account of the given role."""
+    from campaign.staff import services as staff_services
+    from campaign.staff.models import Staff
+
+    def make(role: str = "receptionist", name: str | None = None) -> str:
+        staff_id, _, _ = make_staff(role, name)
+        with app.app_context():
+            token = staff_services.create_api_token(db.session.get(Staff, staff_id))
+            db.session.commit()
+            db.session.remove()
+        return token
+
+    return make
+
+
+@pytest.fixture
+def issue_coupon(app):
+    """Issue a welcome coupon to a new confirmed subscriber; return its display code."""
+    from campaign.coupons import services as coupon_services
+    from campaign.subscribers import services as subscriber_services
+    from campaign.subscribers.services import Signup
+
+    def issue(email: str | None = None, first_name: str | None = "Ann") -> str:
+        email = email or f"guest-{uuid.uuid4().hex[:10]}@example.com"
+        with app.app_context():
+            subscriber_services.subscribe(
+                Signup.parse(email=email, first_name=first_name, consent=True)
+            )
+            db.session.flush()
+            subscriber = db.session.scalar(select(Subscriber).filter_by(email=email))
+            subscriber_services.confirm(subscriber.id, subscriber.optin_round, ip=None)
+            # Confirming queues the welcome task after commit; drop it, we issue here.
+            db.session.info.pop("campaign.after_commit", None)
+            coupon = coupon_services.issue_welcome_coupon(subscriber.id)
+            code = coupon_services.code_of(coupon).display
+            db.session.commit()
+            db.session.remove()
+        return code
+
+    return issue

@@ -5,14 +5,14 @@ import re
 import pytest
 
 from campaign import emails
+from campaign.coupons.tasks import welcome_subscriber
 from campaign.subscribers import mail
-from campaign.subscribers.tasks import send_welcome_email
 from tests.subscribers.helpers import confirmed_subscriber
 
 
 def test_subscriber_mail_carries_rfc8058_list_headers(client, ctx, smtp, email_address):
     subscriber = confirmed_subscriber(email_address)
-    send_welcome_email.apply(args=[subscriber.id])
+    welcome_subscriber.apply(args=[subscriber.id])
     (received,) = smtp.wait_for(email_address)
     headers = received.message
 
@@ -42,7 +42,7 @@ def test_subscriber_mail_carries_rfc8058_list_headers(client, ctx, smtp, email_a
 
 def test_html_part_has_its_css_inlined(ctx, smtp, email_address):
     subscriber = confirmed_subscriber(email_address)
-    send_welcome_email.apply(args=[subscriber.id])
+    welcome_subscriber.apply(args=[subscriber.id])
     (received,) = smtp.wait_for(email_address)
     assert 'style="' in received.html
     assert re.search(r'<div class="container" style="[^"]*max-width: 600px', received.html)

@@ -322,10 +322,3 @@ def resubscribe(subscriber_id: int, ip: str | None, user_agent: str | None) -> N
             user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,
         )
     )
-
-
-@signals.subscriber_confirmed.connect
-def _queue_welcome_email(subscriber_id: int, **_: object) -> None:
-    from campaign.subscribers.tasks import send_welcome_email
-
-    after_commit(send_welcome_email, subscriber_id)

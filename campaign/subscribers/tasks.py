@@ -35,12 +35,3 @@ def send_confirmation_email(self, subscriber_id: int) -> None:
         logger.info("confirmation for subscriber %s skipped: no longer pending", subscriber_id)
         return
     send_or_retry(self, mail.confirmation_email(subscriber))
-
-
-@shared_task(bind=True, max_retries=MAX_RETRIES)
-def send_welcome_email(self, subscriber_id: int) -> None:
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
-        logger.info("welcome for subscriber %s skipped: not confirmed", subscriber_id)
-        return
-    send_or_retry(self, mail.welcome_email(subscriber))

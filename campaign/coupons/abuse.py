@@ -1,0 +1,34 @@
+"""Someone typing many invalid codes may be guessing: log it and pause the account."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from limits import parse
+
+from campaign import audit
+from campaign.database import utcnow
+from campaign.extensions import limiter
+from campaign.staff.models import Staff
+
+logger = logging.getLogger(__name__)
+
+
+def note_invalid_code(staff: Staff) -> bool:
+    """Count an invalid code against ``staff``; lock the account after a burst.
+
+    Returns True when this call locked the account. The count lives in the rate-limit
+    storage (Redis in production), so it is shared by every web process.
+    """
+    window = parse(current_app.config["INVALID_CODE_BURST"])
+    if limiter.limiter.hit(window, "invalid-code", str(staff.id)):
+        return False
+    minutes = current_app.config["INVALID_CODE_LOCK_MINUTES"]
+    staff.locked_until = utcnow() + timedelta(minutes=minutes)
+    logger.warning(
+        "staff %s locked for %s minutes after a burst of invalid coupon codes", staff.id, minutes
+    )
+    audit.record("staff.locked", staff_id=staff.id, reason="invalid coupon codes")
+    return True

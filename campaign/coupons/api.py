@@ -1,0 +1,186 @@
+"""Coupon routes of the HTTP contract, used by the desk page and by scripts."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, jsonify, request
+from flask_login import current_user
+
+from campaign.coupons import abuse, services
+from campaign.coupons.services import CouponResult, Outcome
+from campaign.errors import ApiError
+from campaign.extensions import csrf, db, limiter
+from campaign.staff.auth import api_role_required, current_staff
+from campaign.staff.models import Role
+
+bp = Blueprint("coupons_api", __name__, url_prefix="/api/v1")
+# Session callers are CSRF-checked in api_role_required; bearer callers need no token.
+csrf.exempt(bp)
+
+ERRORS = {
+    Outcome.INVALID_CODE: (400, "This is not a valid coupon code. Check it for typos."),
+    Outcome.NOT_FOUND: (404, "No coupon has this code."),
+    Outcome.ALREADY_REDEEMED: (409, "This coupon has already been used."),
+    Outcome.EXPIRED: (410, "This coupon has expired."),
+    Outcome.VOID: (410, "This coupon has been cancelled."),
+    Outcome.NOT_REDEEMED: (409, "This coupon has not been redeemed, so there is nothing to undo."),
+    Outcome.UNDO_NOT_ALLOWED: (
+        403,
+        "Only the person who redeemed it can undo, within 15 minutes; ask an admin.",
+    ),
+    Outcome.REASON_REQUIRED: (400, "Give a reason for undoing this redemption."),
+}
+
+
+def _caller_key() -> str:
+    """Rate-limit key: the calling account (session or token) plus its IP."""
+    auth = request.headers.get("Authorization", "")
+    who = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else current_user.get_id()
+    return f"{who}:{request.remote_addr}"
+
+
+def _desk_limit() -> str:
+    return current_app.config["DESK_RATE_LIMIT"]
+
+
+desk_rate_limit = limiter.shared_limit(_desk_limit, scope="desk", key_func=_caller_key)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") + "Z" if moment else None
+
+
+def coupon_json(result: CouponResult) -> dict:
+    coupon = result.coupon
+    redemption = result.redemption
+    body = {
+        "code": result.code.display,
+        "status": coupon.effective_status().value,
+        "offer": coupon.offer.title,
+        "terms": coupon.offer.terms,
+        "expires_at": _iso(coupon.expires_at),
+        "redeemed_at": _iso(coupon.redeemed_at),
+        "redeemed_by": coupon.redeemed_by.display_name if coupon.redeemed_by else None,
+        "subscriber": services.masked_owner(coupon),
+    }
+    if redemption is not None:
+        body["redemption_id"] = redemption.id
+        body["undone_at"] = _iso(redemption.undone_at)
+    return body
+
+
+def _answer(result: CouponResult, ok_status: int = 200):
+    if result.outcome in ERRORS:
+        status, message = ERRORS[result.outcome]
+        if result.outcome is Outcome.ALREADY_REDEEMED and result.coupon.redeemed_at:
+            who = result.coupon.redeemed_by.display_name if result.coupon.redeemed_by else "staff"
+            message = f"Already used on {_iso(result.coupon.redeemed_at)} by {who}."
+        body = {"error": {"code": result.outcome.value, "message": message, "field": "code"}}
+        if result.coupon is not None:
+            body["coupon"] = coupon_json(result)
+        return jsonify(body), status
+    return jsonify(coupon_json(result)), ok_status
+
+
+def _checked_caller():
+    staff = current_staff()
+    if staff.is_locked():
+        raise ApiError(423, "account_locked", "Too many invalid codes; try again in a few minutes.")
+    return staff
+
+
+def _note_invalid(result: CouponResult) -> None:
+    if result.outcome is Outcome.INVALID_CODE:
+        abuse.note_invalid_code(current_staff())
+        db.session.commit()
+
+
+def _json_reason() -> str | None:
+    payload = request.get_json(silent=True) if request.data else {}
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    unknown = sorted(set(payload) - {"reason"})
+    if unknown:
+        raise ApiError(400, "unknown_field", f"Unknown field: {unknown[0]}.", unknown[0])
+    reason = payload.get("reason")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 200):
+        raise ApiError(
+            400, "invalid_reason", "reason must be text of at most 200 characters.", "reason"
+        )
+    return reason
+
+
+@bp.get("/coupons/<path:code>")
+@api_role_required(Role.RECEPTIONIST)
+@desk_rate_limit
+def get_coupon(code: str):
+    _checked_caller()
+    result = services.lookup(code)
+    _note_invalid(result)
+    if result.outcome is Outcome.VALID or result.outcome in {
+        Outcome.ALREADY_REDEEMED,
+        Outcome.EXPIRED,
+        Outcome.VOID,
+    }:
+        return jsonify(coupon_json(result))
+    return _answer(result)
+
+
+@bp.post("/coupons/<path:code>/redeem")
+@api_role_required(Role.RECEPTIONIST)
+@desk_rate_limit
+def redeem_coupon(code: str):
+    staff = _checked_caller()
+    result = services.redeem(code, staff, ip=request.remote_addr)
+    db.session.commit()
+    _note_invalid(result)
+    return _answer(result)
+
+
+@bp.post("/coupons/<path:code>/undo")
+@api_role_required(Role.RECEPTIONIST)
+@desk_rate_limit
+def undo_redemption(code: str):
+    staff = _checked_caller()
+    reason = _json_reason()
+    result = services.undo_redemption(code, staff, reason)
+    db.session.commit()
+    return _answer(result)
+
+
+@bp.post("/coupons/<path:code>/void")
+@api_role_required(Role.ADMIN)
+def void_coupon(code: str):
+    reason = _json_reason()
+    if not reason:
+        raise ApiError(400, "reason_required", "Give a reason for voiding this coupon.", "reason")
+    result = services.void_coupon(code, current_staff(), reason)
+    db.session.commit()
+    if result.coupon is None:
+        return _answer(result)
+    return jsonify(coupon_json(result))
+
+
+@bp.get("/desk/redemptions")
+@api_role_required(Role.RECEPTIONIST)
+def desk_redemptions():
+    zone = ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
+    local_midnight = datetime.combine(datetime.now(zone).date(), time(), tzinfo=zone)
+    day_start = local_midnight.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+    items = []
+    for redemption in services.redemptions_today(current_staff(), day_start):
+        coupon = redemption.coupon
+        items.append(
+            {
+                "id": redemption.id,
+                "code": services.code_of(coupon).display,
+                "offer": coupon.offer.title,
+                "subscriber": services.masked_owner(coupon),
+                "redeemed_at": _iso(redemption.redeemed_at),
+                "undone_at": _iso(redemption.undone_at),
+            }
+        )
+    return jsonify(items=items)

@@ -1,0 +1,33 @@
+"""The welcome email, carrying the welcome coupon when there is one."""
+
+from __future__ import annotations
+
+from campaign.coupons import services
+from campaign.coupons.models import Coupon
+from campaign.coupons.qr import qr_png
+from campaign.emails import Email, InlineImage, public_url
+from campaign.subscribers import mail as subscriber_mail
+from campaign.subscribers.models import Subscriber
+
+
+def coupon_context(coupon: Coupon) -> dict:
+    code = services.code_of(coupon)
+    return {
+        "coupon_code": code.display,
+        "coupon_offer": coupon.offer.title,
+        "coupon_terms": coupon.offer.terms,
+        "coupon_expires": coupon.expires_at.strftime("%-d %B %Y"),
+        "coupon_url": public_url(f"/coupon/{services.coupon_page_token(coupon)}"),
+    }
+
+
+def welcome_email(subscriber: Subscriber, coupon: Coupon | None) -> Email:
+    email = subscriber_mail.welcome_email(subscriber)
+    if coupon is not None:
+        context = coupon_context(coupon)
+        email.context.update(context, qr_cid="coupon-qr")
+        email.images.append(
+            InlineImage(cid="coupon-qr", data=qr_png(services.code_of(coupon).value), subtype="png")
+        )
+        email.subject = f"Welcome! Your coupon: {coupon.offer.title}"
+    return email

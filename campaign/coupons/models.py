@@ -1,0 +1,94 @@
+"""Offers, the coupons issued for them, and every redemption of one."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.database import utcnow
+from campaign.extensions import db
+
+
+class Offer(db.Model):
+    """What a coupon gives. One offer is the welcome offer, edited by admins."""
+
+    __tablename__ = "offer"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="welcome", index=True)
+    title: Mapped[str] = mapped_column(String(100))
+    terms: Mapped[str] = mapped_column(Text, default="")
+    validity_days: Mapped[int] = mapped_column(default=90)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class CouponStatus(StrEnum):
+    ISSUED = "issued"
+    REDEEMED = "redeemed"
+    VOID = "void"
+    # Never stored: an issued coupon past its expiry reads as expired.
+    EXPIRED = "expired"
+
+
+class Coupon(db.Model):
+    __tablename__ = "coupon"
+    __table_args__ = (
+        # One coupon per person and offer, whatever address variant or resubscription:
+        # owner_key is a keyed hash of the canonical email, kept even after erasure.
+        UniqueConstraint("offer_id", "owner_key", name="uq_coupon_offer_owner"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offer.id"))
+    subscriber_id: Mapped[int | None] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="SET NULL"), index=True
+    )
+    owner_key: Mapped[str] = mapped_column(String(64))
+    nonce: Mapped[str] = mapped_column(String(32))
+    code_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=CouponStatus.ISSUED)
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    emailed_at: Mapped[datetime | None]
+    redeemed_at: Mapped[datetime | None]
+    redeemed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    voided_at: Mapped[datetime | None]
+    void_reason: Mapped[str | None] = mapped_column(String(200))
+
+    offer: Mapped[Offer] = relationship()
+    redeemed_by = relationship("Staff", foreign_keys=[redeemed_by_id])
+    subscriber = relationship("Subscriber")
+
+    def effective_status(self, now: datetime | None = None) -> CouponStatus:
+        if self.status == CouponStatus.ISSUED and self.expires_at <= (now or utcnow()):
+            return CouponStatus.EXPIRED
+        return CouponStatus(self.status)
+
+
+class Redemption(db.Model):
+    """Append-only record of each redemption and its undo, if any."""
+
+    __tablename__ = "redemption"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coupon_id: Mapped[int] = mapped_column(ForeignKey("coupon.id", ondelete="CASCADE"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
+    redeemed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    undone_at: Mapped[datetime | None]
+    undone_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    undo_reason: Mapped[str | None] = mapped_column(String(200))
+
+    coupon: Mapped[Coupon] = relationship()
+    staff = relationship("Staff", foreign_keys=[staff_id])
+    undone_by = relationship("Staff", foreign_keys=[undone_by_id])

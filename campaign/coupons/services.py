@@ -1,0 +1,334 @@
+"""Issuing, looking up, redeeming, undoing and voiding coupons.
+
+Redemption is one conditional UPDATE whose row count decides, so any number of desks
+pressing Redeem at once yield exactly one success. Functions add and flush; the caller
+commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from campaign import audit
+from campaign.coupons import codes
+from campaign.coupons.codes import CouponCode, InvalidCode
+from campaign.coupons.models import Coupon, CouponStatus, Offer, Redemption
+from campaign.database import utcnow
+from campaign.extensions import db
+from campaign.staff.models import Role, Staff
+from campaign.subscribers.models import Subscriber, SubscriberStatus
+from campaign.tokens import Purpose, make_token
+
+logger = logging.getLogger(__name__)
+
+UNDO_WINDOW = timedelta(minutes=15)
+DEFAULT_OFFER = {
+    "title": "Free massage oil",
+    "terms": "One bottle per person, on your next visit. Not exchangeable for cash.",
+    "validity_days": 90,
+}
+
+
+def _secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def owner_key(canonical_email: str) -> str:
+    """A keyed hash of the canonical email: one person, whatever address variant."""
+    key = hmac.new(_secret().encode(), b"coupon-owner", hashlib.sha256).digest()
+    return hmac.new(key, canonical_email.encode(), hashlib.sha256).hexdigest()
+
+
+def welcome_offer() -> Offer:
+    """The active welcome offer, created with sensible defaults on first use."""
+    offer = db.session.scalar(
+        select(Offer).filter_by(kind="welcome").order_by(Offer.id.desc()).limit(1)
+    )
+    if offer is None:
+        offer = Offer(kind="welcome", **DEFAULT_OFFER)
+        db.session.add(offer)
+        db.session.flush()
+    return offer
+
+
+def update_welcome_offer(staff: Staff, *, title: str, terms: str, validity_days: int) -> Offer:
+    """Admins edit the one welcome offer in place, so its one-per-person rule holds."""
+    offer = welcome_offer()
+    offer.title, offer.terms, offer.validity_days = title, terms, validity_days
+    audit.record("offer.updated", staff_id=staff.id, target=f"offer:{offer.id}", title=title)
+    db.session.flush()
+    return offer
+
+
+def code_of(coupon: Coupon) -> CouponCode:
+    return codes.code_for(_secret(), coupon.nonce)
+
+
+def coupon_page_token(coupon: Coupon) -> str:
+    return make_token(Purpose.COUPON, coupon.id)
+
+
+def issue_welcome_coupon(subscriber_id: int) -> Coupon | None:
+    """The subscriber's welcome coupon, issued now if they have none (idempotent).
+
+    Unique per offer and canonical email, so resubscribing or signing up with a
+    ``+tag`` or Gmail-dot variant returns the coupon already issued.
+    """
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
+        return None
+    offer = welcome_offer()
+    if not offer.active:
+        return None
+    key = owner_key(subscriber.email_canonical)
+    existing = _coupon_for_owner(offer.id, key)
+    if existing is not None:
+        return existing
+    now = utcnow()
+    for _ in range(5):
+        nonce = codes.new_nonce()
+        coupon = Coupon(
+            offer=offer,
+            subscriber_id=subscriber.id,
+            owner_key=key,
+            nonce=nonce,
+            code_digest=codes.code_for(_secret(), nonce).digest(_secret()),
+            issued_at=now,
+            expires_at=now + timedelta(days=offer.validity_days),
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(coupon)
+        except IntegrityError:
+            # Either a concurrent task issued this person's coupon, or (1 in 2**40
+            # per pair) two codes collided; the first returns, the second retries.
+            existing = _coupon_for_owner(offer.id, key)
+            if existing is not None:
+                return existing
+            continue
+        logger.info("issued welcome coupon %s to subscriber %s", coupon.id, subscriber.id)
+        return coupon
+    raise RuntimeError("could not issue a unique coupon code")
+
+
+def _coupon_for_owner(offer_id: int, key: str) -> Coupon | None:
+    return db.session.scalar(select(Coupon).filter_by(offer_id=offer_id, owner_key=key))
+
+
+def unredeemed_welcome_coupon(subscriber: Subscriber) -> Coupon | None:
+    """The reader's welcome coupon if it can still be used (for newsletters)."""
+    coupon = db.session.scalar(
+        select(Coupon).where(
+            Coupon.subscriber_id == subscriber.id,
+            Coupon.status == CouponStatus.ISSUED,
+            Coupon.expires_at > utcnow(),
+        )
+    )
+    return coupon
+
+
+class Outcome(StrEnum):
+    VALID = "valid"
+    REDEEMED = "redeemed"
+    ALREADY_REDEEMED = "already_redeemed"
+    EXPIRED = "expired"
+    VOID = "void"
+    INVALID_CODE = "invalid_code"
+    NOT_FOUND = "not_found"
+    UNDONE = "undone"
+    NOT_REDEEMED = "not_redeemed"
+    UNDO_NOT_ALLOWED = "undo_not_allowed"
+    REASON_REQUIRED = "reason_required"
+
+
+@dataclass
+class CouponResult:
+    outcome: Outcome
+    coupon: Coupon | None = None
+    code: CouponCode | None = None
+    redemption: Redemption | None = None
+
+
+def _find(text: str) -> CouponResult:
+    try:
+        code = codes.parse(_secret(), text)
+    except InvalidCode:
+        return CouponResult(Outcome.INVALID_CODE)
+    coupon = db.session.scalar(select(Coupon).filter_by(code_digest=code.digest(_secret())))
+    if coupon is None:
+        return CouponResult(Outcome.NOT_FOUND, code=code)
+    return CouponResult(_state_outcome(coupon), coupon=coupon, code=code)
+
+
+def _state_outcome(coupon: Coupon) -> Outcome:
+    return {
+        CouponStatus.ISSUED: Outcome.VALID,
+        CouponStatus.REDEEMED: Outcome.ALREADY_REDEEMED,
+        CouponStatus.EXPIRED: Outcome.EXPIRED,
+        CouponStatus.VOID: Outcome.VOID,
+    }[coupon.effective_status()]
+
+
+def lookup(text: str) -> CouponResult:
+    """What the desk sees before redeeming. Changes nothing."""
+    result = _find(text)
+    if result.coupon is not None and result.outcome is Outcome.ALREADY_REDEEMED:
+        result.redemption = latest_redemption(result.coupon.id)
+    return result
+
+
+def latest_redemption(coupon_id: int) -> Redemption | None:
+    return db.session.scalar(
+        select(Redemption)
+        .where(Redemption.coupon_id == coupon_id, Redemption.undone_at.is_(None))
+        .order_by(Redemption.id.desc())
+        .limit(1)
+    )
+
+
+def redeem(text: str, staff: Staff, ip: str | None = None) -> CouponResult:
+    """Redeem a coupon exactly once.
+
+    The invalid-code check needs no database. Then a single conditional UPDATE
+    (still issued, not expired) decides: row count 1 means this caller redeemed it;
+    0 means someone else did first, or it expired or was voided, and the answer says which.
+    """
+    try:
+        code = codes.parse(_secret(), text)
+    except InvalidCode:
+        return CouponResult(Outcome.INVALID_CODE)
+    digest = code.digest(_secret())
+    now = utcnow()
+    won = db.session.execute(
+        update(Coupon)
+        .where(
+            Coupon.code_digest == digest,
+            Coupon.status == CouponStatus.ISSUED,
+            Coupon.expires_at > now,
+        )
+        .values(status=CouponStatus.REDEEMED, redeemed_at=now, redeemed_by_id=staff.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not won:
+        return lookup(text)
+    coupon = db.session.scalar(select(Coupon).filter_by(code_digest=digest))
+    db.session.refresh(coupon)
+    redemption = Redemption(coupon_id=coupon.id, staff_id=staff.id, redeemed_at=now, ip=ip)
+    db.session.add(redemption)
+    audit.record("coupon.redeemed", staff_id=staff.id, target=f"coupon:{coupon.id}")
+    db.session.flush()
+    return CouponResult(Outcome.REDEEMED, coupon=coupon, code=code, redemption=redemption)
+
+
+def undo_redemption(text: str, staff: Staff, reason: str | None = None) -> CouponResult:
+    """Put a redeemed coupon back to issued.
+
+    A receptionist may undo their own redemption within 15 minutes; an admin may undo
+    any, at any time, giving a reason. Both are logged.
+    """
+    result = _find(text)
+    if result.coupon is None:
+        return result
+    redemption = latest_redemption(result.coupon.id)
+    if result.coupon.status != CouponStatus.REDEEMED or redemption is None:
+        return CouponResult(Outcome.NOT_REDEEMED, coupon=result.coupon, code=result.code)
+    reason = (reason or "").strip()[:200] or None
+    is_admin = staff.has_role(Role.ADMIN)
+    own_and_recent = (
+        redemption.staff_id == staff.id and utcnow() - redemption.redeemed_at <= UNDO_WINDOW
+    )
+    if not is_admin and not own_and_recent:
+        return CouponResult(Outcome.UNDO_NOT_ALLOWED, coupon=result.coupon, code=result.code)
+    if is_admin and not own_and_recent and not reason:
+        return CouponResult(Outcome.REASON_REQUIRED, coupon=result.coupon, code=result.code)
+    now = utcnow()
+    undone = db.session.execute(
+        update(Redemption)
+        .where(Redemption.id == redemption.id, Redemption.undone_at.is_(None))
+        .values(undone_at=now, undone_by_id=staff.id, undo_reason=reason)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if undone:
+        db.session.execute(
+            update(Coupon)
+            .where(Coupon.id == result.coupon.id, Coupon.status == CouponStatus.REDEEMED)
+            .values(status=CouponStatus.ISSUED, redeemed_at=None, redeemed_by_id=None)
+            .execution_options(synchronize_session=False)
+        )
+        audit.record(
+            "coupon.redemption_undone",
+            staff_id=staff.id,
+            target=f"coupon:{result.coupon.id}",
+            reason=reason,
+        )
+    db.session.flush()
+    db.session.refresh(result.coupon)
+    db.session.refresh(redemption)
+    return CouponResult(
+        Outcome.UNDONE, coupon=result.coupon, code=result.code, redemption=redemption
+    )
+
+
+def void_coupon(text: str, staff: Staff, reason: str) -> CouponResult:
+    """Admins cancel an unused coupon for good (lost, abused, issued in error)."""
+    result = _find(text)
+    if result.coupon is None:
+        return result
+    changed = db.session.execute(
+        update(Coupon)
+        .where(Coupon.id == result.coupon.id, Coupon.status == CouponStatus.ISSUED)
+        .values(status=CouponStatus.VOID, voided_at=utcnow(), void_reason=reason[:200])
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        audit.record(
+            "coupon.voided",
+            staff_id=staff.id,
+            target=f"coupon:{result.coupon.id}",
+            reason=reason[:200],
+        )
+    db.session.flush()
+    db.session.refresh(result.coupon)
+    return CouponResult(_state_outcome(result.coupon), coupon=result.coupon, code=result.code)
+
+
+def redemptions_today(staff: Staff, day_start: datetime) -> list[Redemption]:
+    """This staff member's redemptions since ``day_start`` (UTC), newest first."""
+    return list(
+        db.session.scalars(
+            select(Redemption)
+            .where(Redemption.staff_id == staff.id, Redemption.redeemed_at >= day_start)
+            .order_by(Redemption.id.desc())
+            .limit(200)
+        )
+    )
+
+
+def mask_name(name: str | None) -> str | None:
+    if not name:
+        return None
+    return " ".join(part[0] + "***" for part in name.split())
+
+
+def mask_email(address: str) -> str:
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def masked_owner(coupon: Coupon) -> str | None:
+    """Enough for the desk to recognise a guest, not enough to harvest an address."""
+    subscriber = coupon.subscriber
+    if subscriber is None:
+        return None
+    name = mask_name(subscriber.first_name)
+    email = mask_email(subscriber.email)
+    return f"{name}, {email}" if name else email

@@ -1,0 +1,39 @@
+"""Welcome coupon: issued and mailed by the worker when a subscriber confirms."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from campaign.coupons import mail, services
+from campaign.coupons.models import CouponStatus
+from campaign.database import utcnow
+from campaign.extensions import db
+from campaign.subscribers.models import Subscriber, SubscriberStatus
+from campaign.subscribers.tasks import MAX_RETRIES, send_or_retry
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def welcome_subscriber(self, subscriber_id: int) -> None:
+    """Issue the welcome coupon (idempotent) and send the welcome email.
+
+    The coupon is committed before the email is sent, so a retry after an SMTP
+    failure finds it and mails the same code. A returning subscriber is shown the
+    coupon they already hold, never a second one.
+    """
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None or subscriber.status != SubscriberStatus.CONFIRMED:
+        logger.info("welcome for subscriber %s skipped: not confirmed", subscriber_id)
+        return
+    coupon = services.issue_welcome_coupon(subscriber_id)
+    db.session.commit()
+    if coupon is not None and coupon.effective_status() != CouponStatus.ISSUED:
+        # A returning subscriber whose one welcome coupon is used up gets no other.
+        coupon = None
+    send_or_retry(self, mail.welcome_email(subscriber, coupon))
+    if coupon is not None:
+        coupon.emailed_at = utcnow()
+        db.session.commit()

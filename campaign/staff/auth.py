@@ -1,0 +1,87 @@
+"""Who is calling: a session (pages and the desk) or a bearer token (scripts).
+
+API routes answer 401 JSON without credentials and 403 JSON for the wrong role; pages
+redirect to the login form or show a 403 page. A session-authenticated API call that
+changes something must carry the CSRF token (header ``X-CSRFToken``); a bearer call
+needs none, since no browser sends that header by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import g, redirect, request, url_for
+from flask_login import current_user
+
+from campaign.errors import ApiError
+from campaign.extensions import csrf, db, login_manager
+from campaign.staff import services
+from campaign.staff.models import Role, Staff
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@login_manager.user_loader
+def load_staff(staff_id: str) -> Staff | None:
+    if not staff_id.isdigit():
+        return None
+    staff = db.session.get(Staff, int(staff_id))
+    return staff if staff is not None and staff.active else None
+
+
+def current_staff() -> Staff | None:
+    return g.get("staff")
+
+
+def _bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip()
+
+
+def api_role_required(role: Role) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            token = _bearer_token()
+            if token is not None:
+                staff = services.staff_for_token(token)
+                if staff is None:
+                    raise ApiError(401, "invalid_token", "The API token is not valid.")
+            elif current_user.is_authenticated:
+                staff = current_user
+                if request.method not in SAFE_METHODS:
+                    csrf.protect()
+            else:
+                raise ApiError(401, "unauthorized", "Log in or send an API token.")
+            if not staff.has_role(role):
+                raise ApiError(403, "forbidden", f"This needs the {role.label} role.")
+            g.staff = staff
+            return view(*args, **kwargs)
+
+        setattr(wrapper, "required_role", role)  # noqa: B010 - read by the route inventory
+        return wrapper
+
+    return decorator
+
+
+def page_role_required(role: Role) -> Callable:
+    def decorator(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not current_user.is_authenticated:
+                return redirect(url_for("staff.login", next=request.full_path))
+            if not current_user.has_role(role):
+                from flask import abort
+
+                abort(403)
+            g.staff = current_user._get_current_object()
+            return view(*args, **kwargs)
+
+        setattr(wrapper, "required_role", role)  # noqa: B010
+        return wrapper
+
+    return decorator

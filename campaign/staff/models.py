@@ -1,0 +1,86 @@
+"""Staff accounts, roles and API tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import IntEnum
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from campaign.database import utcnow
+from campaign.extensions import db
+
+
+class Role(IntEnum):
+    """Ordered: each role may do everything the roles below it may."""
+
+    RECEPTIONIST = 1
+    MARKETING = 2
+    ADMIN = 3
+
+    @classmethod
+    def named(cls, name: str) -> Role:
+        return cls[name.upper()]
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+
+class Staff(UserMixin, db.Model):
+    __tablename__ = "staff"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str | None] = mapped_column(String(100))
+    role_name: Mapped[str] = mapped_column("role", String(16))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    # Set after a burst of invalid coupon codes: someone may be guessing.
+    locked_until: Mapped[datetime | None]
+
+    tokens: Mapped[list[ApiToken]] = relationship(
+        back_populates="staff", order_by="ApiToken.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def role(self) -> Role:
+        return Role.named(self.role_name)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email.partition("@")[0]
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
+        return self.active
+
+    def has_role(self, role: Role) -> bool:
+        return self.role >= role
+
+    def is_locked(self) -> bool:
+        return self.locked_until is not None and self.locked_until > utcnow()
+
+
+class ApiToken(db.Model):
+    """A bearer token for scripts. Only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "api_token"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The first characters, so people can tell their tokens apart in the list.
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    staff: Mapped[Staff] = relationship(back_populates="tokens")

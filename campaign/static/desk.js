@@ -1,0 +1,259 @@
+// The front desk: look a coupon up, then redeem it with one big button.
+// Talks to /api/v1/coupons with the session cookie and the page's CSRF token.
+(function () {
+  "use strict";
+
+  const REPEAT_SCAN_MS = 2000;   // a scanner that fires twice on one code
+  const UNDO_WINDOW_MS = 15 * 60 * 1000;
+
+  const csrfToken = document.querySelector('meta[name="csrf-token"]').content;
+  const form = document.getElementById("lookup-form");
+  const input = document.getElementById("code");
+  const result = document.getElementById("result");
+  const title = document.getElementById("result-title");
+  const details = document.getElementById("result-details");
+  const redeemButton = document.getElementById("redeem-button");
+  const undoButton = document.getElementById("undo-button");
+  const todayList = document.getElementById("today-list");
+
+  let current = null;       // the code on screen
+  let lastSubmit = { code: "", at: 0 };
+  let busy = false;
+
+  const TITLES = {
+    valid: "Valid coupon",
+    redeemed: "Redeemed \u2713",
+    already_redeemed: "Already used",
+    expired: "Expired",
+    void: "Cancelled (void)",
+    invalid_code: "Not a valid code",
+    not_found: "No such coupon",
+    undone: "Redemption undone",
+    account_locked: "Paused",
+    error: "Something went wrong",
+  };
+
+  function normalise(text) {
+    return text.replace(/[\s-]/g, "").toUpperCase();
+  }
+
+  async function call(method, path, body) {
+    const response = await fetch(path, {
+      method: method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken,
+                 "Accept": "application/json" },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    let data = {};
+    try { data = await response.json(); } catch (e) { data = {}; }
+    if (response.status === 401) { window.location.href = "/staff/login?next=/desk"; }
+    return { status: response.status, data: data };
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "";
+    const when = new Date(iso);
+    return when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+  }
+
+  function row(label, value) {
+    if (!value) return;
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    details.append(dt, dd);
+  }
+
+  function show(state, coupon, message) {
+    result.hidden = false;
+    result.dataset.state = state;
+    title.textContent = TITLES[state] || state;
+    details.replaceChildren();
+    if (message) row("", message);
+    if (coupon) {
+      row("Code", coupon.code);
+      row("Offer", coupon.offer);
+      row("Guest", coupon.subscriber);
+      row("Expires", formatTime(coupon.expires_at));
+      if (coupon.redeemed_at) row("Used", formatTime(coupon.redeemed_at) + (coupon.redeemed_by ? " by " + coupon.redeemed_by : ""));
+    }
+    redeemButton.hidden = state !== "valid";
+    undoButton.hidden = state !== "redeemed";
+    if (state === "valid") redeemButton.focus();
+  }
+
+  function stateOf(response) {
+    if (response.status === 200) {
+      const status = response.data.status;
+      if (status === "issued") return "valid";
+      if (status === "redeemed") return "already_redeemed";
+      return status;
+    }
+    return (response.data.error && response.data.error.code) || "error";
+  }
+
+  async function lookUp(raw) {
+    const code = normalise(raw);
+    if (!code || busy) return;
+    const now = Date.now();
+    if (code === lastSubmit.code && now - lastSubmit.at < REPEAT_SCAN_MS) return;
+    lastSubmit = { code: code, at: now };
+    busy = true;
+    try {
+      const response = await call("GET", "/api/v1/coupons/" + encodeURIComponent(code));
+      current = code;
+      const coupon = response.status === 200 ? response.data : response.data.coupon;
+      const message = response.status === 200 ? null : response.data.error && response.data.error.message;
+      show(stateOf(response), coupon, message);
+    } finally {
+      busy = false;
+      input.select();
+    }
+  }
+
+  async function redeem() {
+    if (!current || busy) return;
+    busy = true;
+    redeemButton.disabled = true;
+    try {
+      const response = await call("POST", "/api/v1/coupons/" + encodeURIComponent(current) + "/redeem");
+      if (response.status === 200) {
+        show("redeemed", response.data);
+      } else {
+        show(stateOf(response), response.data.coupon, response.data.error && response.data.error.message);
+      }
+      loadToday();
+    } finally {
+      busy = false;
+      redeemButton.disabled = false;
+      input.focus();
+    }
+  }
+
+  async function undo(code) {
+    if (busy) return;
+    busy = true;
+    try {
+      const response = await call("POST", "/api/v1/coupons/" + encodeURIComponent(code) + "/undo", {});
+      if (response.status === 200) {
+        show("undone", response.data, "The coupon can be used again.");
+      } else {
+        show(stateOf(response), response.data.coupon, response.data.error && response.data.error.message);
+      }
+      loadToday();
+    } finally {
+      busy = false;
+      input.focus();
+    }
+  }
+
+  async function loadToday() {
+    const response = await call("GET", "/api/v1/desk/redemptions");
+    if (response.status !== 200) return;
+    todayList.replaceChildren();
+    if (!response.data.items.length) {
+      const li = document.createElement("li");
+      li.className = "fine";
+      li.textContent = "None yet.";
+      todayList.append(li);
+      return;
+    }
+    for (const item of response.data.items) {
+      const li = document.createElement("li");
+      const text = document.createElement("span");
+      text.textContent = formatTime(item.redeemed_at) + " \u00b7 " + item.code + " \u00b7 " +
+        (item.subscriber || "") + (item.undone_at ? " (undone)" : "");
+      li.append(text);
+      const age = Date.now() - new Date(item.redeemed_at).getTime();
+      if (!item.undone_at && age < UNDO_WINDOW_MS) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.className = "button secondary small";
+        button.textContent = "Undo";
+        button.addEventListener("click", function () { undo(item.code); });
+        li.append(" ", button);
+      }
+      todayList.append(li);
+    }
+  }
+
+  form.addEventListener("submit", function (event) {
+    event.preventDefault();
+    lookUp(input.value);
+  });
+  redeemButton.addEventListener("click", redeem);
+  undoButton.addEventListener("click", function () { if (current) undo(current); });
+
+  // Camera scanning: the browser's BarcodeDetector where it exists, jsQR otherwise.
+  const scanButton = document.getElementById("scan-button");
+  const scanner = document.getElementById("scanner");
+  const video = document.getElementById("scanner-video");
+  const canvas = document.getElementById("scanner-canvas");
+  let stream = null;
+
+  function stopCamera() {
+    if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+    stream = null;
+    scanner.hidden = true;
+  }
+
+  async function detector() {
+    if ("BarcodeDetector" in window) {
+      try {
+        const formats = await window.BarcodeDetector.getSupportedFormats();
+        if (formats.includes("qr_code")) {
+          const native = new window.BarcodeDetector({ formats: ["qr_code"] });
+          return async function () {
+            const codes = await native.detect(video);
+            return codes.length ? codes[0].rawValue : null;
+          };
+        }
+      } catch (e) { /* fall through to jsQR */ }
+    }
+    const context = canvas.getContext("2d", { willReadFrequently: true });
+    return async function () {
+      if (!video.videoWidth || typeof window.jsQR !== "function") return null;
+      canvas.width = video.videoWidth;
+      canvas.height = video.videoHeight;
+      context.drawImage(video, 0, 0);
+      const frame = context.getImageData(0, 0, canvas.width, canvas.height);
+      const found = window.jsQR(frame.data, frame.width, frame.height);
+      return found ? found.data : null;
+    };
+  }
+
+  async function startCamera() {
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } });
+    } catch (e) {
+      show("error", null, "The camera is not available. Type the code instead.");
+      return;
+    }
+    scanner.hidden = false;
+    video.srcObject = stream;
+    await video.play();
+    const detect = await detector();
+    const tick = async function () {
+      if (!stream) return;
+      const text = await detect();
+      if (text) {
+        stopCamera();
+        input.value = text;
+        lookUp(text);
+        return;
+      }
+      window.setTimeout(tick, 150);
+    };
+    tick();
+  }
+
+  if (navigator.mediaDevices && navigator.mediaDevices.getUserMedia) {
+    scanButton.hidden = false;
+    scanButton.addEventListener("click", startCamera);
+  }
+  document.getElementById("scan-stop").addEventListener("click", stopCamera);
+
+  loadToday();
+})();
