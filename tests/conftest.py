@@ -197,7 +197,7 @@ def make_staff(app):
     from campaign.staff.models import Role
 
     def make(role: str = "receptionist", name: str | None = None) -> tuple[int, str, str]:
-        email = f"{role}-{uuid.uuid4().hex[:8]}@clinic.test"
+        email = f"{role}-{uuid.uuid4().hex[:8]}@staff.example.com"
         password = "correct horse battery"
         with app.app_context():
             staff = staff_services.create_staff(email, Role.named(role), password, name=name)

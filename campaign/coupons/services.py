@@ -216,7 +216,6 @@ def redeem(text: str, staff: Staff, ip: str | None = None) -> CouponResult:
             Coupon.expires_at > now,
         )
         .values(status=CouponStatus.REDEEMED, redeemed_at=now, redeemed_by_id=staff.id)
-        .execution_options(synchronize_session=False)
     ).rowcount
     if not won:
         return lookup(text)
@@ -255,14 +254,12 @@ def undo_redemption(text: str, staff: Staff, reason: str | None = None) -> Coupo
         update(Redemption)
         .where(Redemption.id == redemption.id, Redemption.undone_at.is_(None))
         .values(undone_at=now, undone_by_id=staff.id, undo_reason=reason)
-        .execution_options(synchronize_session=False)
     ).rowcount
     if undone:
         db.session.execute(
             update(Coupon)
             .where(Coupon.id == result.coupon.id, Coupon.status == CouponStatus.REDEEMED)
             .values(status=CouponStatus.ISSUED, redeemed_at=None, redeemed_by_id=None)
-            .execution_options(synchronize_session=False)
         )
         audit.record(
             "coupon.redemption_undone",
@@ -287,7 +284,6 @@ def void_coupon(text: str, staff: Staff, reason: str) -> CouponResult:
         update(Coupon)
         .where(Coupon.id == result.coupon.id, Coupon.status == CouponStatus.ISSUED)
         .values(status=CouponStatus.VOID, voided_at=utcnow(), void_reason=reason[:200])
-        .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
         audit.record(

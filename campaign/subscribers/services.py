@@ -184,7 +184,6 @@ def queue_confirmation(subscriber_id: int) -> bool:
             | (Subscriber.confirmation_sent_at <= now - interval),
         )
         .values(confirmation_sent_at=now)
-        .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
         logger.info("confirmation for subscriber %s not resent: sent recently", subscriber_id)
@@ -239,7 +238,6 @@ def confirm(subscriber_id: int, optin_round: int, ip: str | None) -> ConfirmOutc
             Subscriber.optin_round == optin_round,
         )
         .values(status=SubscriberStatus.CONFIRMED, confirmed_at=now)
-        .execution_options(synchronize_session=False)
     ).rowcount
     if won:
         consent = db.session.scalar(
@@ -301,7 +299,6 @@ def unsubscribe(subscriber_id: int) -> bool:
             Subscriber.status.in_([SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED]),
         )
         .values(status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=utcnow())
-        .execution_options(synchronize_session=False)
     ).rowcount
     if changed:
         logger.info("subscriber %s unsubscribed", subscriber_id)

@@ -1,0 +1,215 @@
+"""The coupon routes of the contract: lookup, redeem, undo, void."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from campaign.audit import AuditEvent
+from campaign.coupons.models import Coupon, CouponStatus, Redemption
+from campaign.database import utcnow
+from campaign.extensions import db
+
+
+def bearer(token: str) -> dict:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def desk(api_token):
+    return bearer(api_token("receptionist", name="Maria"))
+
+
+def test_lookup_shows_the_coupon_without_redeeming(client, desk, issue_coupon, ctx):
+    code = issue_coupon("ann.lee@example.com", first_name="Ann")
+    response = client.get(f"/api/v1/coupons/{code}", headers=desk)
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["code"] == code
+    assert body["status"] == "issued"
+    assert body["offer"] == "Free massage oil"
+    assert body["expires_at"].endswith("Z")
+    assert body["redeemed_at"] is None
+    assert body["redeemed_by"] is None
+    assert body["subscriber"] == "A***, a***@example.com"
+    assert db.session.scalar(select(Coupon.status)) == CouponStatus.ISSUED
+
+
+def test_codes_are_read_in_any_case_spacing_and_with_crockford_lookalikes(
+    client, desk, issue_coupon
+):
+    code = issue_coupon()
+    plain = code.replace("-", "")
+    variants = [code.lower(), plain, " ".join(plain[i : i + 4] for i in range(0, 16, 4))]
+    variants.append(plain.replace("0", "o").replace("1", "l"))
+    for variant in variants:
+        assert client.get(f"/api/v1/coupons/{variant}", headers=desk).status_code == 200, variant
+
+
+def test_redeem_once_then_409_with_when_and_by_whom(client, desk, issue_coupon, ctx):
+    code = issue_coupon()
+    first = client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    assert first.status_code == 200
+    assert first.get_json()["status"] == "redeemed"
+    assert first.get_json()["redeemed_by"] == "Maria"
+    second = client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    assert second.status_code == 409
+    error = second.get_json()["error"]
+    assert error["code"] == "already_redeemed"
+    assert "by Maria" in error["message"]
+    assert second.get_json()["coupon"]["redeemed_at"] is not None
+    assert len(db.session.scalars(select(Redemption)).all()) == 1
+    assert db.session.scalar(select(AuditEvent.action).filter_by(action="coupon.redeemed"))
+
+
+def test_invalid_and_unknown_codes(client, desk, app):
+    from campaign.coupons import codes
+
+    assert (
+        client.post("/api/v1/coupons/AAAA-BBBB-CCCC-DDDD/redeem", headers=desk).status_code == 400
+    )
+    response = client.get("/api/v1/coupons/not-a-code", headers=desk)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_code"
+    # Correctly signed but never issued: "no such coupon" differs from "not a valid code".
+    genuine = codes.code_for(app.config["SECRET_KEY"], codes.new_nonce()).display
+    response = client.post(f"/api/v1/coupons/{genuine}/redeem", headers=desk)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_expired_and_void_coupons_are_410(client, desk, api_token, issue_coupon, ctx):
+    expired = issue_coupon()
+    db.session.execute(update(Coupon).values(expires_at=utcnow() - timedelta(days=1)))
+    db.session.commit()
+    response = client.post(f"/api/v1/coupons/{expired}/redeem", headers=desk)
+    assert response.status_code == 410
+    assert response.get_json()["error"]["code"] == "expired"
+    assert client.get(f"/api/v1/coupons/{expired}", headers=desk).get_json()["status"] == "expired"
+
+    voided = issue_coupon()
+    admin = bearer(api_token("admin"))
+    assert client.post(f"/api/v1/coupons/{voided}/void", headers=admin, json={}).status_code == 400
+    response = client.post(f"/api/v1/coupons/{voided}/void", headers=admin, json={"reason": "lost"})
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "void"
+    response = client.post(f"/api/v1/coupons/{voided}/redeem", headers=desk)
+    assert response.status_code == 410
+    assert response.get_json()["error"]["code"] == "void"
+    assert (
+        client.post(
+            f"/api/v1/coupons/{voided}/void", headers=desk, json={"reason": "x"}
+        ).status_code
+        == 403
+    )
+
+
+def test_receptionist_undoes_own_redemption_within_15_minutes(
+    client, desk, api_token, issue_coupon, ctx
+):
+    code = issue_coupon()
+    client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    other_desk = bearer(api_token("receptionist"))
+    response = client.post(f"/api/v1/coupons/{code}/undo", headers=other_desk)
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "undo_not_allowed"
+
+    response = client.post(f"/api/v1/coupons/{code}/undo", headers=desk)
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "issued"
+    redemption = db.session.scalar(select(Redemption))
+    assert redemption.undone_at is not None
+    # It can be redeemed again, and the log keeps both redemptions.
+    assert client.post(f"/api/v1/coupons/{code}/redeem", headers=desk).status_code == 200
+    assert len(db.session.scalars(select(Redemption)).all()) == 2
+    assert client.post(f"/api/v1/coupons/{code}/undo", headers=desk).status_code == 200
+    assert (
+        client.post(f"/api/v1/coupons/{code}/undo", headers=desk).get_json()["error"]["code"]
+        == "not_redeemed"
+    )
+
+
+def test_after_15_minutes_only_an_admin_undoes_and_gives_a_reason(
+    client, desk, api_token, issue_coupon, ctx
+):
+    code = issue_coupon()
+    client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    db.session.execute(update(Redemption).values(redeemed_at=utcnow() - timedelta(minutes=16)))
+    db.session.commit()
+    assert client.post(f"/api/v1/coupons/{code}/undo", headers=desk).status_code == 403
+
+    admin = bearer(api_token("admin"))
+    response = client.post(f"/api/v1/coupons/{code}/undo", headers=admin, json={})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "reason_required"
+    response = client.post(
+        f"/api/v1/coupons/{code}/undo", headers=admin, json={"reason": "guest changed mind"}
+    )
+    assert response.status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(Redemption.undo_reason)) == "guest changed mind"
+    actions = set(db.session.scalars(select(AuditEvent.action)))
+    assert {"coupon.redeemed", "coupon.redemption_undone"} <= actions
+
+
+def test_a_burst_of_invalid_codes_locks_the_account(make_app, api_token, issue_coupon, caplog):
+    app = make_app(INVALID_CODE_BURST="3 per minute")
+    client = app.test_client()
+    headers = bearer(api_token("receptionist"))
+    good = issue_coupon()
+    statuses = [
+        client.get(f"/api/v1/coupons/ZZZZ-ZZZZ-ZZZZ-ZZZ{i}", headers=headers).status_code
+        for i in range(4)
+    ]
+    assert statuses == [400, 400, 400, 400]
+    response = client.get(f"/api/v1/coupons/{good}", headers=headers)
+    assert response.status_code == 423
+    assert response.get_json()["error"]["code"] == "account_locked"
+    assert "locked" in caplog.text
+
+
+def test_desk_lists_todays_redemptions(client, desk, issue_coupon):
+    codes = [issue_coupon() for _ in range(2)]
+    for code in codes:
+        client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    items = client.get("/api/v1/desk/redemptions", headers=desk).get_json()["items"]
+    assert [item["code"] for item in items] == list(reversed(codes))
+
+
+def test_session_callers_need_the_csrf_token_for_changes(app, make_staff, issue_coupon):
+    code = issue_coupon()
+    _, email, password = make_staff("receptionist")
+    client = app.test_client()
+    login_page = client.get("/staff/login").get_data(as_text=True)
+    csrf = login_page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post("/staff/login", data={"email": email, "password": password, "csrf_token": csrf})
+    assert client.get(f"/api/v1/coupons/{code}").status_code == 200
+    response = client.post(f"/api/v1/coupons/{code}/redeem")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "csrf_failed"
+    response = client.post(f"/api/v1/coupons/{code}/redeem", headers={"X-CSRFToken": csrf})
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"[1]",
+        b"{bad",
+        b'{"reason": 5}',
+        b'{"reason": "x", "extra": 1}',
+        b'{"reason": "' + b"r" * 300 + b'"}',
+    ],
+)
+def test_bad_undo_bodies_get_a_clear_400(client, desk, issue_coupon, body):
+    code = issue_coupon()
+    client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    response = client.post(
+        f"/api/v1/coupons/{code}/undo", headers=desk, data=body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] in {
+        "invalid_json",
+        "unknown_field",
+        "invalid_reason",
+    }

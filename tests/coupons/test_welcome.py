@@ -1,0 +1,85 @@
+"""The welcome coupon: issued by a real worker on confirmation and mailed with its QR."""
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.coupons import codes
+from campaign.coupons.models import Coupon
+from campaign.extensions import db
+from tests.test_integration import link
+
+
+def sign_up_and_confirm(client, smtp, address: str, count_before: int = 0):
+    client.post("/api/v1/subscribe", json={"email": address, "first_name": "Ann", "consent": True})
+    messages = smtp.wait_for(address, count=count_before + 1)
+    return client.post(link(messages[-1].text, "confirm"))
+
+
+@pytest.mark.integration
+def test_welcome_mail_carries_code_qr_expiry_terms_and_a_coupon_page(
+    worker, app, client, ctx, smtp, email_address
+):
+    assert sign_up_and_confirm(client, smtp, email_address).status_code == 200
+    _, welcome = smtp.wait_for(email_address, count=2)
+
+    code = re.search(r"\b([0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4})\b", welcome.text).group(
+        1
+    )
+    assert codes.parse(app.config["SECRET_KEY"], code).display == code
+    assert code in welcome.html
+    assert "Free massage oil" in welcome.text
+    assert "Valid until" in welcome.text
+    assert "Not exchangeable for cash" in welcome.text
+    assert welcome.message["List-Unsubscribe"]
+
+    # The QR is an inline image (cid) with alt text, and decodes to the bare code.
+    image = next(part for part in welcome.message.walk() if part.get_content_type() == "image/png")
+    cid = image["Content-ID"].strip("<>")
+    assert re.search(
+        rf'<img src="cid:{cid}"[^>]*alt="QR code of your coupon code {code}"', welcome.html
+    )
+    assert image.get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    coupon = db.session.scalar(select(Coupon))
+    assert coupon.emailed_at is not None
+    assert coupon.code_digest != code
+    assert code.replace("-", "") not in coupon.code_digest
+
+    page = client.get(link(welcome.text, "coupon"))
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert code in html
+    assert "<svg" in html
+    assert f"QR code of coupon {code}" in html
+
+
+@pytest.mark.integration
+def test_no_second_coupon_for_a_second_confirmation_a_resubscription_or_an_address_variant(
+    worker, client, ctx, smtp
+):
+    address = "ann.lee@gmail.com"
+    sign_up_and_confirm(client, smtp, address)
+    _, welcome = smtp.wait_for(address, count=2)
+    code = re.search(r"[0-9A-Z]{4}(?:-[0-9A-Z]{4}){3}", welcome.text).group(0)
+    confirm_path = link(smtp.to(address)[0].text, "confirm")
+    client.post(confirm_path)  # a second confirmation of the same link
+
+    # Unsubscribe, then come back through double opt-in with a variant of the address.
+    client.post(link(welcome.text, "unsubscribe"))
+    variant = "Ann.Lee+spa@googlemail.com"
+    client.post("/api/v1/subscribe", json={"email": variant, "consent": True})
+    again = smtp.wait_for(variant)[-1]
+    client.post(link(again.text, "confirm"))
+    welcome_back = smtp.wait_for(variant, count=2)[-1]
+
+    assert db.session.scalar(select(func.count()).select_from(Coupon)) == 1
+    # The returning subscriber is shown the coupon they already hold, not a new one.
+    assert code in welcome_back.text
+    assert len(smtp.to(address)) == 2
+
+
+def test_coupon_page_refuses_forged_tokens(client):
+    assert client.get("/coupon/forged-token").status_code == 400
+    assert client.get("/coupon/" + "x" * 600).status_code == 400

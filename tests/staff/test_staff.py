@@ -1,0 +1,215 @@
+"""Staff accounts: login, roles, API tokens, the CLI."""
+
+import pytest
+from sqlalchemy import select
+
+from campaign.audit import AuditEvent
+from campaign.extensions import db
+from campaign.staff.models import ApiToken, Staff
+from tests.staff.helpers import csrf_from, log_in
+
+
+def test_receptionist_logs_in_and_lands_on_the_desk(client, make_staff):
+    _, email, password = make_staff("receptionist")
+    response = log_in(client, email, password)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/desk"
+    assert "Coupon code" in client.get("/desk").get_data(as_text=True)
+
+
+def test_wrong_password_is_refused_and_audited(client, ctx, make_staff):
+    _, email, _ = make_staff("admin")
+    response = log_in(client, email, "wrong password!")
+    assert response.status_code == 400
+    assert "do not match" in response.get_data(as_text=True)
+    assert client.get("/staff/").status_code == 302
+    assert db.session.scalar(select(AuditEvent).filter_by(action="staff.login_failed"))
+
+
+def test_login_form_needs_its_csrf_token(client, make_staff):
+    _, email, password = make_staff("admin")
+    response = client.post("/staff/login", data={"email": email, "password": password})
+    assert response.status_code == 400
+    assert client.get("/staff/").status_code == 302
+
+
+def test_login_is_rate_limited(make_app, make_staff):
+    app = make_app(LOGIN_RATE_LIMIT="3 per minute")
+    client = app.test_client()
+    _, email, _ = make_staff("admin")
+    statuses = [log_in(client, email, "nope-nope-nope").status_code for _ in range(4)]
+    assert statuses == [400, 400, 400, 429]
+
+
+def test_next_parameter_never_leaves_the_site(client, make_staff):
+    _, email, password = make_staff("marketing")
+    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+    response = client.post(
+        "/staff/login?next=//evil.example/x",
+        data={"email": email, "password": password, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/staff/"
+
+
+def test_logout_ends_the_session(client, make_staff):
+    _, email, password = make_staff("receptionist")
+    log_in(client, email, password)
+    page = client.get("/desk").get_data(as_text=True)
+    client.post("/staff/logout", data={"csrf_token": csrf_from(page)})
+    assert client.get("/desk").status_code == 302
+
+
+def test_api_tokens_are_created_shown_once_stored_hashed_and_revocable(
+    client, ctx, make_staff, issue_coupon
+):
+    _, email, password = make_staff("receptionist")
+    log_in(client, email, password)
+    page = client.get("/staff/tokens").get_data(as_text=True)
+    page = client.post(
+        "/staff/tokens", data={"name": "front desk tablet", "csrf_token": csrf_from(page)}
+    ).get_data(as_text=True)
+    token = page.split('id="new-token">')[1].split("<")[0]
+    assert token.startswith("cmp_")
+    stored = db.session.scalar(select(ApiToken))
+    assert token not in (stored.token_hash, stored.prefix)
+
+    code = issue_coupon()
+    anonymous = client.application.test_client()
+    assert (
+        anonymous.get(
+            f"/api/v1/coupons/{code}", headers={"Authorization": f"Bearer {token}"}
+        ).status_code
+        == 200
+    )
+
+    client.post(f"/staff/tokens/{stored.id}/revoke", data={"csrf_token": csrf_from(page)})
+    response = anonymous.get(
+        f"/api/v1/coupons/{code}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "invalid_token"
+
+
+def test_api_answers_401_without_and_403_with_the_wrong_role(client, api_token, issue_coupon):
+    code = issue_coupon()
+    response = client.get(f"/api/v1/coupons/{code}")
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "unauthorized"
+    response = client.get(f"/api/v1/coupons/{code}", headers={"Authorization": "Bearer cmp_forged"})
+    assert response.status_code == 401
+    response = client.post(
+        f"/api/v1/coupons/{code}/void",
+        headers={"Authorization": f"Bearer {api_token('marketing')}"},
+        json={"reason": "x"},
+    )
+    assert response.status_code == 403
+    assert response.get_json()["error"]["code"] == "forbidden"
+
+
+def test_admin_edits_the_welcome_offer(client, ctx, make_staff, issue_coupon):
+    _, email, password = make_staff("admin")
+    log_in(client, email, password)
+    page = client.get("/staff/offer").get_data(as_text=True)
+    assert "Free massage oil" in page
+    response = client.post(
+        "/staff/offer",
+        data={
+            "title": "Free lavender oil",
+            "terms": "One per guest.",
+            "validity_days": "30",
+            "csrf_token": csrf_from(page),
+        },
+    )
+    assert response.status_code == 302
+    code = issue_coupon()
+    from campaign.coupons.models import Coupon
+
+    coupon = db.session.scalar(select(Coupon))
+    assert coupon.offer.title == "Free lavender oil"
+    assert (coupon.expires_at - coupon.issued_at).days == 30
+    assert code
+
+
+def test_offer_form_rejects_bad_values(client, make_staff):
+    _, email, password = make_staff("admin")
+    log_in(client, email, password)
+    page = client.get("/staff/offer").get_data(as_text=True)
+    response = client.post(
+        "/staff/offer",
+        data={"title": "", "validity_days": "-3", "csrf_token": csrf_from(page)},
+    )
+    assert response.status_code == 200
+    assert 'class="alert error"' in response.get_data(as_text=True)
+
+
+def test_cli_creates_staff_from_stdin_and_prints_a_token(app, ctx):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=[
+            "staff",
+            "create",
+            "Maria@Staff.Example.com",
+            "--role",
+            "receptionist",
+            "--password-stdin",
+        ],
+        input="a long enough password\n",
+    )
+    assert result.exit_code == 0, result.output
+    staff = db.session.scalar(select(Staff))
+    assert staff.email == "maria@staff.example.com"
+    assert staff.role_name == "receptionist"
+    assert "a long enough password" not in staff.password_hash
+
+    result = runner.invoke(args=["staff", "token", "maria@staff.example.com"])
+    assert result.exit_code == 0
+    token = result.output.strip()
+    assert (
+        app.test_client()
+        .get("/api/v1/desk/redemptions", headers={"Authorization": f"Bearer {token}"})
+        .status_code
+        == 200
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "stdin", "message"),
+    [
+        (
+            [
+                "staff",
+                "create",
+                "x@staff.example.com",
+                "--role",
+                "receptionist",
+                "--password-stdin",
+            ],
+            "short\n",
+            "at least",
+        ),
+        (
+            ["staff", "create", "not-an-email", "--role", "admin", "--password-stdin"],
+            "a long enough password\n",
+            "email",
+        ),
+        (
+            ["staff", "create", "x@staff.example.com", "--role", "owner", "--password-stdin"],
+            "a long enough password\n",
+            "owner",
+        ),
+        (["staff", "token", "nobody@staff.example.com"], "", "no staff account"),
+    ],
+)
+def test_cli_refuses_bad_input_clearly(app, args, stdin, message):
+    result = app.test_cli_runner().invoke(args=args, input=stdin)
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_cli_refuses_a_duplicate_account(app):
+    runner = app.test_cli_runner()
+    args = ["staff", "create", "dup@staff.example.com", "--role", "admin", "--password-stdin"]
+    assert runner.invoke(args=args, input="a long enough password\n").exit_code == 0
+    result = runner.invoke(args=args, input="a long enough password\n")
+    assert result.exit_code != 0
+    assert "already has an account" in result.output
