@@ -68,6 +68,16 @@ class Config:
     CLINIC_TIMEZONE = _env("CLINIC_TIMEZONE", "Europe/London")
 
     SEND_RATE_PER_SECOND = _env_float("SEND_RATE_PER_SECOND", 20.0)
+    # Sending engine: deliveries claimed at a time, claim lease, retries of 4xx answers.
+    SEND_BATCH_SIZE = _env_int("SEND_BATCH_SIZE", 50)
+    SEND_LEASE_SECONDS = _env_int("SEND_LEASE_SECONDS", 300)
+    SEND_MAX_ATTEMPTS = _env_int("SEND_MAX_ATTEMPTS", 5)
+    SEND_RETRY_BASE_SECONDS = _env_int("SEND_RETRY_BASE_SECONDS", 60)
+    CAMPAIGN_PARALLEL = _env_int("CAMPAIGN_PARALLEL", 2)
+    # A send task works this long, then hands over to a fresh task.
+    CAMPAIGN_SLICE_SECONDS = _env_int("CAMPAIGN_SLICE_SECONDS", 15)
+    # Hard bounces (5xx) after which a subscriber is marked bounced.
+    BOUNCE_LIMIT = _env_int("BOUNCE_LIMIT", 2)
     CORS_ORIGINS = [o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()]
 
     # Double opt-in.
@@ -130,8 +140,10 @@ class ProductionConfig(Config):
 def _broker_transport_options(broker_url: str) -> dict:
     if broker_url.startswith(("redis://", "rediss://")):
         # Redis redelivers an unacknowledged task after this many seconds. It must
-        # exceed the longest task including its retries' countdowns, or a slow task
-        # is handed to a second worker while the first still runs it.
+        # exceed the longest task and the longest countdown we schedule: send slices
+        # run CAMPAIGN_SLICE_SECONDS (15 s), and a send waiting for its next retry
+        # re-queues itself at most 3600 s ahead (the retry backoff's cap). Shorter,
+        # and a waiting task is handed to a second worker while the first holds it.
         return {"visibility_timeout": 2 * 3600}
     # kombu's SQLAlchemy transport passes its options to create_engine(): none here.
     return {}

@@ -50,6 +50,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def _register_blueprints(app: Flask) -> None:
     import campaign.coupons.receivers  # noqa: F401 - connects the welcome coupon
     import campaign.staff.auth  # noqa: F401 - registers the login loaders
+    from campaign.campaigns.api import bp as campaigns_api_bp
+    from campaign.campaigns.views import bp as campaigns_bp
     from campaign.coupons.api import bp as coupons_api_bp
     from campaign.coupons.views import bp as coupons_bp
     from campaign.devmail.views import bp as devmail_bp
@@ -64,6 +66,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(staff_bp)
     app.register_blueprint(coupons_bp)
     app.register_blueprint(coupons_api_bp)
+    app.register_blueprint(campaigns_bp)
+    app.register_blueprint(campaigns_api_bp)
     if app.config["DEV_MAIL_VIEWER"]:
         app.register_blueprint(devmail_bp)
 

@@ -21,6 +21,7 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     app.extensions["celery"] = celery
     # Importing the task modules registers their tasks with this app.
+    import campaign.campaigns.tasks  # noqa: F401
     import campaign.coupons.tasks  # noqa: F401
     import campaign.subscribers.tasks  # noqa: F401
 

@@ -142,6 +142,12 @@ def envelope_sender() -> str:
     return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
 
 
+def send_raw(to: str, data: bytes) -> None:
+    """Send ready-made message bytes to one address over a fresh connection."""
+    with mail.connect() as connection:
+        connection.host.sendmail(envelope_sender(), [check_header(to)], data)
+
+
 def send(email: Email) -> None:
     """Send one email now, over a fresh connection (transactional mail)."""
     message = email.build()

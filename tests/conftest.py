@@ -53,6 +53,12 @@ def settings(tmp_path_factory, smtp) -> dict[str, str]:
         "CLINIC_NAME": "Harbour Massage Clinic",
         "CLINIC_POSTAL_ADDRESS": "1 Harbour Street, Portsmouth PO1 1AA",
         "CLINIC_TIMEZONE": "Europe/London",
+        # Fast enough for thousands of messages in a test, still throttled.
+        "SEND_RATE_PER_SECOND": "2000",
+        "SEND_BATCH_SIZE": "20",
+        "SEND_RETRY_BASE_SECONDS": "1",
+        "SEND_LEASE_SECONDS": "5",
+        "CAMPAIGN_SLICE_SECONDS": "5",
     }
 
 
@@ -70,6 +76,11 @@ def app_overrides(settings: dict[str, str], **extra) -> dict:
         "CLINIC_NAME": settings["CLINIC_NAME"],
         "CLINIC_POSTAL_ADDRESS": settings["CLINIC_POSTAL_ADDRESS"],
         "DEV_MAIL_DIR": str(Path(settings["VAR_DIR"]) / "mail"),
+        "SEND_RATE_PER_SECOND": float(settings["SEND_RATE_PER_SECOND"]),
+        "SEND_BATCH_SIZE": int(settings["SEND_BATCH_SIZE"]),
+        "SEND_RETRY_BASE_SECONDS": int(settings["SEND_RETRY_BASE_SECONDS"]),
+        "SEND_LEASE_SECONDS": int(settings["SEND_LEASE_SECONDS"]),
+        "CAMPAIGN_SLICE_SECONDS": int(settings["CAMPAIGN_SLICE_SECONDS"]),
     }
     overrides.update(extra)
     return overrides
@@ -131,30 +142,62 @@ def email_address() -> str:
     return f"guest-{uuid.uuid4().hex[:10]}@example.com"
 
 
-@pytest.fixture(scope="session")
-def worker(app, settings, tmp_path_factory) -> Iterator[subprocess.Popen]:
-    """A real Celery worker process on the test broker, database and SMTP sink."""
+class WorkerProcess:
+    """A real ``celery -A worker worker`` process on the test broker, database and SMTP."""
+
+    def __init__(self, settings: dict[str, str], log_path: Path, **env: str) -> None:
+        self.log_path = log_path
+        command = [
+            sys.executable, "-m", "celery", "-A", "worker", "worker",
+            "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
+            "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h",
+        ]  # fmt: skip
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env={**os.environ, **settings, **env}, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 60
+        while b" ready." not in log_path.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                raise RuntimeError("worker did not start:\n" + log_path.read_text()[-4000:])
+            time.sleep(0.2)
+
+    def kill(self) -> None:
+        """kill -9: the worker gets no chance to finish or acknowledge anything."""
+        self.process.kill()
+        self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def start_worker(app, settings, tmp_path_factory):
+    """Start worker processes for one test module; all are stopped at its end."""
     app.extensions["celery"].control.purge()
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    env = {**os.environ, **settings}
-    command = [
-        sys.executable, "-m", "celery", "-A", "worker", "worker",
-        "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + 60
-    while b" ready." not in log_path.read_bytes():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            raise RuntimeError("worker did not start:\n" + log_path.read_text()[-4000:])
-        time.sleep(0.2)
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    started: list[WorkerProcess] = []
+
+    def start(**env: str) -> WorkerProcess:
+        log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+        started.append(WorkerProcess(settings, log_path, **env))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def worker(start_worker) -> WorkerProcess:
+    """One real worker for the tests of a module."""
+    return start_worker()
 
 
 @pytest.fixture

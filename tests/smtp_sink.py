@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -47,19 +48,47 @@ class Received:
 
 
 class SmtpSink:
-    """Keeps every message it accepts; ``wait_for`` blocks until mail arrives."""
+    """Keeps every message it accepts; ``wait_for`` blocks until mail arrives.
+
+    Faults can be injected per recipient: ``answers[address]`` is a list of RCPT
+    answers used one per attempt (e.g. ``["451 4.7.1 try later"]`` then accepted),
+    ``drop_once`` holds addresses whose first DATA drops the connection, and
+    ``delay`` slows every DATA down.
+    """
 
     def __init__(self) -> None:
         self.messages: list[Received] = []
         self._lock = threading.Condition()
         self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        self.answers: dict[str, list[str]] = {}
+        self.drop_once: set[str] = set()
+        self.delay = 0.0
+        self.rcpt_attempts: dict[str, int] = {}
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # noqa: N802
+        address = address.lower()
+        with self._lock:
+            self.rcpt_attempts[address] = self.rcpt_attempts.get(address, 0) + 1
+            queued = self.answers.get(address)
+            answer = queued.pop(0) if queued else None
+        if answer:
+            return answer
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope) -> str:  # noqa: N802
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        recipient = envelope.rcpt_tos[0].lower() if envelope.rcpt_tos else ""
+        if recipient in self.drop_once:
+            self.drop_once.discard(recipient)
+            server.transport.abort()
+            return "421 dropped"
         received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
         with self._lock:
             self.messages.append(received)
             self._lock.notify_all()
-        return "250 OK queued"
+        return f"250 OK queued as {len(self.messages)}"
 
     def start(self) -> SmtpSink:
         self.controller.start()
@@ -75,6 +104,10 @@ class SmtpSink:
     def clear(self) -> None:
         with self._lock:
             self.messages.clear()
+            self.answers.clear()
+            self.drop_once.clear()
+            self.rcpt_attempts.clear()
+            self.delay = 0.0
 
     def to(self, address: str) -> list[Received]:
         with self._lock:

@@ -30,6 +30,10 @@
     not_found: "No such coupon",
     undone: "Redemption undone",
     account_locked: "Paused",
+    not_redeemed: "Not redeemed",
+    undo_not_allowed: "Cannot undo here",
+    rate_limited: "Too many checks",
+    csrf_failed: "Reload the page",
     error: "Something went wrong",
   };
 
@@ -38,13 +42,20 @@
   }
 
   async function call(method, path, body) {
-    const response = await fetch(path, {
-      method: method,
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken,
-                 "Accept": "application/json" },
-      body: body ? JSON.stringify(body) : undefined,
-    });
+    let response;
+    try {
+      response = await fetch(path, {
+        method: method,
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken,
+                   "Accept": "application/json" },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+    } catch (e) {
+      // Offline or the server unreachable: say so rather than leave the screen unchanged.
+      return { status: 0, data: { error: { code: "error",
+        message: "No connection to the server. Check the Wi-Fi and try again." } } };
+    }
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
     if (response.status === 401) { window.location.href = "/staff/login?next=/desk"; }
@@ -69,7 +80,7 @@
   function show(state, coupon, message) {
     result.hidden = false;
     result.dataset.state = state;
-    title.textContent = TITLES[state] || state;
+    title.textContent = TITLES[state] || TITLES.error;
     details.replaceChildren();
     if (message) row("", message);
     if (coupon) {
@@ -103,6 +114,8 @@
     busy = true;
     try {
       const response = await call("GET", "/api/v1/coupons/" + encodeURIComponent(code));
+      // No answer: let the same code be tried again at once.
+      if (response.status === 0) lastSubmit = { code: "", at: 0 };
       current = code;
       const coupon = response.status === 200 ? response.data : response.data.coupon;
       const message = response.status === 200 ? null : response.data.error && response.data.error.message;

@@ -37,6 +37,8 @@ class Subscriber(db.Model):
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
     confirmation_sent_at: Mapped[datetime | None]
+    # Permanent (5xx) delivery failures; past BOUNCE_LIMIT the status becomes bounced.
+    bounce_count: Mapped[int] = mapped_column(default=0, server_default="0")
     # The consent record that opened the current opt-in round. A confirmation link
     # names its round, so a link from before an unsubscribe cannot re-subscribe anyone.
     # (A plain integer, not a foreign key: the two tables would otherwise point at

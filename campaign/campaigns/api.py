@@ -1,0 +1,224 @@
+"""Campaign routes of the HTTP contract."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, jsonify, request, stream_with_context
+from sqlalchemy import func, select
+
+from campaign.api_util import iso, json_body, page_number
+from campaign.campaigns import services
+from campaign.campaigns.models import Campaign, Delivery
+from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed
+from campaign.errors import ApiError
+from campaign.extensions import csrf, db
+from campaign.staff.auth import api_role_required, current_staff
+from campaign.staff.models import Role
+from campaign.subscribers.models import Subscriber
+
+bp = Blueprint("campaigns_api", __name__, url_prefix="/api/v1/campaigns")
+csrf.exempt(bp)
+PAGE_SIZE = 100
+
+
+@bp.errorhandler(CampaignInvalid)
+def _invalid(exc: CampaignInvalid):
+    return jsonify(error={"code": exc.code, "message": exc.message, "field": exc.field}), 400
+
+
+@bp.errorhandler(MoveNotAllowed)
+def _not_allowed(exc: MoveNotAllowed):
+    message = f"Cannot {exc.move} a campaign that is {exc.status}."
+    return jsonify(error={"code": "invalid_state", "message": message, "field": "status"}), 409
+
+
+def campaign_json(campaign: Campaign) -> dict:
+    progress = services.progress(campaign)
+    return {
+        "id": campaign.id,
+        "subject": campaign.subject,
+        "preheader": campaign.preheader,
+        "body_markdown": campaign.body_markdown,
+        "status": campaign.status,
+        "send_at": iso(campaign.send_at),
+        "started_at": iso(campaign.started_at),
+        "finished_at": iso(campaign.finished_at),
+        "started_late_seconds": campaign.started_late_by,
+        "counts": {
+            "total": progress.total,
+            "queued": progress.queued + progress.sending,
+            "sent": progress.sent,
+            "failed": progress.failed,
+            "skipped": progress.skipped,
+            "cancelled": progress.cancelled,
+        },
+        "rate_per_minute": progress.rate_per_minute,
+        "eta_seconds": round(progress.eta_seconds) if progress.eta_seconds else None,
+    }
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise ApiError(404, "not_found", "No campaign has this id.")
+    return campaign
+
+
+marketing = api_role_required(Role.MARKETING)
+
+
+@bp.get("")
+@marketing
+def list_campaigns():
+    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(100))
+    return jsonify(items=[campaign_json(c) for c in campaigns])
+
+
+@bp.post("")
+@marketing
+def create_campaign():
+    body = json_body({"subject", "body_markdown", "preheader"}, {"subject", "body_markdown"})
+    campaign = services.create_campaign(
+        current_staff(), body["subject"], body["body_markdown"], body.get("preheader", "")
+    )
+    db.session.commit()
+    return jsonify(campaign_json(campaign)), 201
+
+
+@bp.get("/<int:campaign_id>")
+@marketing
+def get_campaign(campaign_id: int):
+    return jsonify(campaign_json(_campaign(campaign_id)))
+
+
+@bp.patch("/<int:campaign_id>")
+@marketing
+def update_campaign(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    body = json_body({"subject", "body_markdown", "preheader"})
+    services.update_campaign(
+        campaign,
+        body.get("subject", campaign.subject),
+        body.get("body_markdown", campaign.body_markdown),
+        body.get("preheader", campaign.preheader),
+    )
+    db.session.commit()
+    return jsonify(campaign_json(campaign))
+
+
+@bp.post("/<int:campaign_id>/test")
+@marketing
+def send_test(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    body = json_body({"emails"}, {"emails"})
+    recipients = services.send_test(campaign, body["emails"], current_staff())
+    db.session.commit()
+    return jsonify(status="queued", emails=recipients), 202
+
+
+@bp.post("/<int:campaign_id>/schedule")
+@marketing
+def schedule(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    body = json_body({"send_at"}, {"send_at"})
+    services.schedule(campaign, services.parse_send_at(body["send_at"]), current_staff())
+    db.session.commit()
+    return jsonify(campaign_json(campaign))
+
+
+@bp.post("/<int:campaign_id>/send")
+@marketing
+def send_now(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    services.send_now(campaign, current_staff())
+    db.session.commit()
+    return jsonify(campaign_json(campaign)), 202
+
+
+def _control(move):
+    def view(campaign_id: int):
+        campaign = _campaign(campaign_id)
+        move(campaign, current_staff())
+        db.session.commit()
+        return jsonify(campaign_json(campaign))
+
+    return view
+
+
+for _name, _move in {
+    "pause": services.pause,
+    "resume": services.resume,
+    "cancel": services.cancel,
+}.items():
+    bp.add_url_rule(
+        f"/<int:campaign_id>/{_name}",
+        endpoint=_name,
+        view_func=marketing(_control(_move)),
+        methods=["POST"],
+    )
+
+
+DELIVERY_COLUMNS = ["email", "first_name", "status", "attempts", "sent_at", "smtp_response"]
+
+
+def _deliveries_query(campaign_id: int):
+    return (
+        select(Delivery, Subscriber.email, Subscriber.first_name)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
+        .where(Delivery.campaign_id == campaign_id)
+        .order_by(Delivery.id)
+    )
+
+
+def _delivery_row(delivery: Delivery, email: str | None, first_name: str | None) -> dict:
+    return {
+        "email": email,
+        "first_name": first_name,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "sent_at": iso(delivery.sent_at),
+        "smtp_response": delivery.smtp_response,
+    }
+
+
+@bp.get("/<int:campaign_id>/deliveries")
+@marketing
+def deliveries(campaign_id: int):
+    """Who got what: JSON pages, or the whole ledger streamed as CSV."""
+    _campaign(campaign_id)
+    if request.args.get("format") == "csv":
+        return _deliveries_csv(campaign_id)
+    page = page_number()
+    total = db.session.scalar(
+        select(func.count()).select_from(Delivery).filter_by(campaign_id=campaign_id)
+    )
+    rows = db.session.execute(
+        _deliveries_query(campaign_id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return jsonify(items=[_delivery_row(*row) for row in rows], page=page, total=total)
+
+
+def _deliveries_csv(campaign_id: int) -> Response:
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(DELIVERY_COLUMNS)
+        result = db.session.execute(
+            _deliveries_query(campaign_id).execution_options(yield_per=1000)
+        )
+        for row in result:
+            writer.writerow(_delivery_row(*row).values())
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    filename = f"campaign-{campaign_id}-deliveries.csv"
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,39 @@
+"""The campaign as a reader would see it: live preview and test copies."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import secrets
+
+from campaign.campaigns.message import Reader, build_skeleton, personalize
+from campaign.campaigns.models import Campaign
+from campaign.campaigns.rendering import render_campaign
+from campaign.emails import public_url
+
+SAMPLE_CODE = "SAMP-LE00-C0DE-0000"
+
+
+def sample_reader(address: str, first_name: str | None = "Ann") -> Reader:
+    return Reader(
+        email=address,
+        first_name=first_name,
+        unsubscribe_token="sample-unsubscribe-link",  # noqa: S106 - not a secret
+        coupon_code=SAMPLE_CODE,
+        coupon_url=public_url("/coupon/sample"),
+    )
+
+
+def preview_html(subject: str, preheader: str, body: str) -> str:
+    """The laid-out HTML with sample values, filled exactly as the sending engine does."""
+    skeleton = build_skeleton(subject, render_campaign(subject, preheader, body))
+    raw = personalize(skeleton, sample_reader("reader@example.com"), "preview")
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    return parsed.get_body(("html",)).get_content()
+
+
+def test_copy(campaign: Campaign, address: str) -> bytes:
+    """A test copy for a staff address: the real message with sample reader values."""
+    rendered = render_campaign(campaign.subject, campaign.preheader, campaign.body_markdown)
+    skeleton = build_skeleton("[Test] " + campaign.subject, rendered)
+    return personalize(skeleton, sample_reader(address, first_name=None), secrets.token_hex(12))

@@ -1,0 +1,162 @@
+"""Newsletter rendering: Markdown to a sanitised, responsive email, once per campaign.
+
+Staff write Markdown with ``{{ first_name }}``, ``{{ first_name | default("friend") }}``,
+``{{ coupon_code }}`` and ``{{ coupon_url }}``. The body is rendered and laid out once,
+with placeholders (``XQ...QX``, plain letters that Markdown, the sanitiser and the CSS
+inliner leave alone) where each reader's values go. Sending then fills placeholders in
+pre-built message bytes: building a MIME message with the ``email`` package costs about
+twice what sending it does, so we do it once per campaign, not once per reader.
+
+A Markdown block that uses a coupon variable is shown only to readers who hold an
+unredeemed coupon; for everyone else the block disappears.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cache
+
+import nh3
+from flask import current_app, render_template
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from campaign.emails import inline_css
+
+VARIABLE = re.compile(
+    r"\{\{\s*(first_name|coupon_code|coupon_url)\s*"
+    r"(?:\|\s*default\(\s*(?P<quote>['\"])(?P<default>[^'\"{}]{0,60})(?P=quote)\s*\))?\s*\}\}"
+)
+UNKNOWN_VARIABLE = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
+COUPON_START, COUPON_END = "XQCSTARTQX", "XQCENDQX"
+DEFAULT_FIRST_NAME = "there"
+MAX_LINE = 900  # SMTP allows 998 octets a line; 8bit parts must stay under it
+
+ALLOWED_TAGS = {
+    "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "hr", "i", "img",
+    "li", "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
+}  # fmt: skip
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}}
+
+
+class RenderError(ValueError):
+    """The Markdown uses something we cannot render; the message says what."""
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    # commonmark without raw HTML: staff formatting, never staff markup.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+@dataclass
+class Rendered:
+    """A campaign body laid out once, with placeholders for each reader's values."""
+
+    html: str
+    text: str
+    first_name_defaults: list[str] = field(default_factory=list)
+
+
+def check_variables(body: str) -> None:
+    """Refuse ``{{ something }}`` we do not know, so typos do not reach readers."""
+    for match in UNKNOWN_VARIABLE.finditer(body):
+        if not VARIABLE.fullmatch(match.group(0)):
+            raise RenderError(
+                f"Unknown variable {match.group(0)!r}: use {{{{ first_name }}}}, "
+                "{{ coupon_code }} or {{ coupon_url }}."
+            )
+
+
+def _mark_coupon_blocks(body: str) -> str:
+    blocks = re.split(r"\n\s*\n", body.replace("\r\n", "\n"))
+    marked = []
+    for block in blocks:
+        uses_coupon = any(m.group(1).startswith("coupon") for m in VARIABLE.finditer(block))
+        marked.append(f"{COUPON_START}\n\n{block}\n\n{COUPON_END}" if uses_coupon else block)
+    return "\n\n".join(marked)
+
+
+def _placeholders(body: str, defaults: list[str], part: str) -> str:
+    """Swap variables for placeholders; ``part`` is H (HTML) or T (text)."""
+
+    def swap(match: re.Match) -> str:
+        name = match.group(1)
+        if name == "first_name":
+            default = match.group("default") or DEFAULT_FIRST_NAME
+            if default not in defaults:
+                defaults.append(default)
+            return f"XQFNAME{part}{defaults.index(default)}QX"
+        return "XQCCODEQX" if name == "coupon_code" else "XQCURLQX"
+
+    return VARIABLE.sub(swap, body)
+
+
+def wrap_long_lines(html: str) -> str:
+    """Break lines longer than SMTP allows after a tag end, where HTML ignores it."""
+    lines = []
+    for line in html.split("\n"):
+        while len(line) > MAX_LINE:
+            cut = line.rfind(">", 0, MAX_LINE)
+            if cut <= 0:
+                cut = line.rfind(" ", 0, MAX_LINE)
+            if cut <= 0:
+                break
+            lines.append(line[: cut + 1])
+            line = line[cut + 1 :]
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def markdown_to_html(body: str) -> str:
+    """Sanitised HTML for a Markdown body (variables already swapped for placeholders)."""
+    raw = _markdown().render(body)
+    return nh3.clean(
+        raw,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener",
+    )
+
+
+def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
+    """Lay out a campaign for sending (and for the live preview)."""
+    check_variables(body)
+    defaults: list[str] = []
+    marked = _mark_coupon_blocks(body)
+    fragment = markdown_to_html(_placeholders(marked, defaults, "H"))
+    text_body = _placeholders(marked, defaults, "T")
+    context = {
+        "subject": subject,
+        "preheader": preheader,
+        "content": Markup(fragment),  # noqa: S704 - sanitised by nh3 above
+        "clinic_name": current_app.config["CLINIC_NAME"],
+        "clinic_address": current_app.config["CLINIC_POSTAL_ADDRESS"],
+        "unsubscribe_url": current_app.config["BASE_URL"] + "/unsubscribe/XQUNSUBQX",
+    }
+    html = wrap_long_lines(inline_css(render_template("email/newsletter.html", **context)))
+    text = render_template("email/newsletter.txt", **{**context, "content": text_body})
+    return Rendered(html=html, text=text, first_name_defaults=defaults)
+
+
+COUPON_BLOCK = re.compile(
+    rb"(?:<p[^>]*>)?XQCSTARTQX(?:</p>)?(.*?)(?:<p[^>]*>)?XQCENDQX(?:</p>)?", re.DOTALL
+)
+PLACEHOLDER = re.compile(rb"XQ([A-Z0-9]+)QX")
+
+
+def fill(skeleton: bytes, values: dict[bytes, bytes], has_coupon: bool) -> bytes:
+    """One reader's message: keep or drop coupon blocks, then fill every placeholder."""
+    if b"XQCSTARTQX" in skeleton:
+        keep = (lambda m: m.group(1)) if has_coupon else (lambda m: b"")
+        skeleton = COUPON_BLOCK.sub(keep, skeleton)
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], skeleton)
+
+
+def first_name_defaults(body: str) -> list[str]:
+    """The first-name fallbacks a body uses, in placeholder order."""
+    defaults: list[str] = []
+    _placeholders(_mark_coupon_blocks(body), defaults, "H")
+    return defaults

@@ -1,0 +1,349 @@
+"""The sending engine: claim a batch of deliveries, send them, record each answer.
+
+Guarantees, all from the ledger (``Delivery`` rows):
+- nobody is skipped: a claim is a lease; a dead worker's claims are taken over after
+  ``SEND_LEASE_SECONDS``;
+- nobody is mailed twice in normal running: a delivery is marked sent, with the
+  server's answer, the moment the server accepts it, before the next is sent. Only a
+  message in flight when a worker dies can go out twice;
+- nobody who unsubscribed is mailed: each reader's status is read just before sending.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import smtplib
+import socket
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select, update
+
+from campaign.campaigns import throttle
+from campaign.campaigns.message import Reader, Skeleton, build_skeleton, personalize
+from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from campaign.campaigns.rendering import Rendered, first_name_defaults
+from campaign.coupons.models import Coupon, CouponStatus
+from campaign.coupons.services import code_of, coupon_page_token
+from campaign.database import utcnow
+from campaign.emails import is_temporary, public_url
+from campaign.extensions import db, mail
+from campaign.subscribers.models import Subscriber, SubscriberStatus
+from campaign.subscribers.services import unsubscribe_token
+
+logger = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def claim_batch(campaign_id: int, size: int, now: datetime | None = None) -> list[int]:
+    """Atomically take up to ``size`` deliveries that are due or whose lease expired."""
+    now = now or utcnow()
+    lease = timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    claimable = (
+        select(Delivery.id)
+        .where(
+            Delivery.campaign_id == campaign_id,
+            or_(
+                and_(
+                    Delivery.status == DeliveryStatus.QUEUED,
+                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                ),
+                and_(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at < now - lease),
+            ),
+        )
+        .order_by(Delivery.id)
+        .limit(size)
+    )
+    if db.engine.dialect.name == "postgresql":
+        # Two workers claiming at once each skip the rows the other has locked.
+        claimable = claimable.with_for_update(skip_locked=True)
+    ids = db.session.scalars(
+        update(Delivery)
+        .where(Delivery.id.in_(claimable.scalar_subquery()))
+        .values(status=DeliveryStatus.SENDING, claimed_at=now, claimed_by=worker_name())
+        .returning(Delivery.id)
+    ).all()
+    db.session.commit()
+    return sorted(ids)
+
+
+def release(delivery_ids: list[int]) -> None:
+    """Give unsent claims back (on pause), so another run picks them up at once."""
+    if delivery_ids:
+        db.session.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.SENDING)
+            .values(status=DeliveryStatus.QUEUED, claimed_at=None, claimed_by=None)
+        )
+        db.session.commit()
+
+
+def _record(delivery_id: int, **values) -> None:
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
+        .values(**values)
+    )
+    db.session.commit()
+
+
+def _answer(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+    return f"{code} {' '.join(text.split())}"[:300]
+
+
+class SmtpFailure(Exception):
+    def __init__(self, code: int, answer: str, temporary: bool):
+        super().__init__(answer)
+        self.code, self.answer, self.temporary = code, answer, temporary
+
+
+def smtp_send(host: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> str:
+    """One message over an open connection; returns the server's final answer."""
+    host.ehlo_or_helo_if_needed()
+    options = ["BODY=8BITMIME"] if host.has_extn("8bitmime") else []
+    code, message = host.mail(sender, options)
+    if code != 250:
+        host.rset()
+        raise SmtpFailure(code, _answer(code, message), 400 <= code < 500)
+    code, message = host.rcpt(recipient)
+    if code not in (250, 251):
+        host.rset()
+        raise SmtpFailure(code, _answer(code, message), 400 <= code < 500)
+    code, message = host.data(data)  # raises SMTPDataError unless 250
+    return _answer(code, message)
+
+
+@dataclass
+class SliceResult:
+    more: bool  # claimable work remains
+    retry_in: float | None  # seconds until the earliest retry is due, if any
+
+
+class CampaignSender:
+    """Sends one campaign's deliveries for a bounded slice of time."""
+
+    def __init__(self, campaign: Campaign) -> None:
+        self.campaign_id = campaign.id
+        self.skeleton: Skeleton = build_skeleton(
+            campaign.subject,
+            Rendered(
+                html=campaign.html_frozen or "",
+                text=campaign.text_frozen or "",
+                first_name_defaults=_defaults(campaign),
+            ),
+        )
+        self.config = current_app.config
+        self.connection = None
+        self.last_status_check = 0.0
+        self.sending = True
+
+    def _status(self) -> str:
+        db.session.commit()
+        return db.session.scalar(select(Campaign.status).filter_by(id=self.campaign_id))
+
+    def still_sending(self, force: bool = False) -> bool:
+        now = time.monotonic()
+        if force or now - self.last_status_check >= 1.0:
+            self.last_status_check = now
+            self.sending = self._status() == CampaignStatus.SENDING
+        return self.sending
+
+    def run(self, seconds: float) -> SliceResult:
+        deadline = time.monotonic() + seconds
+        try:
+            while time.monotonic() < deadline:
+                if not self.still_sending(force=True):
+                    return SliceResult(more=False, retry_in=None)
+                batch = claim_batch(self.campaign_id, self.config["SEND_BATCH_SIZE"])
+                if not batch:
+                    return self._idle()
+                self._send_batch(batch)
+            return SliceResult(more=True, retry_in=0)
+        finally:
+            self._disconnect()
+
+    def _idle(self) -> SliceResult:
+        """Nothing to claim now: finish the campaign, or come back for due retries."""
+        pending = dict(
+            db.session.execute(
+                select(Delivery.status, func.min(Delivery.next_attempt_at))
+                .where(
+                    Delivery.campaign_id == self.campaign_id,
+                    Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
+                )
+                .group_by(Delivery.status)
+            ).all()
+        )
+        db.session.commit()
+        if not pending:
+            finish_campaign(self.campaign_id)
+            return SliceResult(more=False, retry_in=None)
+        if DeliveryStatus.QUEUED in pending and pending[DeliveryStatus.QUEUED]:
+            wait = (pending[DeliveryStatus.QUEUED] - utcnow()).total_seconds()
+            return SliceResult(more=True, retry_in=max(1.0, wait))
+        # Only claims of other (live or dead) workers remain: look again after the lease.
+        return SliceResult(more=True, retry_in=float(self.config["SEND_LEASE_SECONDS"]))
+
+    def _connect(self):
+        if self.connection is None:
+            self.connection = mail.connect()
+            self.connection.__enter__()
+        return self.connection.host
+
+    def _disconnect(self) -> None:
+        if self.connection is not None:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                self.connection.__exit__(None, None, None)
+            self.connection = None
+
+    def _readers(self, delivery_ids: list[int]) -> dict[int, tuple[int, Subscriber | None]]:
+        rows = db.session.execute(
+            select(Delivery.id, Delivery.attempts, Subscriber)
+            .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
+            .where(Delivery.id.in_(delivery_ids))
+        ).all()
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def _coupons(self, subscriber_ids: list[int]) -> dict[int, Coupon]:
+        coupons = db.session.scalars(
+            select(Coupon).where(
+                Coupon.subscriber_id.in_(subscriber_ids),
+                Coupon.status == CouponStatus.ISSUED,
+                Coupon.expires_at > utcnow(),
+            )
+        ).all()
+        return {coupon.subscriber_id: coupon for coupon in coupons}
+
+    def _send_batch(self, batch: list[int]) -> None:
+        readers = self._readers(batch)
+        coupons = self._coupons([s.id for _, s in readers.values() if s is not None])
+        db.session.commit()
+        for position, delivery_id in enumerate(batch):
+            if not self.still_sending():
+                release(batch[position:])
+                return
+            attempts, subscriber = readers[delivery_id]
+            if subscriber is None or not _still_subscribed(subscriber.id):
+                _record(delivery_id, status=DeliveryStatus.SKIPPED, smtp_response=None)
+                continue
+            coupon = coupons.get(subscriber.id)
+            reader = Reader(
+                email=subscriber.email,
+                first_name=subscriber.first_name,
+                unsubscribe_token=unsubscribe_token(subscriber.id),
+                coupon_code=code_of(coupon).display if coupon else None,
+                coupon_url=public_url(f"/coupon/{coupon_page_token(coupon)}") if coupon else None,
+            )
+            data = personalize(self.skeleton, reader, f"c{self.campaign_id}.d{delivery_id}")
+            throttle.acquire()
+            self._deliver(delivery_id, attempts, subscriber, data)
+
+    def _deliver(self, delivery_id: int, attempts: int, subscriber: Subscriber, data: bytes):
+        try:
+            host = self._connect()
+            answer = smtp_send(host, self.skeleton.sender, subscriber.email, data)
+        except SmtpFailure as failure:
+            self._failed(delivery_id, attempts, subscriber.id, failure.answer, failure.temporary)
+        except (smtplib.SMTPException, OSError) as exc:
+            # A dropped connection or a refused DATA: retry on a fresh connection.
+            self._disconnect()
+            answer = _exception_answer(exc)
+            self._failed(delivery_id, attempts, subscriber.id, answer, is_temporary(exc))
+        else:
+            _record(
+                delivery_id,
+                status=DeliveryStatus.SENT,
+                sent_at=utcnow(),
+                smtp_response=answer,
+                attempts=attempts + 1,
+                next_attempt_at=None,
+            )
+
+    def _failed(self, delivery_id, attempts, subscriber_id, answer, temporary) -> None:
+        attempts += 1
+        if temporary and attempts < self.config["SEND_MAX_ATTEMPTS"]:
+            delay = min(3600, self.config["SEND_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1))
+            _record(
+                delivery_id,
+                status=DeliveryStatus.QUEUED,
+                attempts=attempts,
+                smtp_response=answer,
+                next_attempt_at=utcnow() + timedelta(seconds=delay),
+                claimed_at=None,
+                claimed_by=None,
+            )
+            logger.info("delivery %s deferred %ss: %s", delivery_id, delay, answer)
+            return
+        _record(delivery_id, status=DeliveryStatus.FAILED, attempts=attempts, smtp_response=answer)
+        logger.warning("delivery %s failed: %s", delivery_id, answer)
+        if not temporary:
+            count_hard_bounce(subscriber_id)
+
+
+def _exception_answer(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return _answer(exc.smtp_code, exc.smtp_error)
+    return f"connection error: {type(exc).__name__}: {exc}"[:300]
+
+
+def _defaults(campaign: Campaign) -> list[str]:
+    return first_name_defaults(campaign.body_markdown)
+
+
+def _still_subscribed(subscriber_id: int) -> bool:
+    status = db.session.scalar(select(Subscriber.status).filter_by(id=subscriber_id))
+    db.session.commit()
+    return status == SubscriberStatus.CONFIRMED
+
+
+def count_hard_bounce(subscriber_id: int) -> None:
+    """A 5xx for this reader: count it, and stop mailing them past the limit."""
+    limit = current_app.config["BOUNCE_LIMIT"]
+    db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id)
+        .values(bounce_count=Subscriber.bounce_count + 1)
+    )
+    db.session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            Subscriber.bounce_count >= limit,
+            Subscriber.status == SubscriberStatus.CONFIRMED,
+        )
+        .values(status=SubscriberStatus.BOUNCED)
+    )
+    db.session.commit()
+
+
+def finish_campaign(campaign_id: int) -> bool:
+    """sending -> sent (or failed if nothing could be delivered), once."""
+    counts = dict(
+        db.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.campaign_id == campaign_id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    final = (
+        CampaignStatus.FAILED
+        if counts.get(DeliveryStatus.FAILED) and not counts.get(DeliveryStatus.SENT)
+        else CampaignStatus.SENT
+    )
+    done = db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.SENDING)
+        .values(status=final, finished_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    if done:
+        logger.info("campaign %s finished: %s %s", campaign_id, final, counts)
+    return bool(done)

@@ -1,0 +1,378 @@
+"""Campaign rules: compose, schedule, start, pause, resume, cancel, progress.
+
+Every move between states is one conditional UPDATE from the states that allow it,
+so two clicks, two beats or two workers never make the same move twice. Functions
+add and flush (or commit where they hand work to the sending engine); views, tasks
+and the API call them and commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import func, insert, literal, select, update
+
+from campaign import audit
+from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from campaign.campaigns.rendering import RenderError, render_campaign
+from campaign.database import utcnow
+from campaign.extensions import db
+from campaign.outbox import after_commit
+from campaign.staff.models import Staff
+from campaign.subscribers.addresses import has_control_characters
+from campaign.subscribers.models import Subscriber, SubscriberStatus
+
+logger = logging.getLogger(__name__)
+
+MAX_SUBJECT = 200
+MAX_BODY = 100_000
+EDITABLE = {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}
+
+
+class CampaignInvalid(ValueError):
+    def __init__(self, field: str, code: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.code, self.message = field, code, message
+
+
+class MoveNotAllowed(Exception):
+    """The campaign's state does not allow this move (answered with 409)."""
+
+    def __init__(self, campaign: Campaign, move: str) -> None:
+        super().__init__(f"cannot {move} a campaign that is {campaign.status}")
+        self.status = campaign.status
+        self.move = move
+
+
+def _text(value: object, field: str, limit: int, required: bool, single_line: bool) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise CampaignInvalid(field, f"invalid_{field}", f"{field} must be text.")
+    value = value.strip() if single_line else value.replace("\r\n", "\n")
+    if required and not value:
+        raise CampaignInvalid(field, f"invalid_{field}", f"{field} is required.")
+    if len(value) > limit:
+        raise CampaignInvalid(
+            field, f"invalid_{field}", f"{field} is limited to {limit} characters."
+        )
+    checked = value if single_line else value.replace("\n", "").replace("\t", "")
+    if has_control_characters(checked):
+        raise CampaignInvalid(field, f"invalid_{field}", f"{field} holds control characters.")
+    return value
+
+
+def _content(subject: object, body_markdown: object, preheader: object) -> dict:
+    content = {
+        "subject": _text(subject, "subject", MAX_SUBJECT, required=True, single_line=True),
+        "preheader": _text(preheader, "preheader", MAX_SUBJECT, required=False, single_line=True),
+        "body_markdown": _text(
+            body_markdown, "body_markdown", MAX_BODY, required=True, single_line=False
+        ),
+    }
+    try:
+        render_campaign(content["subject"], content["preheader"], content["body_markdown"])
+    except RenderError as exc:
+        raise CampaignInvalid("body_markdown", "invalid_body_markdown", str(exc)) from None
+    return content
+
+
+def create_campaign(
+    staff: Staff, subject: object, body_markdown: object, preheader: object = ""
+) -> Campaign:
+    campaign = Campaign(created_by_id=staff.id, **_content(subject, body_markdown, preheader))
+    db.session.add(campaign)
+    db.session.flush()
+    audit.record("campaign.created", staff_id=staff.id, target=f"campaign:{campaign.id}")
+    return campaign
+
+
+def update_campaign(
+    campaign: Campaign, subject: object, body_markdown: object, preheader: object = ""
+) -> None:
+    if campaign.status not in EDITABLE:
+        raise MoveNotAllowed(campaign, "edit")
+    for name, value in _content(subject, body_markdown, preheader).items():
+        setattr(campaign, name, value)
+    db.session.flush()
+
+
+def clinic_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
+
+
+def to_clinic_time(moment: datetime | None) -> datetime | None:
+    """A stored (naive UTC) time as the clinic's wall-clock time."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC).astimezone(clinic_zone()).replace(tzinfo=None)
+
+
+def parse_send_at(value: object) -> datetime:
+    """ISO 8601 to naive UTC; a time without offset is in the clinic's time zone."""
+    if not isinstance(value, str) or len(value) > 40:
+        raise CampaignInvalid("send_at", "invalid_send_at", "send_at must be an ISO 8601 time.")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise CampaignInvalid(
+            "send_at", "invalid_send_at", "send_at must be an ISO 8601 time."
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=clinic_zone())
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+def _move(campaign: Campaign, allowed: set[CampaignStatus], move: str, **values) -> None:
+    changed = db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign.id, Campaign.status.in_([s.value for s in allowed]))
+        .values(**values)
+    ).rowcount
+    db.session.refresh(campaign)
+    if not changed:
+        raise MoveNotAllowed(campaign, move)
+
+
+def schedule(campaign: Campaign, send_at: datetime, staff: Staff) -> None:
+    if send_at < utcnow() - timedelta(minutes=1):
+        raise CampaignInvalid("send_at", "send_at_in_past", "send_at is in the past.")
+    _move(campaign, EDITABLE, "schedule", status=CampaignStatus.SCHEDULED, send_at=send_at)
+    audit.record(
+        "campaign.scheduled",
+        staff_id=staff.id,
+        target=f"campaign:{campaign.id}",
+        send_at=send_at.isoformat(),
+    )
+
+
+def unschedule(campaign: Campaign, staff: Staff) -> None:
+    _move(
+        campaign,
+        {CampaignStatus.SCHEDULED},
+        "unschedule",
+        status=CampaignStatus.DRAFT,
+        send_at=None,
+    )
+
+
+def start(campaign_id: int, allowed: set[CampaignStatus]) -> bool:
+    """Start sending: one winner freezes the content and snapshots the audience.
+
+    The move to ``sending`` is one conditional UPDATE, so two dispatchers (or a
+    dispatcher and a "send now" click) start a campaign once. The audience is
+    every confirmed subscriber at this moment, copied into the ledger with one
+    ``INSERT ... SELECT``; later unsubscribes are skipped at send time.
+    """
+    now = utcnow()
+    won = db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status.in_([s.value for s in allowed]))
+        .values(status=CampaignStatus.SENDING, started_at=now)
+    ).rowcount
+    if not won:
+        return False
+    campaign = db.session.get(Campaign, campaign_id)
+    db.session.refresh(campaign)
+    rendered = render_campaign(campaign.subject, campaign.preheader, campaign.body_markdown)
+    campaign.html_frozen, campaign.text_frozen = rendered.html, rendered.text
+    audience = select(
+        literal(campaign_id), Subscriber.id, literal(DeliveryStatus.QUEUED.value), literal(0)
+    ).where(Subscriber.status == SubscriberStatus.CONFIRMED)
+    db.session.execute(
+        insert(Delivery).from_select(
+            ["campaign_id", "subscriber_id", "status", "attempts"], audience
+        )
+    )
+    campaign.audience_size = db.session.scalar(
+        select(func.count()).select_from(Delivery).filter_by(campaign_id=campaign_id)
+    )
+    db.session.flush()
+    logger.info("campaign %s started for %s readers", campaign_id, campaign.audience_size)
+    queue_senders(campaign_id)
+    return True
+
+
+def queue_senders(campaign_id: int) -> None:
+    from campaign.campaigns.tasks import send_campaign
+
+    for _ in range(current_app.config["CAMPAIGN_PARALLEL"]):
+        after_commit(send_campaign, campaign_id)
+
+
+def send_now(campaign: Campaign, staff: Staff) -> None:
+    if not start(campaign.id, EDITABLE):
+        db.session.refresh(campaign)
+        raise MoveNotAllowed(campaign, "send")
+    db.session.refresh(campaign)
+    audit.record("campaign.sent", staff_id=staff.id, target=f"campaign:{campaign.id}")
+
+
+def pause(campaign: Campaign, staff: Staff) -> None:
+    _move(campaign, {CampaignStatus.SENDING}, "pause", status=CampaignStatus.PAUSED)
+    audit.record("campaign.paused", staff_id=staff.id, target=f"campaign:{campaign.id}")
+
+
+def resume(campaign: Campaign, staff: Staff) -> None:
+    _move(campaign, {CampaignStatus.PAUSED}, "resume", status=CampaignStatus.SENDING)
+    queue_senders(campaign.id)
+    audit.record("campaign.resumed", staff_id=staff.id, target=f"campaign:{campaign.id}")
+
+
+def cancel(campaign: Campaign, staff: Staff) -> None:
+    allowed = {
+        CampaignStatus.DRAFT,
+        CampaignStatus.SCHEDULED,
+        CampaignStatus.SENDING,
+        CampaignStatus.PAUSED,
+    }
+    _move(campaign, allowed, "cancel", status=CampaignStatus.CANCELLED, finished_at=utcnow())
+    db.session.execute(
+        update(Delivery)
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.QUEUED)
+        .values(status=DeliveryStatus.CANCELLED)
+    )
+    audit.record("campaign.cancelled", staff_id=staff.id, target=f"campaign:{campaign.id}")
+
+
+def start_due_campaigns() -> list[int]:
+    """The dispatcher: start every scheduled campaign whose time has come.
+
+    A campaign that fell due while the service was down starts now; its page then
+    says by how much it started late.
+    """
+    due = db.session.scalars(
+        select(Campaign.id).where(
+            Campaign.status == CampaignStatus.SCHEDULED, Campaign.send_at <= utcnow()
+        )
+    ).all()
+    started = []
+    for campaign_id in due:
+        if start(campaign_id, {CampaignStatus.SCHEDULED}):
+            db.session.commit()
+            started.append(campaign_id)
+    return started
+
+
+def revive_stalled_campaigns() -> list[int]:
+    """Queue senders for campaigns that are sending but that no worker is working on.
+
+    After a crash or a restart no task may be left for a campaign; its ledger still
+    says what is left, so new senders resume exactly there.
+    """
+    quiet_since = utcnow() - timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    revived = []
+    for campaign_id in db.session.scalars(
+        select(Campaign.id).where(Campaign.status == CampaignStatus.SENDING)
+    ).all():
+        last_claim = db.session.scalar(
+            select(func.max(Delivery.claimed_at)).where(Delivery.campaign_id == campaign_id)
+        )
+        if last_claim is None or last_claim < quiet_since:
+            queue_senders(campaign_id)
+            revived.append(campaign_id)
+    return revived
+
+
+@dataclass
+class Progress:
+    total: int
+    queued: int
+    sending: int
+    sent: int
+    failed: int
+    skipped: int
+    cancelled: int
+    rate_per_minute: float | None
+    eta_seconds: float | None
+
+
+def progress(campaign: Campaign) -> Progress:
+    counts = dict(
+        db.session.execute(
+            select(Delivery.status, func.count())
+            .where(Delivery.campaign_id == campaign.id)
+            .group_by(Delivery.status)
+        ).all()
+    )
+    recent_since = utcnow() - timedelta(seconds=60)
+    recent = db.session.scalar(
+        select(func.count()).where(
+            Delivery.campaign_id == campaign.id, Delivery.sent_at >= recent_since
+        )
+    )
+    remaining = counts.get("queued", 0) + counts.get("sending", 0)
+    rate = float(recent) if campaign.status == CampaignStatus.SENDING else None
+    eta = remaining / (rate / 60) if rate else None
+    return Progress(
+        total=sum(counts.values()),
+        queued=counts.get("queued", 0),
+        sending=counts.get("sending", 0),
+        sent=counts.get("sent", 0),
+        failed=counts.get("failed", 0),
+        skipped=counts.get("skipped", 0),
+        cancelled=counts.get("cancelled", 0),
+        rate_per_minute=rate,
+        eta_seconds=eta,
+    )
+
+
+def test_recipients(emails: object) -> list[str]:
+    """Test copies go to staff accounts only, so the button cannot mail strangers."""
+    if not isinstance(emails, list) or not 1 <= len(emails) <= 10:
+        raise CampaignInvalid(
+            "emails", "invalid_emails", "emails must list 1 to 10 staff addresses."
+        )
+    recipients = []
+    for email in emails:
+        if not isinstance(email, str) or len(email) > 254:
+            raise CampaignInvalid("emails", "invalid_emails", "emails must be staff addresses.")
+        staff = db.session.scalar(
+            select(Staff).where(func.lower(Staff.email) == email.strip().lower())
+        )
+        if staff is None or not staff.active:
+            raise CampaignInvalid("emails", "not_staff", f"{email} is not a staff account.")
+        recipients.append(staff.email)
+    return recipients
+
+
+def send_test(campaign: Campaign, emails: object, staff: Staff) -> list[str]:
+    from campaign.campaigns.tasks import send_test_copy
+
+    recipients = test_recipients(emails)
+    for address in recipients:
+        after_commit(send_test_copy, campaign.id, address)
+    audit.record(
+        "campaign.test_sent", staff_id=staff.id, target=f"campaign:{campaign.id}", to=recipients
+    )
+    return recipients
+
+
+def monthly_slot_default() -> dict:
+    return {"week": 1, "weekday": 1, "time": "10:00"}  # the first Tuesday at 10:00
+
+
+def next_monthly_slot(after: datetime, slot: dict) -> datetime:
+    """The next clinic-local datetime matching the slot (week n of the month, weekday, time)."""
+    zone = clinic_zone()
+    local = after.replace(tzinfo=UTC).astimezone(zone)
+    hour, minute = (int(part) for part in slot["time"].split(":"))
+    year, month = local.year, local.month
+    for _ in range(14):
+        first = datetime(year, month, 1, hour, minute, tzinfo=zone)
+        offset = (slot["weekday"] - first.weekday()) % 7
+        day = 1 + offset + 7 * (slot["week"] - 1)
+        try:
+            candidate = first.replace(day=day)
+        except ValueError:
+            candidate = None
+        if candidate and candidate > local:
+            return candidate.replace(tzinfo=None)
+        month += 1
+        if month == 13:
+            year, month = year + 1, 1
+    raise ValueError("no slot found")

@@ -1,0 +1,138 @@
+"""The marketing UI: list, compose with live preview, schedule, send, watch progress."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from campaign.campaigns import services
+from campaign.campaigns.models import Campaign, ClinicSetting
+from campaign.campaigns.preview import preview_html
+from campaign.campaigns.rendering import RenderError
+from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed
+from campaign.database import utcnow
+from campaign.extensions import db
+from campaign.staff.auth import current_staff, page_role_required
+from campaign.staff.models import Role
+
+bp = Blueprint("campaigns", __name__, url_prefix="/staff/campaigns", template_folder="templates")
+marketing = page_role_required(Role.MARKETING)
+
+SLOT_KEY = "monthly_slot"
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def monthly_slot() -> dict:
+    row = db.session.get(ClinicSetting, SLOT_KEY)
+    return json.loads(row.value) if row else services.monthly_slot_default()
+
+
+def _campaign(campaign_id: int) -> Campaign:
+    campaign = db.session.get(Campaign, campaign_id)
+    if campaign is None:
+        abort(404)
+    return campaign
+
+
+@bp.get("/")
+@marketing
+def index():
+    campaigns = db.session.scalars(select(Campaign).order_by(Campaign.id.desc()).limit(200)).all()
+    slot = monthly_slot()
+    return render_template(
+        "campaigns/index.html",
+        campaigns=campaigns,
+        slot=slot,
+        weekdays=WEEKDAYS,
+        next_slot=services.next_monthly_slot(utcnow(), slot),
+    )
+
+
+@bp.post("/slot")
+@marketing
+def save_slot():
+    try:
+        week = int(request.form.get("week", ""))
+        weekday = int(request.form.get("weekday", ""))
+        hour, minute = (int(p) for p in request.form.get("time", "").split(":"))
+    except ValueError:
+        flash("Choose a week, a day and a time.", "error")
+        return redirect(url_for("campaigns.index"))
+    if not (1 <= week <= 4 and 0 <= weekday <= 6 and 0 <= hour <= 23 and 0 <= minute <= 59):
+        flash("Choose a week, a day and a time.", "error")
+        return redirect(url_for("campaigns.index"))
+    value = json.dumps({"week": week, "weekday": weekday, "time": f"{hour:02d}:{minute:02d}"})
+    db.session.merge(ClinicSetting(key=SLOT_KEY, value=value))
+    db.session.commit()
+    flash("Monthly slot saved.", "ok")
+    return redirect(url_for("campaigns.index"))
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@marketing
+def new():
+    error = None
+    if request.method == "POST":
+        try:
+            campaign = services.create_campaign(
+                current_staff(),
+                request.form.get("subject"),
+                request.form.get("body_markdown"),
+                request.form.get("preheader", ""),
+            )
+        except CampaignInvalid as exc:
+            error = exc.message
+        else:
+            db.session.commit()
+            return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+    return render_template("campaigns/edit.html", campaign=None, form=request.form, error=error), (
+        400 if error else 200
+    )
+
+
+@bp.route("/<int:campaign_id>", methods=["GET", "POST"])
+@marketing
+def edit(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    error = None
+    if request.method == "POST":
+        try:
+            services.update_campaign(
+                campaign,
+                request.form.get("subject"),
+                request.form.get("body_markdown"),
+                request.form.get("preheader", ""),
+            )
+        except (CampaignInvalid, MoveNotAllowed) as exc:
+            error = getattr(exc, "message", str(exc))
+            db.session.rollback()
+        else:
+            db.session.commit()
+            flash("Saved.", "ok")
+            return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+    slot = monthly_slot()
+    return render_template(
+        "campaigns/edit.html",
+        campaign=campaign,
+        form=request.form if error else None,
+        error=error,
+        next_slot=services.next_monthly_slot(utcnow(), slot),
+        send_at_local=services.to_clinic_time(campaign.send_at),
+    ), (400 if error else 200)
+
+
+@bp.post("/preview")
+@marketing
+def preview():
+    """The live preview: the real email layout, rendered on the server."""
+    try:
+        html = preview_html(
+            (request.form.get("subject") or "(no subject)")[:200],
+            (request.form.get("preheader") or "")[:200],
+            (request.form.get("body_markdown") or "")[:100_000],
+        )
+    except RenderError as exc:
+        return {"error": str(exc)}, 400
+    return {"html": html}

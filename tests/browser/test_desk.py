@@ -1,0 +1,175 @@
+"""The front desk in a real browser, at phone size: look up, redeem, re-check, undo."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+# Left behind for a person to look at the phone layout (/tmp/desk-redeemed.png).
+SCREENSHOT = Path(tempfile.gettempdir()) / "desk-redeemed.png"
+# A subscriber "Ann" with a guest-...@example.com address, as issue_coupon makes.
+MASKED_GUEST = "A***, g***@example.com"
+
+
+def log_in_at_desk(page: Page, live_server: str, make_staff) -> None:
+    _, email, password = make_staff("receptionist", "Rita Desk")
+    page.goto(f"{live_server}/staff/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/desk")
+    # The day's list is loaded by the script: proof that it ran.
+    expect(page.locator("#today-list")).to_have_text("None yet.")
+    expect(page.locator("#result")).to_be_hidden()
+
+
+def check(page: Page, text: str) -> None:
+    page.fill("#code", text)
+    page.press("#code", "Enter")
+
+
+def fits_the_screen(page: Page) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px on a phone"
+
+
+def code_fits_its_box(page: Page) -> None:
+    hidden = page.locator("#code").evaluate("el => el.scrollWidth - el.clientWidth")
+    assert hidden <= 0, f"{hidden}px of the typed code are cut off in the box"
+
+
+def test_redeem_recheck_and_undo(phone: Page, live_server, make_staff, issue_coupon):
+    code = issue_coupon()
+    page = phone
+    # A fake clock: the page ignores one code submitted twice within 2 s (a scanner's
+    # double fire), and the test moves time on instead of sleeping.
+    page.clock.install()
+    log_in_at_desk(page, live_server, make_staff)
+    result = page.locator("#result")
+    title = page.locator("#result-title")
+    redeem = page.locator("#redeem-button")
+    undo = page.locator("#undo-button")
+
+    check(page, code)
+    expect(result).to_have_attribute("data-state", "valid")
+    expect(title).to_have_text("Valid coupon")
+    expect(result).to_contain_text(code)
+    expect(result).to_contain_text(MASKED_GUEST)
+    expect(result).to_contain_text("Free massage oil")
+    expect(redeem).to_be_visible()
+    expect(undo).to_be_hidden()
+    fits_the_screen(page)
+    code_fits_its_box(page)
+
+    redeem.tap()
+    expect(result).to_have_attribute("data-state", "redeemed")
+    expect(title).to_have_text("Redeemed \u2713")
+    expect(result).to_contain_text(MASKED_GUEST)
+    expect(result).to_contain_text(re.compile(r"Used.+by Rita Desk"))
+    expect(redeem).to_be_hidden()
+    expect(undo).to_be_visible()
+    today = page.locator("#today-list li")
+    expect(today).to_have_count(1)
+    expect(today.first).to_contain_text(code)
+    expect(today.first).to_contain_text(MASKED_GUEST)
+    expect(today.first.get_by_role("button", name="Undo")).to_be_visible()
+    # Big, clear state on a phone: the title and the Undo button are on screen.
+    expect(title).to_be_in_viewport()
+    expect(undo).to_be_in_viewport()
+    assert title.evaluate("el => parseFloat(getComputedStyle(el).fontSize)") >= 28
+    fits_the_screen(page)
+    page.screenshot(path=SCREENSHOT, full_page=True)
+
+    # The same code again at once is taken for a scanner firing twice: ignored.
+    check(page, code)
+    page.wait_for_timeout(300)
+    expect(result).to_have_attribute("data-state", "redeemed")
+
+    # Later, a second check of the same code says it is used.
+    page.clock.fast_forward(2100)
+    check(page, code)
+    expect(result).to_have_attribute("data-state", "already_redeemed")
+    expect(title).to_have_text("Already used")
+    expect(result).to_contain_text(re.compile(r"Used.+by Rita Desk"))
+    expect(redeem).to_be_hidden()
+    expect(undo).to_be_hidden()
+
+    # Undo from the day's list.
+    today.first.get_by_role("button", name="Undo").tap()
+    expect(result).to_have_attribute("data-state", "undone")
+    expect(title).to_have_text("Redemption undone")
+    expect(result).to_contain_text("The coupon can be used again.")
+    expect(today).to_have_count(1)
+    expect(today.first).to_contain_text(f"{code} \u00b7 {MASKED_GUEST} (undone)")
+    expect(today.first.get_by_role("button", name="Undo")).to_have_count(0)
+
+    # The coupon is valid again, as a fresh check shows.
+    page.clock.fast_forward(2100)
+    check(page, code)
+    expect(result).to_have_attribute("data-state", "valid")
+    expect(redeem).to_be_visible()
+
+
+def test_code_typed_lower_case_without_dashes(phone: Page, live_server, make_staff, issue_coupon):
+    code = issue_coupon()
+    page = phone
+    log_in_at_desk(page, live_server, make_staff)
+    result = page.locator("#result")
+
+    check(page, code.lower().replace("-", ""))
+    expect(result).to_have_attribute("data-state", "valid")
+    expect(page.locator("#result-title")).to_have_text("Valid coupon")
+    # The answer shows the code in its display form.
+    expect(result).to_contain_text(code)
+    expect(result).to_contain_text(MASKED_GUEST)
+
+    page.locator("#redeem-button").tap()
+    expect(result).to_have_attribute("data-state", "redeemed")
+    # Undo right after redeeming, with the button in the result.
+    page.locator("#undo-button").tap()
+    expect(result).to_have_attribute("data-state", "undone")
+    today = page.locator("#today-list li")
+    expect(today).to_have_count(1)
+    expect(today.first).to_contain_text(f"{code} \u00b7 {MASKED_GUEST} (undone)")
+
+
+def test_invalid_code(phone: Page, live_server, make_staff):
+    page = phone
+    log_in_at_desk(page, live_server, make_staff)
+    result = page.locator("#result")
+
+    check(page, "AAAA-BBBB-CCCC-DDDD")
+    expect(result).to_have_attribute("data-state", "invalid_code")
+    expect(page.locator("#result-title")).to_have_text("Not a valid code")
+    expect(result).to_contain_text("This is not a valid coupon code.")
+    expect(page.locator("#redeem-button")).to_be_hidden()
+    expect(page.locator("#undo-button")).to_be_hidden()
+    expect(page.locator("#today-list")).to_have_text("None yet.")
+    fits_the_screen(page)
+
+
+def test_lost_connection_is_shown(phone: Page, live_server, make_staff, issue_coupon):
+    code = issue_coupon()
+    page = phone
+    log_in_at_desk(page, live_server, make_staff)
+    result = page.locator("#result")
+    page.route("**/api/v1/coupons/**", lambda route: route.abort("internetdisconnected"))
+
+    check(page, code)
+    expect(result).to_have_attribute("data-state", "error")
+    expect(page.locator("#result-title")).to_have_text("Something went wrong")
+    expect(result).to_contain_text("No connection to the server.")
+    expect(page.locator("#redeem-button")).to_be_hidden()
+
+    # Back online, the same code can be checked again at once.
+    page.unroute("**/api/v1/coupons/**")
+    page.click("#lookup-button")
+    expect(result).to_have_attribute("data-state", "valid")

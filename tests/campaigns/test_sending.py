@@ -1,0 +1,212 @@
+"""Sending campaigns through a real worker process into a real SMTP server."""
+
+import re
+from collections import Counter
+
+import pytest
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.subscribers.models import Subscriber, SubscriberStatus
+from tests.campaigns.helpers import (
+    add_confirmed,
+    create_campaign,
+    deliveries,
+    wait_for_status,
+    wait_until,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def marketing(api_token):
+    return {"Authorization": f"Bearer {api_token('marketing')}"}
+
+
+def test_two_thousand_readers_each_get_exactly_one_personalised_copy(
+    worker, client, ctx, smtp, marketing, issue_coupon
+):
+    addresses = add_confirmed(2000)
+    holder = "holder-" + addresses[0]
+    code = issue_coupon(holder, first_name="Hana")
+    campaign_id = create_campaign(client, marketing)
+    response = client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
+    assert response.status_code == 202
+    assert response.get_json()["status"] == "sending"
+
+    final = wait_for_status(client, marketing, campaign_id, {"sent", "failed"}, timeout=240)
+    assert final["status"] == "sent"
+    assert final["counts"] == {
+        "total": 2001, "queued": 0, "sent": 2001, "failed": 0, "skipped": 0, "cancelled": 0,
+    }  # fmt: skip
+    per_recipient = Counter(m.to for m in smtp.messages)
+    assert all(per_recipient[a.lower()] == 1 for a in addresses + [holder])
+    assert sum(per_recipient.values()) == 2001
+
+    sample = smtp.to(addresses[7])[0]
+    assert "Hello Reader7," in sample.text
+    assert "Hello Reader7," in sample.html
+    # No coupon for this reader: the coupon paragraph is gone, not left half-empty.
+    assert "free oil" not in sample.text
+    assert "XQ" not in sample.text + sample.html
+    unsubscribe = sample.message["List-Unsubscribe"]
+    assert re.fullmatch(r"<https://clinic\.test/unsubscribe/[^>]+>, <mailto:[^>]+>", unsubscribe)
+    assert sample.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert sample.message["List-Id"]
+    assert sample.message["Message-ID"].endswith("@clinic.test>")
+    assert "1 Harbour Street" in sample.text
+
+    with_coupon = smtp.to(holder)[0]
+    assert "Hello Hana," in with_coupon.text
+    assert code in with_coupon.text
+    assert code in with_coupon.html
+    assert "https://clinic.test/coupon/" in with_coupon.text
+
+    # The ledger answers "who got what", in JSON and CSV.
+    ledger = client.get(f"/api/v1/campaigns/{campaign_id}/deliveries", headers=marketing).get_json()
+    assert ledger["total"] == 2001
+    assert ledger["items"][0]["status"] == "sent"
+    assert ledger["items"][0]["smtp_response"].startswith("250 ")
+    csv = client.get(f"/api/v1/campaigns/{campaign_id}/deliveries?format=csv", headers=marketing)
+    lines = csv.get_data(as_text=True).strip().splitlines()
+    assert lines[0] == "email,first_name,status,attempts,sent_at,smtp_response"
+    assert len(lines) == 2002
+
+
+def test_faults_are_retried_failed_and_counted_and_nothing_retries_forever(
+    worker, client, ctx, smtp, marketing
+):
+    addresses = add_confirmed(60)
+    temporary = addresses[5:10]
+    permanent = addresses[20:23]
+    dropped = addresses[40]
+    for address in temporary:
+        smtp.answers[address] = ["451 4.7.1 Greylisted, try again later"]
+    for address in permanent:
+        smtp.answers[address] = ["550 5.1.1 No such user"] * 10
+    smtp.drop_once.add(dropped)
+
+    campaign_id = create_campaign(client, marketing, body="Hello {{ first_name }}")
+    client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
+    final = wait_for_status(client, marketing, campaign_id, {"sent", "failed"}, timeout=120)
+
+    assert final["counts"]["sent"] == 57
+    assert final["counts"]["failed"] == 3
+    per_recipient = Counter(m.to for m in smtp.messages)
+    for address in [*temporary, dropped]:
+        assert per_recipient[address.lower()] == 1, address
+    for address in permanent:
+        assert per_recipient[address.lower()] == 0
+        assert smtp.rcpt_attempts[address.lower()] == 1  # a 5xx is never retried
+    assert all(per_recipient[a.lower()] == 1 for a in addresses if a not in permanent)
+
+    rows = {d.subscriber.email: d for d in deliveries(campaign_id)}
+    assert rows[temporary[0]].attempts == 2
+    assert rows[temporary[0]].smtp_response.startswith("250")
+    assert rows[permanent[0]].status == "failed"
+    assert rows[permanent[0]].smtp_response.startswith("550 5.1.1")
+    bounces = db.session.scalars(
+        select(Subscriber.bounce_count).where(Subscriber.email.in_(permanent))
+    ).all()
+    assert bounces == [1, 1, 1]
+
+
+def test_a_temporary_failure_that_never_clears_ends_as_failed(worker, client, ctx, smtp, marketing):
+    (stubborn,) = add_confirmed(1)
+    smtp.answers[stubborn] = ["451 4.3.0 Still busy"] * 50
+    campaign_id = create_campaign(client, marketing, body="Hi")
+    client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
+    final = wait_for_status(client, marketing, campaign_id, {"sent", "failed"}, timeout=120)
+    assert final["status"] == "failed"
+    (row,) = deliveries(campaign_id)
+    assert row.status == "failed"
+    assert row.attempts == 5
+    assert smtp.rcpt_attempts[stubborn.lower()] == 5
+
+
+def test_repeated_hard_bounces_mark_the_subscriber_bounced(worker, client, ctx, smtp, marketing):
+    (address,) = add_confirmed(1)
+    smtp.answers[address] = ["550 5.1.1 No such user"] * 10
+    for _ in range(2):
+        campaign_id = create_campaign(client, marketing, body="Hi")
+        client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
+        wait_for_status(client, marketing, campaign_id, {"sent", "failed"})
+    db.session.expire_all()
+    subscriber = db.session.scalar(select(Subscriber).filter_by(email=address))
+    assert subscriber.bounce_count == 2
+    assert subscriber.status == SubscriberStatus.BOUNCED
+
+
+def test_pause_then_resume_sends_everyone_once(worker, client, ctx, smtp, marketing):
+    addresses = add_confirmed(150)
+    smtp.delay = 0.02
+    campaign_id = create_campaign(client, marketing, body="Hi {{ first_name }}")
+    client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
+    wait_until(lambda: len(smtp.messages) >= 20)
+    response = client.post(f"/api/v1/campaigns/{campaign_id}/pause", headers=marketing)
+    assert response.status_code == 200
+    assert response.get_json()["status"] == "paused"
+
+    # Within seconds no new claims are made and the count stands still.
+    wait_until(lambda: not any(d.status == "sending" for d in deliveries(campaign_id)), timeout=10)
+    settled = len(smtp.messages)
+    wait_until(lambda: True)
+    import time
+
+    time.sleep(2)
+    assert len(smtp.messages) == settled
+    assert settled < 150
+    assert (
+        client.post(f"/api/v1/campaigns/{campaign_id}/pause", headers=marketing).status_code == 409
+    )
+
+    assert (
+        client.post(f"/api/v1/campaigns/{campaign_id}/resume", headers=marketing).status_code == 200
+    )
+    final = wait_for_status(client, marketing, campaign_id, {"sent"})
+    assert final["counts"]["sent"] == 150
+    per_recipient = Counter(m.to for m in smtp.messages)
+    assert all(per_recipient[a.lower()] == 1 for a in addresses)
+
+
+def test_cancel_stops_the_send(worker, client, ctx, smtp, marketing):
+    add_confirmed(150)
+    smtp.delay = 0.02
+    campaign_id = create_campaign(client, marketing, body="Hi")
+    client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
+    wait_until(lambda: len(smtp.messages) >= 10)
+    response = client.post(f"/api/v1/campaigns/{campaign_id}/cancel", headers=marketing)
+    assert response.get_json()["status"] == "cancelled"
+    wait_until(lambda: not any(d.status == "sending" for d in deliveries(campaign_id)), timeout=10)
+    settled = len(smtp.messages)
+    import time
+
+    time.sleep(2)
+    assert len(smtp.messages) == settled
+    statuses = Counter(d.status for d in deliveries(campaign_id))
+    assert statuses["sent"] == settled
+    assert statuses["cancelled"] + statuses["queued"] == 150 - settled - statuses["skipped"]
+    assert (
+        client.post(f"/api/v1/campaigns/{campaign_id}/resume", headers=marketing).status_code == 409
+    )
+
+
+def test_a_reader_who_unsubscribes_during_the_send_gets_nothing_after(
+    worker, client, ctx, smtp, marketing
+):
+    from campaign.subscribers import services
+
+    addresses = add_confirmed(120)
+    leaver = addresses[-1]
+    smtp.delay = 0.02
+    campaign_id = create_campaign(client, marketing, body="Hi")
+    client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
+    wait_until(lambda: len(smtp.messages) >= 5)
+    subscriber_id = db.session.scalar(select(Subscriber.id).filter_by(email=leaver))
+    token = services.unsubscribe_token(subscriber_id)
+    client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    final = wait_for_status(client, marketing, campaign_id, {"sent"})
+    assert smtp.to(leaver) == []
+    assert final["counts"]["skipped"] == 1
+    assert final["counts"]["sent"] == 119
