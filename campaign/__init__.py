@@ -58,11 +58,13 @@ def _register_blueprints(app: Flask) -> None:
     from campaign.health import bp as health_bp
     from campaign.openapi import bp as openapi_bp
     from campaign.staff.views import bp as staff_bp
+    from campaign.subscribers.admin_api import bp as subscribers_admin_api_bp
     from campaign.subscribers.api import bp as subscribers_api_bp
     from campaign.subscribers.views import bp as subscribers_bp
 
     app.register_blueprint(subscribers_bp)
     app.register_blueprint(subscribers_api_bp)
+    app.register_blueprint(subscribers_admin_api_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(staff_bp)

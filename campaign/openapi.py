@@ -8,7 +8,11 @@ bp = Blueprint("openapi", __name__)
 
 
 def document() -> dict:
-    return {"openapi": "3.1.0", "info": {"title": "Clinic newsletter and coupons", "version": "1"}, "paths": {}}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Clinic newsletter and coupons", "version": "1"},
+        "paths": {},
+    }
 
 
 @bp.get("/api/openapi.json")

@@ -258,11 +258,13 @@ def start_due_campaigns() -> list[int]:
     return started
 
 
-def revive_stalled_campaigns() -> list[int]:
+def revive_stalled_campaigns(quiet_only: bool = True) -> list[int]:
     """Queue senders for campaigns that are sending but that no worker is working on.
 
     After a crash or a restart no task may be left for a campaign; its ledger still
-    says what is left, so new senders resume exactly there.
+    says what is left, so new senders resume exactly there. ``quiet_only`` limits
+    this to campaigns with no claim for a whole lease; extra senders are harmless
+    (claims are atomic) but pointless while one is at work.
     """
     quiet_since = utcnow() - timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
     revived = []
@@ -272,7 +274,7 @@ def revive_stalled_campaigns() -> list[int]:
         last_claim = db.session.scalar(
             select(func.max(Delivery.claimed_at)).where(Delivery.campaign_id == campaign_id)
         )
-        if last_claim is None or last_claim < quiet_since:
+        if not quiet_only or last_claim is None or last_claim < quiet_since:
             queue_senders(campaign_id)
             revived.append(campaign_id)
     return revived

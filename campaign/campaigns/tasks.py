@@ -44,10 +44,14 @@ def send_test_copy(self, campaign_id: int, address: str) -> None:
 
 
 @shared_task
-def dispatch_campaigns() -> None:
-    """Each minute (beat): start due campaigns and revive stalled ones."""
+def dispatch_campaigns(after_restart: bool = False) -> None:
+    """Each minute (beat): start due campaigns and revive stalled ones.
+
+    After a worker (re)starts, every sending campaign gets fresh senders at once:
+    a crashed worker's task is gone, and its claims return when their lease ends.
+    """
     started = services.start_due_campaigns()
-    revived = services.revive_stalled_campaigns()
+    revived = services.revive_stalled_campaigns(quiet_only=not after_restart)
     db.session.commit()
     if started or revived:
         logger.info("dispatcher started %s, revived %s", started, revived)
@@ -55,5 +59,4 @@ def dispatch_campaigns() -> None:
 
 @worker_ready.connect
 def _resume_after_restart(sender=None, **_: object) -> None:
-    # A restarted worker picks up any send that was cut short, without waiting for beat.
-    dispatch_campaigns.delay()
+    dispatch_campaigns.delay(after_restart=True)

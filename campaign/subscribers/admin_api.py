@@ -1,0 +1,131 @@
+"""Subscriber routes for staff: list and search (JSON or streamed CSV), export, erase."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Blueprint, Response, jsonify, request, stream_with_context
+from sqlalchemy import func, or_, select
+
+from campaign import audit
+from campaign.api_util import iso, page_number
+from campaign.errors import ApiError
+from campaign.extensions import csrf, db
+from campaign.staff.auth import api_role_required, current_staff
+from campaign.staff.models import Role
+from campaign.subscribers import privacy
+from campaign.subscribers.models import Subscriber, SubscriberStatus
+
+bp = Blueprint("subscribers_admin_api", __name__, url_prefix="/api/v1/subscribers")
+csrf.exempt(bp)
+PAGE_SIZE = 50
+COLUMNS = ["id", "email", "first_name", "status", "source", "created_at", "confirmed_at"]
+
+
+def subscriber_json(subscriber: Subscriber) -> dict:
+    return {
+        "id": subscriber.id,
+        "email": subscriber.email,
+        "first_name": subscriber.first_name,
+        "status": subscriber.status,
+        "source": subscriber.source,
+        "created_at": iso(subscriber.created_at),
+        "confirmed_at": iso(subscriber.confirmed_at),
+    }
+
+
+def csv_cell(value: object) -> str:
+    """Neutralise spreadsheet formulas: a name like ``=HYPERLINK(...)`` stays text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _filtered():
+    query = select(Subscriber)
+    q = request.args.get("q", "").strip()
+    if len(q) > 254:
+        raise ApiError(400, "invalid_q", "q is limited to 254 characters.", "q")
+    if q:
+        pattern = (
+            "%" + q.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
+        )
+        query = query.where(
+            or_(
+                func.lower(Subscriber.email).like(pattern, escape="\\"),
+                func.lower(Subscriber.first_name).like(pattern, escape="\\"),
+            )
+        )
+    status = request.args.get("status", "")
+    if status:
+        if status not in {s.value for s in SubscriberStatus}:
+            raise ApiError(400, "invalid_status", "Unknown status.", "status")
+        query = query.where(Subscriber.status == status)
+    source = request.args.get("source", "")
+    if source:
+        query = query.where(Subscriber.source == source[:64])
+    return query
+
+
+@bp.get("")
+@api_role_required(Role.MARKETING)
+def list_subscribers():
+    query = _filtered()
+    if request.args.get("format") == "csv":
+        audit.record("subscribers.exported", staff_id=current_staff().id)
+        db.session.commit()
+        return _csv(query)
+    page = page_number()
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = db.session.scalars(
+        query.order_by(Subscriber.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    return jsonify(items=[subscriber_json(s) for s in rows], page=page, total=total)
+
+
+def _csv(query) -> Response:
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(COLUMNS)
+        for subscriber in db.session.scalars(
+            query.order_by(Subscriber.id).execution_options(yield_per=1000)
+        ):
+            writer.writerow(csv_cell(v) for v in subscriber_json(subscriber).values())
+            if buffer.tell() > 64 * 1024:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'},
+    )
+
+
+def _subscriber(subscriber_id: int) -> Subscriber:
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise ApiError(404, "not_found", "No subscriber has this id.")
+    return subscriber
+
+
+@bp.get("/<int:subscriber_id>/export")
+@api_role_required(Role.ADMIN)
+def export(subscriber_id: int):
+    data = privacy.export(_subscriber(subscriber_id))
+    audit.record(
+        "subscriber.exported", staff_id=current_staff().id, target=f"subscriber:{subscriber_id}"
+    )
+    db.session.commit()
+    return jsonify(data)
+
+
+@bp.delete("/<int:subscriber_id>")
+@api_role_required(Role.ADMIN)
+def erase(subscriber_id: int):
+    privacy.erase(_subscriber(subscriber_id), current_staff().id)
+    db.session.commit()
+    return "", 204

@@ -1,0 +1,117 @@
+"""Data rights: everything held about a subscriber, and erasing it.
+
+Erasure deletes the person and their consent records; deliveries and coupons stay
+as anonymous rows for the charts (their subscriber link becomes NULL). A keyed hash
+of the canonical address goes on a suppression list, so an import cannot mail that
+address again without fresh consent through double opt-in.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, select
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaign import audit
+from campaign.database import utcnow
+from campaign.extensions import db
+from campaign.subscribers.models import Subscriber
+
+
+class Suppression(db.Model):
+    __tablename__ = "suppression"
+
+    # HMAC of the canonical address: matches a returning address, reveals nothing.
+    email_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat(timespec="seconds") + "Z" if moment else None
+
+
+def export(subscriber: Subscriber) -> dict:
+    """Everything held about one person (GDPR access), consent records included."""
+    from campaign.campaigns.models import Campaign, Delivery
+    from campaign.coupons.models import Coupon, Redemption
+    from campaign.coupons.services import code_of
+
+    deliveries = db.session.execute(
+        select(Delivery, Campaign.subject)
+        .join(Campaign, Campaign.id == Delivery.campaign_id)
+        .where(Delivery.subscriber_id == subscriber.id)
+        .order_by(Delivery.id)
+    ).all()
+    coupons = db.session.scalars(select(Coupon).filter_by(subscriber_id=subscriber.id)).all()
+    redemptions = {
+        r.coupon_id: r
+        for r in db.session.scalars(
+            select(Redemption).where(Redemption.coupon_id.in_([c.id for c in coupons]))
+        )
+    }
+    return {
+        "subscriber": {
+            "id": subscriber.id,
+            "email": subscriber.email,
+            "first_name": subscriber.first_name,
+            "status": subscriber.status,
+            "source": subscriber.source,
+            "created_at": _iso(subscriber.created_at),
+            "confirmed_at": _iso(subscriber.confirmed_at),
+            "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+            "bounce_count": subscriber.bounce_count,
+        },
+        "consents": [
+            {
+                "created_at": _iso(c.created_at),
+                "ip": c.ip,
+                "user_agent": c.user_agent,
+                "wording_version": c.wording_version,
+                "source": c.source,
+                "confirmed_at": _iso(c.confirmed_at),
+                "confirmed_ip": c.confirmed_ip,
+            }
+            for c in subscriber.consents
+        ],
+        "deliveries": [
+            {
+                "campaign": subject,
+                "status": d.status,
+                "sent_at": _iso(d.sent_at),
+                "smtp_response": d.smtp_response,
+            }
+            for d, subject in deliveries
+        ],
+        "coupons": [
+            {
+                "code": code_of(c).display,
+                "offer": c.offer.title,
+                "status": c.effective_status().value,
+                "issued_at": _iso(c.issued_at),
+                "expires_at": _iso(c.expires_at),
+                "redeemed_at": _iso(redemptions[c.id].redeemed_at) if c.id in redemptions else None,
+            }
+            for c in coupons
+        ],
+    }
+
+
+def erase(subscriber: Subscriber, staff_id: int | None) -> None:
+    """Delete the person's data; keep anonymous aggregates and the suppression hash."""
+    from campaign.coupons.services import owner_key
+
+    key = owner_key(subscriber.email_canonical)
+    if db.session.get(Suppression, key) is None:
+        db.session.add(Suppression(email_key=key, reason="erased"))
+    subject_id = subscriber.id
+    db.session.delete(subscriber)
+    db.session.flush()
+    audit.record("subscriber.erased", staff_id=staff_id, target=f"subscriber:{subject_id}")
+
+
+def is_suppressed(canonical_email: str) -> bool:
+    from campaign.coupons.services import owner_key
+
+    return db.session.get(Suppression, owner_key(canonical_email)) is not None

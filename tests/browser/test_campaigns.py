@@ -1,0 +1,151 @@
+"""Marketing staff write, test and send a newsletter in a real browser, on a desktop."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.campaigns.helpers import add_confirmed
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+# Left behind for a person to look at (/tmp/campaign-compose.png, /tmp/campaign-sent.png).
+COMPOSE_SCREENSHOT = Path(tempfile.gettempdir()) / "campaign-compose.png"
+SENT_SCREENSHOT = Path(tempfile.gettempdir()) / "campaign-sent.png"
+DESKTOP = {
+    "viewport": {"width": 1280, "height": 900},
+    "locale": "en-GB",
+    "timezone_id": "Europe/London",
+}
+READERS = 40
+SUBJECT = "Spring at the clinic"
+BODY = """Hello {{ first_name }},
+
+Our **hot-stone special** is back this month.
+
+See you soon!"""
+
+
+@pytest.fixture
+def desktop(browser: Browser) -> Iterator[Page]:
+    """A fresh desktop-sized page with its own cookies; JS errors fail the test."""
+    context = browser.new_context(**DESKTOP)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+
+    def on_console(message) -> None:
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            errors.append(message.text)
+
+    page.on("console", on_console)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert errors == [], f"the page logged errors: {errors}"
+
+
+def log_in_as_marketing(page: Page, live_server: str, make_staff) -> str:
+    _, email, password = make_staff("marketing", "Mia Marketing")
+    page.goto(f"{live_server}/staff/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(f"{live_server}/staff/")
+    return email
+
+
+def fits_the_screen(page: Page) -> None:
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow}px"
+
+
+def test_write_preview_test_and_send_a_newsletter(
+    desktop: Page, live_server, make_staff, ctx, smtp, worker
+):
+    addresses = add_confirmed(READERS)
+    page = desktop
+    staff_email = log_in_as_marketing(page, live_server, make_staff)
+
+    page.goto(f"{live_server}/staff/campaigns")
+    expect(page.get_by_role("heading", name="Newsletters")).to_be_visible()
+    expect(page.locator(".campaign-list")).to_contain_text("No newsletters yet.")
+    page.get_by_role("link", name="Write a newsletter").click()
+    expect(page).to_have_url(f"{live_server}/staff/campaigns/new")
+
+    # Typing updates the preview: the real email layout with the sample reader, Ann.
+    preview = page.frame_locator("#preview")
+    page.fill("#subject", SUBJECT)
+    page.fill("#preheader", "Book before the end of April")
+    page.locator("#body_markdown").press_sequentially(BODY)
+    expect(preview.locator("body")).to_contain_text("Hello Ann,")
+    expect(preview.locator("strong", has_text="hot-stone special")).to_be_visible()
+    expect(preview.locator("body")).not_to_contain_text("{{")
+    expect(preview.locator("body")).not_to_contain_text("**")
+    expect(page.locator("#preview-status")).to_have_text("")
+    fits_the_screen(page)
+    page.screenshot(path=COMPOSE_SCREENSHOT, full_page=True)
+
+    page.get_by_role("button", name="Create draft").click()
+    expect(page).to_have_url(re.compile(rf"{re.escape(live_server)}/staff/campaigns/\d+$"))
+    status = page.locator("#campaign-status")
+    expect(status).to_have_text("draft")
+    expect(page.locator("#subject")).to_have_value(SUBJECT)
+    expect(page.locator("#body_markdown")).to_have_value(BODY)
+    expect(page.locator("#progress")).to_be_hidden()
+    # The saved draft is previewed too.
+    expect(preview.locator("body")).to_contain_text("Hello Ann,")
+
+    # A test copy goes to the staff's own address, through the worker and real SMTP.
+    expect(page.locator("#test-emails")).to_have_value(staff_email)
+    page.get_by_role("button", name="Send test").click()
+    expect(page.locator("#control-message")).to_have_text(f"Test sent to {staff_email}.")
+    (test_copy,) = smtp.wait_for(staff_email)
+    assert test_copy.subject.startswith("[Test] ")
+    assert test_copy.subject == f"[Test] {SUBJECT}"
+    assert "hot-stone special" in test_copy.text
+    assert "<strong>hot-stone special</strong>" in test_copy.html
+    expect(status).to_have_text("draft")
+    # Nobody else got anything yet.
+    assert len(smtp.messages) == 1
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("[data-action=send]").click()
+    bar = page.locator("#progress-bar")
+    expect(page.locator("#progress")).to_be_visible()
+    expect(bar).to_have_attribute("aria-valuenow", "100", timeout=90_000)
+    expect(status).to_have_text("sent", timeout=30_000)
+    expect(status).to_have_class(re.compile(r"\bsent\b"))
+    expect(page.locator("#progress-text")).to_contain_text(
+        f"100% \u00b7 {READERS} sent, 0 failed, 0 skipped, 0 remaining"
+    )
+    fill_width = page.locator("#progress-fill").evaluate("el => el.style.width")
+    assert fill_width == "100%"
+    fits_the_screen(page)
+    page.screenshot(path=SENT_SCREENSHOT, full_page=True)
+
+    # Every reader got exactly one personalised copy; the test copy was the only extra.
+    per_recipient = Counter(message.to for message in smtp.messages)
+    assert all(per_recipient[address.lower()] == 1 for address in addresses), per_recipient
+    assert per_recipient[staff_email.lower()] == 1
+    assert sum(per_recipient.values()) == READERS + 1
+    sample = smtp.to(addresses[3])[0]
+    assert sample.subject == SUBJECT
+    assert "Hello Reader3," in sample.text
+    assert "<strong>hot-stone special</strong>" in sample.html
+
+    # The list shows the newsletter as sent.
+    page.get_by_role("link", name="All newsletters").click()
+    row = page.locator(".campaign-list tbody tr", has_text=SUBJECT)
+    expect(row.locator(".badge")).to_have_text("sent")
+    expect(row).to_contain_text(str(READERS))

@@ -1,0 +1,121 @@
+"""Scheduling and the dispatcher: due campaigns start once, late ones say so."""
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from campaign.campaigns import services
+from campaign.campaigns.models import Campaign, Delivery
+from campaign.database import utcnow
+from campaign.extensions import db
+from tests.campaigns.helpers import add_confirmed, create_campaign
+
+
+@pytest.fixture
+def marketing(api_token):
+    return {"Authorization": f"Bearer {api_token('marketing')}"}
+
+
+def test_two_dispatchers_racing_start_a_due_campaign_once(app, client, ctx, marketing):
+    add_confirmed(50)
+    campaign_id = create_campaign(client, marketing)
+    future = (utcnow() + timedelta(hours=1)).isoformat() + "Z"
+    assert (
+        client.post(
+            f"/api/v1/campaigns/{campaign_id}/schedule", headers=marketing, json={"send_at": future}
+        ).status_code
+        == 200
+    )
+    # The service was down at the scheduled time: it is now ten minutes overdue.
+    db.session.execute(update(Campaign).values(send_at=utcnow() - timedelta(minutes=10)))
+    db.session.commit()
+
+    barrier = threading.Barrier(2)
+    results: list[list[int]] = []
+
+    def dispatcher():
+        with app.app_context():
+            barrier.wait()
+            results.append(services.start_due_campaigns())
+            db.session.commit()
+            db.session.remove()
+
+    threads = [threading.Thread(target=dispatcher) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(len(r) for r in results) == [0, 1]
+    assert db.session.scalar(select(func.count()).select_from(Delivery)) == 50
+    body = client.get(f"/api/v1/campaigns/{campaign_id}", headers=marketing).get_json()
+    assert body["status"] == "sending"
+    assert body["started_late_seconds"] >= 590
+
+
+def test_schedule_reads_naive_times_in_the_clinic_time_zone(client, ctx, marketing):
+    campaign_id = create_campaign(client, marketing)
+    year = utcnow().year + 1
+    response = client.post(
+        f"/api/v1/campaigns/{campaign_id}/schedule",
+        headers=marketing,
+        json={"send_at": f"{year}-07-01T10:00"},
+    )
+    assert response.status_code == 200
+    # London is on summer time (UTC+1) in July.
+    assert response.get_json()["send_at"] == f"{year}-07-01T09:00:00Z"
+    assert response.get_json()["status"] == "scheduled"
+
+
+@pytest.mark.parametrize(
+    ("send_at", "code"),
+    [
+        ("yesterday", "invalid_send_at"),
+        ("2001-01-01T10:00:00Z", "send_at_in_past"),
+        (12, "invalid_send_at"),
+    ],
+)
+def test_bad_schedules_are_refused(client, ctx, marketing, send_at, code):
+    campaign_id = create_campaign(client, marketing)
+    response = client.post(
+        f"/api/v1/campaigns/{campaign_id}/schedule", headers=marketing, json={"send_at": send_at}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == code
+
+
+def test_moves_that_are_not_allowed_are_409(client, ctx, marketing):
+    campaign_id = create_campaign(client, marketing)
+    for move in ("pause", "resume"):
+        response = client.post(f"/api/v1/campaigns/{campaign_id}/{move}", headers=marketing)
+        assert response.status_code == 409
+        assert response.get_json()["error"]["code"] == "invalid_state"
+    assert (
+        client.post(f"/api/v1/campaigns/{campaign_id}/cancel", headers=marketing).status_code == 200
+    )
+    for move in ("send", "cancel", "resume"):
+        assert (
+            client.post(f"/api/v1/campaigns/{campaign_id}/{move}", headers=marketing).status_code
+            == 409
+        )
+    response = client.patch(
+        f"/api/v1/campaigns/{campaign_id}", headers=marketing, json={"subject": "x"}
+    )
+    assert response.status_code == 409
+
+
+def test_next_monthly_slot_is_the_first_tuesday_at_ten(app, ctx):
+    from datetime import datetime
+
+    slot = services.monthly_slot_default()
+    assert services.next_monthly_slot(datetime(2026, 11, 27, 12, 0), slot) == datetime(
+        2026, 12, 1, 10, 0
+    )
+    assert services.next_monthly_slot(datetime(2026, 12, 1, 9, 0), slot) == datetime(
+        2026, 12, 1, 10, 0
+    )
+    assert services.next_monthly_slot(datetime(2026, 12, 1, 10, 30), slot) == datetime(
+        2027, 1, 5, 10, 0
+    )

@@ -1,0 +1,103 @@
+"""Staff routes over subscribers: list, search, CSV, GDPR export and erase."""
+
+import pytest
+from sqlalchemy import String, Text, inspect, select, text
+
+from campaign.extensions import db
+from campaign.subscribers.models import Subscriber
+from tests.subscribers.helpers import confirmed_subscriber, pending_subscriber
+
+
+@pytest.fixture
+def marketing(api_token):
+    return {"Authorization": f"Bearer {api_token('marketing')}"}
+
+
+@pytest.fixture
+def admin(api_token):
+    return {"Authorization": f"Bearer {api_token('admin')}"}
+
+
+def test_list_search_filter_and_page(client, ctx, marketing):
+    confirmed_subscriber("ann.lee@example.com")
+    pending_subscriber("bob@example.com", first_name="Bobby")
+    body = client.get("/api/v1/subscribers", headers=marketing).get_json()
+    assert body["total"] == 2
+    assert body["page"] == 1
+    assert set(body["items"][0]) == {
+        "id",
+        "email",
+        "first_name",
+        "status",
+        "source",
+        "created_at",
+        "confirmed_at",
+    }
+    assert [
+        i["email"]
+        for i in client.get("/api/v1/subscribers?q=BOBBY", headers=marketing).get_json()["items"]
+    ] == ["bob@example.com"]
+    assert [
+        i["email"]
+        for i in client.get("/api/v1/subscribers?status=confirmed", headers=marketing).get_json()[
+            "items"
+        ]
+    ] == ["ann.lee@example.com"]
+    assert client.get("/api/v1/subscribers?q=%25", headers=marketing).get_json()["total"] == 0
+    assert client.get("/api/v1/subscribers?status=nope", headers=marketing).status_code == 400
+    assert client.get("/api/v1/subscribers?page=0", headers=marketing).status_code == 400
+    assert client.get("/api/v1/subscribers?page=x", headers=marketing).status_code == 400
+
+
+def test_csv_streams_the_list_and_defuses_formulas(client, ctx, marketing):
+    subscriber = confirmed_subscriber("formula@example.com")
+    subscriber.first_name = "=HYPERLINK(1)"
+    db.session.commit()
+    response = client.get("/api/v1/subscribers?format=csv", headers=marketing)
+    assert response.mimetype == "text/csv"
+    lines = response.get_data(as_text=True).strip().splitlines()
+    assert lines[0] == "id,email,first_name,status,source,created_at,confirmed_at"
+    assert "'=HYPERLINK(1)" in lines[1]
+
+
+def test_export_holds_everything_including_the_consent_record(client, ctx, admin, marketing):
+    subscriber = confirmed_subscriber("export@example.com")
+    assert (
+        client.get(f"/api/v1/subscribers/{subscriber.id}/export", headers=marketing).status_code
+        == 403
+    )
+    data = client.get(f"/api/v1/subscribers/{subscriber.id}/export", headers=admin).get_json()
+    assert data["subscriber"]["email"] == "export@example.com"
+    (consent,) = data["consents"]
+    assert consent["wording_version"]
+    assert consent["confirmed_at"]
+    assert data["coupons"] == []
+    assert data["deliveries"] == []
+
+
+def test_erase_leaves_no_trace_of_the_address(client, ctx, admin, issue_coupon):
+    code = issue_coupon("erase.me@example.com", first_name="Erin")
+    subscriber_id = db.session.scalar(select(Subscriber.id))
+    assert client.delete(f"/api/v1/subscribers/{subscriber_id}", headers=admin).status_code == 204
+    assert client.delete(f"/api/v1/subscribers/{subscriber_id}", headers=admin).status_code == 404
+
+    # Search every text column of every table for the address and the name.
+    inspector = inspect(db.engine)
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, String | Text):
+                for needle in ("erase.me", "Erin"):
+                    hits = db.session.execute(
+                        select(table.c[column.name]).where(table.c[column.name].contains(needle))
+                    ).all()
+                    assert hits == [], (table.name, column.name, needle)
+    assert inspector.get_table_names()
+    # The coupon survives anonymously for the charts, and one welcome coupon per person holds.
+    assert (
+        db.session.execute(text("SELECT count(*) FROM coupon WHERE subscriber_id IS NULL")).scalar()
+        == 1
+    )
+    from campaign.subscribers.privacy import is_suppressed
+
+    assert is_suppressed("erase.me@example.com")
+    assert code
