@@ -4,9 +4,9 @@ WORKDIR /app
 COPY pyproject.toml ./
 COPY campaign ./campaign
 COPY worker ./worker
-COPY config.py ./
 COPY migrations ./migrations
+COPY config.py gunicorn.conf.py ./
 RUN pip install . && useradd --create-home campaign
 USER campaign
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4", "campaign:create_app()"]
+CMD ["gunicorn", "-c", "gunicorn.conf.py"]

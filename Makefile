@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint fmt bench services clean
+.PHONY: run test lint fmt bench services clean up doctor
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,12 @@ services:
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
+
+## up: the production stack with Docker Compose (needs .env; see .env.example)
+up:
+	test -f .env || (echo "copy .env.example to .env and fill it in first" && exit 1)
+	docker compose up -d --build
+
+## doctor: check configuration and services
+doctor: $(STAMP)
+	$(BIN)/flask --app campaign doctor

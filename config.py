@@ -95,6 +95,10 @@ class Config:
     INVALID_CODE_BURST = _env("INVALID_CODE_BURST", "10 per 5 minutes")
     INVALID_CODE_LOCK_MINUTES = _env_int("INVALID_CODE_LOCK_MINUTES", 5)
 
+    # How many reverse proxies sit in front of the app (their X-Forwarded-* are trusted).
+    TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)
+    LOG_JSON = _env_bool("LOG_JSON", False)
+
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     # The mail catcher's reading page (/dev/mail) exists only where this is on.
     DEV_MAIL_VIEWER = _env_bool("DEV_MAIL_VIEWER", True)
@@ -124,6 +128,8 @@ class ProductionConfig(Config):
     ENV_NAME = "production"
     DEV_MAIL_VIEWER = False
     SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    REMEMBER_COOKIE_HTTPONLY = True
 
     @staticmethod
     def validate(config: dict) -> None:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
 
 import config as config_module
-from campaign import database, errors, outbox
+from campaign import database, errors, logs, outbox, security
 from campaign.celery_app import celery_init_app
 from campaign.extensions import cors, csrf, db, limiter, login_manager, mail, migrate
 
@@ -22,7 +21,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config.update(test_config)
     app.config.update(config_module.derived_settings(app.config))
     config_module.CONFIGS[app.config["ENV_NAME"]].validate(app.config)
-    _configure_logging(app)
+    logs.install(app)
 
     database.prepare(app)
     db.init_app(app)
@@ -42,6 +41,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     celery_init_app(app)
 
     errors.register(app)
+    security.install(app)
     _register_blueprints(app)
     _register_commands(app)
     return app
@@ -78,15 +78,10 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_commands(app: Flask) -> None:
     from campaign.devmail.cli import dev_command, mailcatcher_command
+    from campaign.doctor import doctor_command
     from campaign.staff.cli import staff_cli
 
     app.cli.add_command(staff_cli)
+    app.cli.add_command(doctor_command)
     app.cli.add_command(dev_command)
     app.cli.add_command(mailcatcher_command)
-
-
-def _configure_logging(app: Flask) -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )

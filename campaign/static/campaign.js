@@ -10,6 +10,7 @@
   const form = document.getElementById("compose-form");
   const frame = document.getElementById("preview");
   const previewStatus = document.getElementById("preview-status");
+  const NO_CONNECTION = "No connection to the server.";
 
   async function post(path, body, asForm) {
     const options = { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken } };
@@ -19,7 +20,12 @@
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body || {});
     }
-    const response = await fetch(path, options);
+    let response;
+    try {
+      response = await fetch(path, options);
+    } catch (e) {
+      return { status: 0, data: {} };
+    }
     let data = {};
     try { data = await response.json(); } catch (e) { data = {}; }
     return { status: response.status, data: data };
@@ -32,55 +38,115 @@
     const mine = ++sequence;
     const result = await post("/staff/campaigns/preview", null, true);
     if (mine !== sequence) return;  // a newer preview is on its way
-    if (result.status === 200) {
+    if (result.status === 200 && typeof result.data.html === "string") {
       frame.srcdoc = result.data.html;
       previewStatus.textContent = "";
+    } else if (result.status === 0) {
+      previewStatus.textContent = NO_CONNECTION + " The preview is not up to date.";
     } else {
-      previewStatus.textContent = result.data.error || "The preview could not be rendered.";
+      // A log-in page or another non-JSON answer has no "error": say so, not "undefined".
+      const error = result.data.error;
+      previewStatus.textContent = (typeof error === "string" && error) ||
+        (error && error.message) || "The preview could not be rendered.";
     }
   }
+  // Edits made since the page was loaded: test copies and sends use the saved version.
+  let unsaved = false;
   form.addEventListener("input", function () {
+    unsaved = true;
     window.clearTimeout(timer);
     timer = window.setTimeout(refreshPreview, 300);
   });
+  form.addEventListener("submit", function () { unsaved = false; });
   refreshPreview();
 
   if (!campaignId) return;
   const api = "/api/v1/campaigns/" + campaignId;
+  const controls = document.getElementById("controls");
   const message = document.getElementById("control-message");
   const statusBadge = document.getElementById("campaign-status");
+  const sendAt = document.getElementById("send-at");
   const progress = document.getElementById("progress");
   const bar = document.getElementById("progress-bar");
   const fill = document.getElementById("progress-fill");
   const progressText = document.getElementById("progress-text");
+  const EDITABLE = ["draft", "scheduled"];
+  const FINAL = ["sent", "failed", "cancelled"];
+  let currentStatus = compose.dataset.status;
 
   function say(text) { message.textContent = text; }
 
   function errorText(result) {
+    if (result.status === 0) return NO_CONNECTION;
     return (result.data.error && result.data.error.message) || ("Error " + result.status);
   }
 
-  document.getElementById("test-button").addEventListener("click", async function () {
-    const emails = document.getElementById("test-emails").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
-    const result = await post(api + "/test", { emails: emails });
-    say(result.status === 202 ? "Test sent to " + result.data.emails.join(", ") + "." : errorText(result));
+  // Show only the controls that apply to the campaign's status; lock a started send's text.
+  function applyStatus(status) {
+    currentStatus = status;
+    compose.dataset.status = status;
+    document.querySelectorAll("[data-when]").forEach(function (element) {
+      element.hidden = !element.dataset.when.split(" ").includes(status);
+    });
+    if (!EDITABLE.includes(status)) {
+      form.querySelectorAll("input:not([type=hidden]), textarea").forEach(function (field) {
+        field.readOnly = true;
+      });
+    }
+  }
+
+  const clinicTime = new Intl.DateTimeFormat("en-GB", {
+    timeZone: controls.dataset.timezone, weekday: "long", day: "numeric", month: "long",
+    year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
   });
 
+  function needsSaving() {
+    if (!unsaved) return false;
+    say("Save your changes first: test copies and sends use the saved version.");
+    return true;
+  }
+
+  async function busy(button, work) {
+    button.disabled = true;
+    try { await work(); } finally { button.disabled = false; }
+  }
+
+  const testButton = document.getElementById("test-button");
+  testButton.addEventListener("click", function () {
+    if (needsSaving()) return;
+    const emails = document.getElementById("test-emails").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
+    busy(testButton, async function () {
+      const result = await post(api + "/test", { emails: emails });
+      say(result.status === 202 ? "Test sent to " + result.data.emails.join(", ") + "." : errorText(result));
+    });
+  });
+
+  const DONE = {
+    schedule: "Scheduled.",
+    send: "Sending started.",
+    pause: "Paused: no more copies go out until you resume.",
+    resume: "Sending again.",
+    cancel: "Cancelled: nobody else will receive it.",
+  };
+
   document.querySelectorAll("[data-action]").forEach(function (button) {
-    button.addEventListener("click", async function () {
+    button.addEventListener("click", function () {
       const action = button.dataset.action;
+      if (["schedule", "send"].includes(action) && needsSaving()) return;
       if (action === "cancel" && !window.confirm("Cancel this newsletter? Nobody else will receive it.")) return;
       if (action === "send" && !window.confirm("Send this newsletter to every subscriber now?")) return;
       let body = {};
       if (action === "schedule") body = { send_at: document.getElementById("send-at-input").value };
-      const result = await post(api + "/" + action, body);
-      if (result.status === 200 || result.status === 202) {
-        say(action === "schedule" ? "Scheduled." : "Done: " + result.data.status + ".");
-        update(result.data);
-        poll();
-      } else {
-        say(errorText(result));
-      }
+      busy(button, async function () {
+        const result = await post(api + "/" + action, body);
+        if (result.status === 200 || result.status === 202) {
+          say(DONE[action]);
+          update(result.data);
+          poll();
+        } else {
+          say(errorText(result));
+        }
+      });
     });
   });
 
@@ -91,20 +157,29 @@
   }
 
   function update(campaign) {
+    const before = currentStatus;
     statusBadge.textContent = campaign.status;
     statusBadge.className = "badge " + campaign.status;
+    applyStatus(campaign.status);
+    if (campaign.status === "scheduled" && campaign.send_at) {
+      sendAt.textContent = "for " + clinicTime.format(new Date(campaign.send_at)) +
+        " (" + controls.dataset.timezone + ")";
+    }
     const counts = campaign.counts;
-    if (campaign.status === "draft" || campaign.status === "scheduled") return;
+    if (EDITABLE.includes(campaign.status)) return;
     progress.hidden = false;
     const done = counts.sent + counts.failed + counts.skipped + counts.cancelled;
-    const percent = counts.total ? Math.round((done / counts.total) * 100) : 100;
+    const percent = counts.total ? Math.floor((done / counts.total) * 100) : 100;
     fill.style.width = percent + "%";
     bar.setAttribute("aria-valuenow", String(percent));
     let text = percent + "% \u00b7 " + counts.sent + " sent, " + counts.failed + " failed, " +
       counts.skipped + " skipped, " + counts.queued + " remaining";
+    if (counts.cancelled) text += ", " + counts.cancelled + " cancelled";
     if (campaign.rate_per_minute) text += " \u00b7 " + campaign.rate_per_minute + "/min";
     if (campaign.eta_seconds) text += " \u00b7 about " + formatEta(campaign.eta_seconds) + " left";
     progressText.textContent = text;
+    if (before !== campaign.status && campaign.status === "sent") say("Finished.");
+    if (before !== campaign.status && campaign.status === "failed") say("Finished, but copies failed: see the ledger.");
   }
 
   let polling = false;
@@ -113,17 +188,26 @@
     polling = true;
     try {
       for (;;) {
-        const response = await fetch(api, { credentials: "same-origin" });
-        if (!response.ok) break;
-        const campaign = await response.json();
-        update(campaign);
-        if (["sent", "failed", "cancelled", "draft", "scheduled"].includes(campaign.status) &&
-            campaign.counts.queued === 0) break;
-        await new Promise(function (resolve) { window.setTimeout(resolve, 1000); });
+        let campaign = null;
+        try {
+          const response = await fetch(api, { credentials: "same-origin" });
+          if (response.status === 401 || response.status === 403 || response.status === 404) break;
+          if (response.ok) campaign = await response.json();
+        } catch (e) {
+          campaign = null;  // offline for a moment: try again below
+        }
+        if (campaign) {
+          update(campaign);
+          if (campaign.counts.queued === 0 && (FINAL.includes(campaign.status) || campaign.status === "draft")) break;
+        }
+        // A scheduled campaign is watched slowly, so the page sees the dispatcher start it.
+        const wait = campaign && campaign.status === "scheduled" ? 15000 : 1000;
+        await new Promise(function (resolve) { window.setTimeout(resolve, wait); });
       }
     } finally {
       polling = false;
     }
   }
+  applyStatus(currentStatus);
   poll();
 })();

@@ -103,6 +103,11 @@ def test_write_preview_test_and_send_a_newsletter(
     expect(page.locator("#subject")).to_have_value(SUBJECT)
     expect(page.locator("#body_markdown")).to_have_value(BODY)
     expect(page.locator("#progress")).to_be_hidden()
+    # Only what a draft can do is offered.
+    expect(page.locator("[data-action=send]")).to_be_visible()
+    expect(page.locator("[data-action=schedule]")).to_be_visible()
+    expect(page.locator("[data-action=pause]")).to_be_hidden()
+    expect(page.locator("[data-action=resume]")).to_be_hidden()
     # The saved draft is previewed too.
     expect(preview.locator("body")).to_contain_text("Hello Ann,")
 
@@ -131,7 +136,15 @@ def test_write_preview_test_and_send_a_newsletter(
     )
     fill_width = page.locator("#progress-fill").evaluate("el => el.style.width")
     assert fill_width == "100%"
+    expect(page.locator("#control-message")).to_have_text("Finished.")
+    # A sent newsletter can no longer be sent, scheduled, paused or edited.
+    for action in ("send", "schedule", "pause", "resume", "cancel"):
+        expect(page.locator(f"[data-action={action}]")).to_be_hidden()
+    expect(page.get_by_role("link", name="Ledger (CSV)")).to_be_visible()
+    expect(page.locator("#save-button")).to_be_hidden()
+    expect(page.locator("#body_markdown")).not_to_be_editable()
     fits_the_screen(page)
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=SENT_SCREENSHOT, full_page=True)
 
     # Every reader got exactly one personalised copy; the test copy was the only extra.
@@ -149,3 +162,38 @@ def test_write_preview_test_and_send_a_newsletter(
     row = page.locator(".campaign-list tbody tr", has_text=SUBJECT)
     expect(row.locator(".badge")).to_have_text("sent")
     expect(row).to_contain_text(str(READERS))
+
+
+def test_unsaved_changes_are_neither_tested_nor_sent(
+    desktop: Page, live_server, make_staff, ctx, smtp, worker
+):
+    add_confirmed(3)
+    page = desktop
+    staff_email = log_in_as_marketing(page, live_server, make_staff)
+    page.goto(f"{live_server}/staff/campaigns/new")
+    page.fill("#subject", SUBJECT)
+    page.fill("#body_markdown", BODY)
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.locator("#campaign-status")).to_have_text("draft")
+
+    # An edit made after saving: a test or a send would use the old text, so both wait.
+    page.fill("#body_markdown", "Hello {{ first_name }}, a *new* text.")
+    expect(page.frame_locator("#preview").locator("em")).to_have_text("new")
+    page.get_by_role("button", name="Send test").click()
+    message = page.locator("#control-message")
+    expect(message).to_have_text(re.compile(r"^Save your changes first"))
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: dialogs.append(dialog.message) or dialog.dismiss())
+    page.locator("[data-action=send]").click()
+    expect(message).to_have_text(re.compile(r"^Save your changes first"))
+    assert dialogs == []
+    expect(page.locator("#campaign-status")).to_have_text("draft")
+
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator(".alert.ok")).to_have_text("Saved.")
+    expect(page.locator("#body_markdown")).to_have_value("Hello {{ first_name }}, a *new* text.")
+    page.get_by_role("button", name="Send test").click()
+    expect(message).to_have_text(f"Test sent to {staff_email}.")
+    (test_copy,) = smtp.wait_for(staff_email)
+    assert "<em>new</em>" in test_copy.html
+    assert len(smtp.messages) == 1

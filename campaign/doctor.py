@@ -1,0 +1,107 @@
+"""``flask --app campaign doctor``: is this installation ready? Says what to fix."""
+
+from __future__ import annotations
+
+import smtplib
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+import config as config_module
+from campaign.health import broker_ok, database_ok
+
+Check = tuple[bool, str, str]  # passed, what, how to fix
+
+
+def check_secret() -> Check:
+    secret = current_app.config["SECRET_KEY"]
+    ok = secret != config_module.DEFAULT_SECRET_KEY and len(secret) >= 32
+    return ok, "SECRET_KEY is set to a long random value", (
+        'set SECRET_KEY, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'
+    )
+
+
+def check_base_url() -> Check:
+    url = urlsplit(current_app.config["BASE_URL"])
+    production = current_app.config["ENV_NAME"] == "production"
+    ok = bool(url.hostname) and (url.scheme == "https" or not production)
+    return ok, f"BASE_URL ({current_app.config['BASE_URL']}) is a public https address", (
+        "set BASE_URL to the https address people reach the service at"
+    )
+
+
+def check_database() -> Check:
+    return database_ok(), "the database answers", "check DATABASE_URL and that the server is up"
+
+
+def check_migrations() -> Check:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from campaign.extensions import db
+
+    config = current_app.extensions["migrate"].migrate.get_config()
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except Exception:
+        current = set()
+    return current == heads, "the database schema is up to date", "run: flask --app campaign db upgrade"
+
+
+def check_broker() -> Check:
+    return broker_ok(), "the Celery broker answers", "check CELERY_BROKER_URL and that Redis is up"
+
+
+def check_mail() -> Check:
+    config = current_app.config
+    try:
+        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=5) as smtp:
+            smtp.ehlo()
+        ok = True
+    except (OSError, smtplib.SMTPException):
+        ok = False
+    where = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
+    return ok, f"the mail server at {where} answers", "check MAIL_SERVER and MAIL_PORT"
+
+
+def check_postal_address() -> Check:
+    address = current_app.config["CLINIC_POSTAL_ADDRESS"]
+    sample = config_module.Config.CLINIC_POSTAL_ADDRESS
+    production = current_app.config["ENV_NAME"] == "production"
+    ok = bool(address.strip()) and (address != sample or not production)
+    return ok, "CLINIC_POSTAL_ADDRESS is the clinic's own (the law wants it in every email)", (
+        "set CLINIC_POSTAL_ADDRESS"
+    )
+
+
+CHECKS: list[Callable[[], Check]] = [
+    check_secret,
+    check_base_url,
+    check_database,
+    check_migrations,
+    check_broker,
+    check_mail,
+    check_postal_address,
+]
+
+
+@click.command("doctor")
+@with_appcontext
+def doctor_command() -> None:
+    """Check the configuration and the services this installation needs."""
+    failures = 0
+    for check in CHECKS:
+        ok, what, fix = check()
+        if ok:
+            click.secho(f"  ok    {what}", fg="green")
+        else:
+            failures += 1
+            click.secho(f"  FIX   {what}: {fix}", fg="red")
+    if failures:
+        raise click.ClickException(f"{failures} problem(s) to fix")
+    click.echo("All good.")

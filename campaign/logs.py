@@ -1,0 +1,82 @@
+"""Structured logs: one line per request (with its request id) and per task (task id)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, has_request_context, request
+
+logger = logging.getLogger("campaign.requests")
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+
+class ContextFilter(logging.Filter):
+    """Add ``request_id`` (web) or ``task_id`` (worker) to every record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        record.task_id = "-"
+        try:
+            from celery import current_task
+
+            if current_task and current_task.request.id:
+                record.task_id = current_task.request.id
+        except Exception:  # noqa: S110 - logging must never fail
+            pass
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", "-"),
+            "task_id": getattr(record, "task_id", "-"),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s task=%(task_id)s] %(message)s"
+
+
+def configure(json_format: bool) -> None:
+    root = logging.getLogger()
+    if not any(getattr(h, "_campaign", False) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler._campaign = True  # type: ignore[attr-defined]
+        handler.addFilter(ContextFilter())
+        root.addHandler(handler)
+        if root.level == logging.WARNING:
+            root.setLevel(logging.INFO)
+    for handler in root.handlers:
+        if getattr(handler, "_campaign", False):
+            handler.setFormatter(JsonFormatter() if json_format else logging.Formatter(TEXT_FORMAT))
+
+
+def install(app: Flask) -> None:
+    configure(app.config["LOG_JSON"])
+
+    @app.before_request
+    def _start():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_started = time.perf_counter()
+
+    @app.after_request
+    def _log(response):
+        elapsed = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
+        response.headers["X-Request-ID"] = g.get("request_id", "-")
+        if request.path != "/healthz" and not request.path.startswith("/static/"):
+            logger.info(
+                "%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed
+            )
+        return response
