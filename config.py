@@ -74,6 +74,8 @@ class Config:
     SEND_MAX_ATTEMPTS = _env_int("SEND_MAX_ATTEMPTS", 5)
     SEND_RETRY_BASE_SECONDS = _env_int("SEND_RETRY_BASE_SECONDS", 60)
     CAMPAIGN_PARALLEL = _env_int("CAMPAIGN_PARALLEL", 2)
+    # How often beat looks for due campaigns (and stalled sends).
+    DISPATCH_INTERVAL_SECONDS = _env_float("DISPATCH_INTERVAL_SECONDS", 60.0)
     # A send task works this long, then hands over to a fresh task.
     CAMPAIGN_SLICE_SECONDS = _env_int("CAMPAIGN_SLICE_SECONDS", 15)
     # Hard bounces (5xx) after which a subscriber is marked bounced.

@@ -145,11 +145,13 @@ def email_address() -> str:
 class WorkerProcess:
     """A real ``celery -A worker worker`` process on the test broker, database and SMTP."""
 
-    def __init__(self, settings: dict[str, str], log_path: Path, **env: str) -> None:
+    def __init__(
+        self, settings: dict[str, str], log_path: Path, concurrency: int = 4, **env: str
+    ) -> None:
         self.log_path = log_path
         command = [
             sys.executable, "-m", "celery", "-A", "worker", "worker",
-            "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
+            "--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "INFO",
             "--hostname", f"test-{uuid.uuid4().hex[:6]}@%h",
         ]  # fmt: skip
         with log_path.open("ab") as log:
@@ -184,9 +186,9 @@ def start_worker(app, settings, tmp_path_factory):
     app.extensions["celery"].control.purge()
     started: list[WorkerProcess] = []
 
-    def start(**env: str) -> WorkerProcess:
+    def start(concurrency: int = 4, **env: str) -> WorkerProcess:
         log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-        started.append(WorkerProcess(settings, log_path, **env))
+        started.append(WorkerProcess(settings, log_path, concurrency, **env))
         return started[-1]
 
     yield start

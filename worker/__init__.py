@@ -4,8 +4,8 @@ No business rules live here; tasks are defined in each feature's ``tasks.py``.
 """
 
 from campaign import create_app
-from worker.schedule import BEAT_SCHEDULE
+from worker.schedule import beat_schedule
 
 flask_app = create_app()
 celery = flask_app.extensions["celery"]
-celery.conf.beat_schedule = BEAT_SCHEDULE
+celery.conf.beat_schedule = beat_schedule(flask_app.config)
