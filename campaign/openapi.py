@@ -142,7 +142,7 @@ PAGE = query(
 )
 FORMAT = query(
     "format",
-    enum(["json", "csv"]),
+    text(examples=["csv"]),
     "`csv` streams every matching row as CSV instead of one JSON page; any other value "
     "answers JSON.",
 )
@@ -463,7 +463,11 @@ def _subscriber_paths() -> dict:
                         text(max_length=254),
                         "Part of the email address or first name, case-insensitive.",
                     ),
-                    query("status", enum(SubscriberStatus), "Only subscribers in this state."),
+                    query(
+                        "status",
+                        enum(["", *SubscriberStatus]),
+                        "Only subscribers in this state; empty for all.",
+                    ),
                     query(
                         "source", text(max_length=64), "Only subscribers who came from this source."
                     ),
