@@ -54,6 +54,7 @@ def _register_blueprints(app: Flask) -> None:
     from campaign.campaigns.views import bp as campaigns_bp
     from campaign.coupons.api import bp as coupons_api_bp
     from campaign.coupons.views import bp as coupons_bp
+    from campaign.dashboard.views import bp as dashboard_bp
     from campaign.devmail.views import bp as devmail_bp
     from campaign.health import bp as health_bp
     from campaign.openapi import bp as openapi_bp
@@ -72,6 +73,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(coupons_api_bp)
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(campaigns_api_bp)
+    app.register_blueprint(dashboard_bp)
     if app.config["DEV_MAIL_VIEWER"]:
         app.register_blueprint(devmail_bp)
 

@@ -1,0 +1,16 @@
+"""The dashboard: growth, campaign results and redemptions at a glance."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from campaign.staff.auth import page_role_required
+from campaign.staff.models import Role
+
+bp = Blueprint("dashboard", __name__, url_prefix="/staff/dashboard", template_folder="templates")
+
+
+@bp.get("/")
+@page_role_required(Role.MARKETING)
+def index():
+    return render_template("dashboard/index.html")
