@@ -27,6 +27,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"))
     mail.init_app(app)
+    # Registered before CSRFProtect's hook, which reads the form: the one route that
+    # takes big uploads gets its larger limit before anything parses the body.
+    app.before_request(_upload_limits)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)
@@ -47,6 +50,16 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
+LARGE_UPLOAD_ENDPOINTS = {"subscriber_pages.import_upload"}
+
+
+def _upload_limits() -> None:
+    from flask import current_app, request
+
+    if request.endpoint in LARGE_UPLOAD_ENDPOINTS:
+        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+
+
 def _register_blueprints(app: Flask) -> None:
     import campaign.coupons.receivers  # noqa: F401 - connects the welcome coupon
     import campaign.staff.auth  # noqa: F401 - registers the login loaders
@@ -61,11 +74,13 @@ def _register_blueprints(app: Flask) -> None:
     from campaign.staff.views import bp as staff_bp
     from campaign.subscribers.admin_api import bp as subscribers_admin_api_bp
     from campaign.subscribers.api import bp as subscribers_api_bp
+    from campaign.subscribers.staff_views import bp as subscriber_pages_bp
     from campaign.subscribers.views import bp as subscribers_bp
 
     app.register_blueprint(subscribers_bp)
     app.register_blueprint(subscribers_api_bp)
     app.register_blueprint(subscribers_admin_api_bp)
+    app.register_blueprint(subscriber_pages_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(staff_bp)

@@ -19,8 +19,10 @@ Check = tuple[bool, str, str]  # passed, what, how to fix
 def check_secret() -> Check:
     secret = current_app.config["SECRET_KEY"]
     ok = secret != config_module.DEFAULT_SECRET_KEY and len(secret) >= 32
-    return ok, "SECRET_KEY is set to a long random value", (
-        'set SECRET_KEY, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'
+    return (
+        ok,
+        "SECRET_KEY is set to a long random value",
+        ('set SECRET_KEY, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'),
     )
 
 
@@ -28,8 +30,10 @@ def check_base_url() -> Check:
     url = urlsplit(current_app.config["BASE_URL"])
     production = current_app.config["ENV_NAME"] == "production"
     ok = bool(url.hostname) and (url.scheme == "https" or not production)
-    return ok, f"BASE_URL ({current_app.config['BASE_URL']}) is a public https address", (
-        "set BASE_URL to the https address people reach the service at"
+    return (
+        ok,
+        f"BASE_URL ({current_app.config['BASE_URL']}) is a public https address",
+        ("set BASE_URL to the https address people reach the service at"),
     )
 
 
@@ -50,7 +54,8 @@ def check_migrations() -> Check:
             current = set(MigrationContext.configure(connection).get_current_heads())
     except Exception:
         current = set()
-    return current == heads, "the database schema is up to date", "run: flask --app campaign db upgrade"
+    fix = "run: flask --app campaign db upgrade"
+    return current == heads, "the database schema is up to date", fix
 
 
 def check_broker() -> Check:
@@ -74,8 +79,10 @@ def check_postal_address() -> Check:
     sample = config_module.Config.CLINIC_POSTAL_ADDRESS
     production = current_app.config["ENV_NAME"] == "production"
     ok = bool(address.strip()) and (address != sample or not production)
-    return ok, "CLINIC_POSTAL_ADDRESS is the clinic's own (the law wants it in every email)", (
-        "set CLINIC_POSTAL_ADDRESS"
+    return (
+        ok,
+        "CLINIC_POSTAL_ADDRESS is the clinic's own (the law wants it in every email)",
+        ("set CLINIC_POSTAL_ADDRESS"),
     )
 
 

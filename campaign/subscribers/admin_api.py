@@ -6,7 +6,7 @@ import csv
 import io
 
 from flask import Blueprint, Response, jsonify, request, stream_with_context
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 
 from campaign import audit
 from campaign.api_util import iso, page_number
@@ -14,7 +14,7 @@ from campaign.errors import ApiError
 from campaign.extensions import csrf, db
 from campaign.staff.auth import api_role_required, current_staff
 from campaign.staff.models import Role
-from campaign.subscribers import privacy
+from campaign.subscribers import privacy, queries
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 
 bp = Blueprint("subscribers_admin_api", __name__, url_prefix="/api/v1/subscribers")
@@ -42,29 +42,13 @@ def csv_cell(value: object) -> str:
 
 
 def _filtered():
-    query = select(Subscriber)
     q = request.args.get("q", "").strip()
     if len(q) > 254:
         raise ApiError(400, "invalid_q", "q is limited to 254 characters.", "q")
-    if q:
-        pattern = (
-            "%" + q.lower().replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_") + "%"
-        )
-        query = query.where(
-            or_(
-                func.lower(Subscriber.email).like(pattern, escape="\\"),
-                func.lower(Subscriber.first_name).like(pattern, escape="\\"),
-            )
-        )
     status = request.args.get("status", "")
-    if status:
-        if status not in {s.value for s in SubscriberStatus}:
-            raise ApiError(400, "invalid_status", "Unknown status.", "status")
-        query = query.where(Subscriber.status == status)
-    source = request.args.get("source", "")
-    if source:
-        query = query.where(Subscriber.source == source[:64])
-    return query
+    if status and status not in {s.value for s in SubscriberStatus}:
+        raise ApiError(400, "invalid_status", "Unknown status.", "status")
+    return queries.search(q, status, request.args.get("source", "")[:64])
 
 
 @bp.get("")

@@ -35,3 +35,22 @@ def send_confirmation_email(self, subscriber_id: int) -> None:
         logger.info("confirmation for subscriber %s skipped: no longer pending", subscriber_id)
         return
     send_or_retry(self, mail.confirmation_email(subscriber))
+
+
+@shared_task(acks_late=True)
+def analyse_import(job_id: int) -> None:
+    """The dry run: counts and per-row errors, nothing written to the list."""
+    from campaign.subscribers import imports
+
+    if imports.claim(job_id, "uploaded", "analysing"):
+        db.session.commit()
+        imports.run(job_id, apply=False)
+
+
+@shared_task(acks_late=True)
+def run_import(job_id: int) -> None:
+    from campaign.subscribers import imports
+
+    if imports.claim(job_id, "queued", "importing"):
+        db.session.commit()
+        imports.run(job_id, apply=True)

@@ -1,0 +1,309 @@
+"""CSV import of an existing list: dry run first, then the import, both in the worker.
+
+The upload is streamed into the database in chunks (``ImportChunk``), so any worker on
+any host can read it and memory stays bounded whatever the file's size. Rows with a
+consent date come in as confirmed (source ``import``, that date recorded); rows without
+one get a double opt-in email. Addresses already on the list are left alone, so
+importing the same file twice changes nothing, and erased addresses (the suppression
+list) are never imported.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO
+
+from flask import current_app
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, insert, select, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from campaign import audit
+from campaign.database import utcnow
+from campaign.extensions import db
+from campaign.subscribers.addresses import InvalidAddress, canonical_address, normalize_address
+from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
+from campaign.subscribers.privacy import Suppression
+
+logger = logging.getLogger(__name__)
+
+CHUNK_BYTES = 256 * 1024
+ROWS_PER_BATCH = 1000
+MAX_ERRORS_KEPT = 200
+COLUMNS = {"email", "first_name", "consented_at", "source"}
+
+
+class ImportJob(db.Model):
+    __tablename__ = "import_job"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
+    # uploaded -> analysing -> analysed -> importing -> imported (or failed)
+    status: Mapped[str] = mapped_column(String(16), default="uploaded")
+    size_bytes: Mapped[int] = mapped_column(default=0)
+    rows_done: Mapped[int] = mapped_column(default=0)
+    counts: Mapped[dict] = mapped_column(JSON, default=dict)
+    errors: Mapped[list] = mapped_column(JSON, default=list)
+
+
+class ImportChunk(db.Model):
+    __tablename__ = "import_chunk"
+
+    job_id: Mapped[int] = mapped_column(
+        ForeignKey("import_job.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ImportInvalid(ValueError):
+    """The upload cannot be imported at all (not a CSV, no email column, too big)."""
+
+
+def store_upload(stream: IO[bytes], filename: str, staff_id: int, max_bytes: int) -> ImportJob:
+    """Stream an upload into chunks without holding it in memory."""
+    job = ImportJob(filename=(filename or "upload.csv")[:200], created_by_id=staff_id)
+    db.session.add(job)
+    db.session.flush()
+    size = 0
+    seq = 0
+    while block := stream.read(CHUNK_BYTES):
+        size += len(block)
+        if size > max_bytes:
+            raise ImportInvalid(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
+        db.session.execute(insert(ImportChunk).values(job_id=job.id, seq=seq, data=block))
+        seq += 1
+    if size == 0:
+        raise ImportInvalid("The file is empty.")
+    job.size_bytes = size
+    audit.record("subscribers.import_uploaded", staff_id=staff_id, target=f"import:{job.id}")
+    return job
+
+
+def _bytes(job_id: int) -> Iterator[bytes]:
+    seq = 0
+    while True:
+        data = db.session.scalar(select(ImportChunk.data).filter_by(job_id=job_id, seq=seq))
+        if data is None:
+            return
+        yield data
+        seq += 1
+
+
+def _lines(job_id: int) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+    pending = ""
+    for block in _bytes(job_id):
+        pending += decoder.decode(block)
+        *complete, pending = pending.split("\n")
+        for line in complete:
+            yield line + "\n"
+    pending += decoder.decode(b"", final=True)
+    if pending:
+        yield pending
+
+
+@dataclass
+class Row:
+    number: int
+    email: str
+    canonical: str
+    first_name: str | None
+    consented_at: datetime | None
+    source: str
+
+
+@dataclass
+class Tally:
+    counts: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ["rows", "invalid", "confirmed", "opt_in", "existing", "suppressed", "duplicate"], 0
+        )
+    )
+    errors: list[dict] = field(default_factory=list)
+
+    def error(self, number: int, message: str) -> None:
+        self.counts["invalid"] += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            self.errors.append({"row": number, "error": message})
+
+
+def _parse_date(value: str) -> datetime | None:
+    value = value.strip()
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    if moment > utcnow():
+        raise ValueError("consent date is in the future")
+    return moment
+
+
+def _rows(job_id: int, tally: Tally) -> Iterator[Row]:
+    reader = csv.DictReader(_lines(job_id))
+    header = {name.strip().lower() for name in (reader.fieldnames or []) if name}
+    if "email" not in header:
+        raise ImportInvalid("The first line must name the columns, including 'email'.")
+    for number, raw in enumerate(reader, start=2):
+        tally.counts["rows"] += 1
+        record = {
+            (k or "").strip().lower(): (v or "") for k, v in raw.items() if isinstance(v, str)
+        }
+        try:
+            email = normalize_address(record.get("email", ""))
+            name = " ".join(record.get("first_name", "").split())[:100] or None
+            consented_at = _parse_date(record.get("consented_at", ""))
+        except InvalidAddress as exc:
+            tally.error(number, f"email: {exc}")
+            continue
+        except ValueError as exc:
+            tally.error(number, f"consented_at: {exc}")
+            continue
+        yield Row(number, email, canonical_address(email), name, consented_at, "import")
+
+
+def _batches(rows: Iterator[Row]) -> Iterator[list[Row]]:
+    batch: list[Row] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= ROWS_PER_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run(job_id: int, apply: bool) -> None:
+    """Analyse (``apply=False``) or import a stored upload, committing per batch."""
+    from campaign.coupons.services import owner_key
+
+    job = db.session.get(ImportJob, job_id)
+    tally = Tally()
+    seen: set[str] = set()
+    try:
+        for batch in _batches(_rows(job_id, tally)):
+            canonicals = [row.canonical for row in batch]
+            existing = set(
+                db.session.scalars(
+                    select(Subscriber.email_canonical).where(
+                        Subscriber.email_canonical.in_(canonicals)
+                    )
+                )
+            )
+            keys = {row.canonical: owner_key(row.canonical) for row in batch}
+            suppressed = set(
+                db.session.scalars(
+                    select(Suppression.email_key).where(Suppression.email_key.in_(keys.values()))
+                )
+            )
+            new_rows = []
+            for row in batch:
+                if row.canonical in seen:
+                    tally.counts["duplicate"] += 1
+                    continue
+                seen.add(row.canonical)
+                if keys[row.canonical] in suppressed:
+                    tally.counts["suppressed"] += 1
+                elif row.canonical in existing:
+                    tally.counts["existing"] += 1
+                else:
+                    tally.counts["confirmed" if row.consented_at else "opt_in"] += 1
+                    new_rows.append(row)
+            if apply and new_rows:
+                _insert(new_rows)
+            job.rows_done = tally.counts["rows"]
+            job.counts = dict(tally.counts)
+            db.session.commit()
+    except ImportInvalid as exc:
+        db.session.rollback()
+        job.status = "failed"
+        job.errors = [{"row": 1, "error": str(exc)}]
+        db.session.commit()
+        return
+    job.counts = dict(tally.counts)
+    job.errors = tally.errors
+    job.rows_done = tally.counts["rows"]
+    job.status = "imported" if apply else "analysed"
+    if apply:
+        audit.record(
+            "subscribers.imported",
+            staff_id=job.created_by_id,
+            target=f"import:{job.id}",
+            **tally.counts,
+        )
+    db.session.commit()
+
+
+def _insert(rows: list[Row]) -> None:
+    """Add one batch of new people with bulk statements; invite the unconfirmed."""
+    from campaign.outbox import after_commit
+    from campaign.subscribers.tasks import send_confirmation_email
+
+    now = utcnow()
+    ids = db.session.execute(
+        insert(Subscriber).returning(Subscriber.id, Subscriber.email_canonical),
+        [
+            {
+                "email": row.email,
+                "email_canonical": row.canonical,
+                "first_name": row.first_name,
+                "status": (
+                    SubscriberStatus.CONFIRMED if row.consented_at else SubscriberStatus.PENDING
+                ).value,
+                "source": row.source,
+                "created_at": now,
+                "confirmed_at": row.consented_at,
+                "confirmation_sent_at": None if row.consented_at else now,
+                "bounce_count": 0,
+            }
+            for row in rows
+        ],
+    ).all()
+    subscriber_ids = {canonical: subscriber_id for subscriber_id, canonical in ids}
+    consents = db.session.execute(
+        insert(ConsentRecord).returning(ConsentRecord.id, ConsentRecord.subscriber_id),
+        [
+            {
+                "subscriber_id": subscriber_ids[row.canonical],
+                "created_at": row.consented_at or now,
+                "wording_version": "import",
+                "source": "import",
+                "confirmed_at": row.consented_at,
+            }
+            for row in rows
+        ],
+    ).all()
+    # The consent opens each person's opt-in round (see Subscriber.optin_round).
+    db.session.execute(
+        update(Subscriber),
+        [
+            {"id": subscriber_id, "optin_round": consent_id}
+            for consent_id, subscriber_id in consents
+        ],
+    )
+    for row in rows:
+        if row.consented_at is None:
+            after_commit(send_confirmation_email, subscriber_ids[row.canonical])
+
+
+def claim(job_id: int, from_status: str, to_status: str) -> bool:
+    """Move a job between states once (a double click starts one import)."""
+    return bool(
+        db.session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id, ImportJob.status == from_status)
+            .values(status=to_status)
+        ).rowcount
+    )
+
+
+def max_upload_bytes() -> int:
+    return current_app.config["IMPORT_MAX_BYTES"]
