@@ -24,8 +24,8 @@ def test_healthz_is_503_when_the_broker_is_down(make_app, settings, monkeypatch)
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     broken = make_app(CELERY_BROKER_URL="redis://127.0.0.1:1/0")
     response = broken.test_client().get("/healthz")
-    assert response.status_code == 503
-    assert response.get_json() == {"status": "error", "database": "ok", "broker": "error"}
+    body = response.get_json()
+    assert (response.status_code, body["status"], body["broker"]) == (503, "error", "error"), body
 
 
 @pytest.mark.parametrize("secret", [config.DEFAULT_SECRET_KEY, "", "short"])
