@@ -66,6 +66,8 @@ def dev_command(port: int) -> None:
     except KeyboardInterrupt:
         click.echo("stopping...")
     finally:
+        # A second Ctrl-C must not cut the shutdown short and leave processes behind.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         for process in processes.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
