@@ -30,14 +30,17 @@ def inbox():
     return render_template("devmail/inbox.html", messages=messages)
 
 
+def _caught(name: str) -> email.message.EmailMessage:
+    """The caught message called ``name``; 404 for anything else (no path tricks)."""
+    path = _folder() / name
+    if not NAME_PATTERN.match(name) or not path.exists():
+        abort(404)
+    return _read(path)
+
+
 @bp.get("/<name>")
 def message(name: str):
-    if not NAME_PATTERN.match(name):
-        abort(404)
-    path = _folder() / name
-    if not path.exists():
-        abort(404)
-    parsed = _read(path)
+    parsed = _caught(name)
     text = parsed.get_body(("plain",))
     return render_template(
         "devmail/message.html",
@@ -49,12 +52,7 @@ def message(name: str):
 
 @bp.get("/<name>/html")
 def message_html(name: str):
-    if not NAME_PATTERN.match(name):
-        abort(404)
-    path = _folder() / name
-    if not path.exists():
-        abort(404)
-    html = _read(path).get_body(("html",))
+    html = _caught(name).get_body(("html",))
     if html is None:
         abort(404)
     # Links open in the whole window, so a person can click through as from a mail client.
