@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template
 
+from campaign.dashboard import panels, services
 from campaign.staff.auth import page_role_required
 from campaign.staff.models import Role
 
@@ -13,4 +14,10 @@ bp = Blueprint("dashboard", __name__, url_prefix="/staff/dashboard", template_fo
 @bp.get("/")
 @page_role_required(Role.MARKETING)
 def index():
-    return render_template("dashboard/index.html")
+    figures = services.dashboard()
+    return render_template(
+        "dashboard/index.html",
+        figures=figures,
+        headlines=panels.headlines(figures),
+        charts=panels.all_charts(figures),
+    )
