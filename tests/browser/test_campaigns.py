@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import log_in_as_marketing
 from tests.campaigns.helpers import add_confirmed
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -18,11 +18,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 # Left behind for a person to look at (/tmp/campaign-compose.png, /tmp/campaign-sent.png).
 COMPOSE_SCREENSHOT = Path(tempfile.gettempdir()) / "campaign-compose.png"
 SENT_SCREENSHOT = Path(tempfile.gettempdir()) / "campaign-sent.png"
-DESKTOP = {
-    "viewport": {"width": 1280, "height": 900},
-    "locale": "en-GB",
-    "timezone_id": "Europe/London",
-}
 READERS = 40
 SUBJECT = "Spring at the clinic"
 BODY = """Hello {{ first_name }},
@@ -30,37 +25,6 @@ BODY = """Hello {{ first_name }},
 Our **hot-stone special** is back this month.
 
 See you soon!"""
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[Page]:
-    """A fresh desktop-sized page with its own cookies; JS errors fail the test."""
-    context = browser.new_context(**DESKTOP)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-
-    def on_console(message) -> None:
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            errors.append(message.text)
-
-    page.on("console", on_console)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert errors == [], f"the page logged errors: {errors}"
-
-
-def log_in_as_marketing(page: Page, live_server: str, make_staff) -> str:
-    _, email, password = make_staff("marketing", "Mia Marketing")
-    page.goto(f"{live_server}/staff/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server}/staff/")
-    return email
 
 
 def fits_the_screen(page: Page) -> None:

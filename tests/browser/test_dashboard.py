@@ -5,13 +5,12 @@ from __future__ import annotations
 import tempfile
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 from sqlalchemy import insert, select
 
 from campaign.campaigns.models import Campaign, Delivery
@@ -19,17 +18,13 @@ from campaign.coupons.models import Coupon, Offer
 from campaign.database import utcnow
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber
+from tests.browser.conftest import log_in_as_marketing
 
 pytestmark = pytest.mark.browser
 
 # Left behind for a person to look at (/tmp/dashboard.png, and the whole page).
 SCREENSHOT = Path(tempfile.gettempdir()) / "dashboard.png"
 FULL_SCREENSHOT = Path(tempfile.gettempdir()) / "dashboard-full.png"
-DESKTOP = {
-    "viewport": {"width": 1280, "height": 1000},
-    "locale": "en-GB",
-    "timezone_id": "Europe/London",
-}
 CHARTS = ["subscribers", "sources", "coupons", "campaigns"]
 # (weeks ago, subject, delivered to erased readers, 4xx failures, 5xx bounces, unsubscribes)
 CAMPAIGNS = [
@@ -147,37 +142,6 @@ def _insert_person(row: dict) -> int:
         .values(email=f"{tag}@example.com", email_canonical=f"{tag}@example.com", **row)
         .returning(Subscriber.id)
     ).scalar_one()
-
-
-@pytest.fixture
-def desktop(browser: Browser) -> Iterator[Page]:
-    """A fresh desktop-sized page with its own cookies; JS errors fail the test."""
-    context = browser.new_context(**DESKTOP)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-
-    def on_console(message) -> None:
-        # The browser asks for /favicon.ico, which the app does not serve.
-        if message.type == "error" and not message.text.startswith("Failed to load resource"):
-            errors.append(message.text)
-
-    page.on("console", on_console)
-    try:
-        yield page
-    finally:
-        context.close()
-    assert errors == [], f"the page logged errors: {errors}"
-
-
-def log_in_as_marketing(page: Page, live_server: str, make_staff) -> None:
-    _, email, password = make_staff("marketing", "Mia Marketing")
-    page.goto(f"{live_server}/staff/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server}/staff/")
 
 
 def table_rows(page: Page, chart: str) -> list[list[str]]:

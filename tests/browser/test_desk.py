@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import log_in
+
 pytestmark = pytest.mark.browser
 
 # Left behind for a person to look at the phone layout (/tmp/desk-redeemed.png).
@@ -19,11 +21,7 @@ MASKED_GUEST = "A***, g***@example.com"
 
 def log_in_at_desk(page: Page, live_server: str, make_staff) -> None:
     _, email, password = make_staff("receptionist", "Rita Desk")
-    page.goto(f"{live_server}/staff/login")
-    page.fill("#email", email)
-    page.fill("#password", password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(f"{live_server}/desk")
+    log_in(page, live_server, email, password, "/desk")
     # The day's list is loaded by the script: proof that it ran.
     expect(page.locator("#today-list")).to_have_text("None yet.")
     expect(page.locator("#result")).to_be_hidden()
