@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 import config as config_module
 from campaign import database, errors, logs, outbox, security
 from campaign.celery_app import celery_init_app
 from campaign.extensions import cors, csrf, db, limiter, login_manager, mail, migrate
+
+
+class JsonProvider(DefaultJSONProvider):
+    def loads(self, s, **kwargs):
+        try:
+            return super().loads(s, **kwargs)
+        except RecursionError:  # request.get_json(silent=True) only swallows ValueError
+            raise ValueError("JSON nested too deeply") from None
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -43,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     outbox.install()
     celery_init_app(app)
 
+    app.json = JsonProvider(app)
     errors.register(app)
     security.install(app)
     _register_blueprints(app)

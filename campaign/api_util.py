@@ -30,6 +30,6 @@ def iso(moment: datetime | None) -> str | None:
 
 def page_number() -> int:
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or not 1 <= int(raw) <= 100_000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
         raise ApiError(400, "invalid_page", "page must be a positive whole number.", "page")
     return int(raw)

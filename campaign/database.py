@@ -9,6 +9,18 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
+def get(model, ident: int):
+    """The row with this primary key, or None; an id no row can have is simply absent.
+
+    Ids come from URLs; a huge one would overflow the driver's integer (a 500).
+    """
+    from campaign.extensions import db
+
+    return db.session.get(model, ident) if 0 < ident <= MAX_ID else None
+
 
 def utcnow() -> datetime:
     """The current time as a naive UTC datetime, the form every column stores."""

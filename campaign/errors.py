@@ -61,10 +61,10 @@ def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
         elif status == 429:
             message = "Too many requests; please slow down and try again shortly."
         response = json_error(status, code, message)
-        if isinstance(exc, HTTPException) and exc.response is not None:
-            response.headers.extend(
-                (k, v) for k, v in exc.response.headers.items() if k.lower() == "retry-after"
-            )
+        headers = list(exc.get_headers())  # MethodNotAllowed's Allow is here
+        if exc.response is not None:
+            headers += list(exc.response.headers.items())
+        response.headers.extend((k, v) for k, v in headers if k.lower() in {"allow", "retry-after"})
         return response
     return render_template("error.html", status=status, title=exc.name), status
 

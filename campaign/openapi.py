@@ -48,9 +48,9 @@ def closed(properties: dict, required: list[str] | None = None) -> dict:
     return schema
 
 
-def answer(properties: dict) -> dict:
-    """A response object: every listed property is always present."""
-    return closed(properties, list(properties))
+def answer(properties: dict, optional: dict | None = None) -> dict:
+    """A response object: ``properties`` are always present, ``optional`` ones sometimes."""
+    return closed({**properties, **(optional or {})}, list(properties))
 
 
 def text(*, max_length: int | None = None, min_length: int | None = None, **extra) -> dict:
@@ -160,9 +160,7 @@ def operation(
 ) -> dict:
     """One operation; ``role`` None means public, else the least role that may call it.
 
-    Staff operations answer 401 without valid credentials and 403 below their role. A
-    session caller (cookie) that changes something must also send ``X-CSRFToken``, or
-    gets 400 ``csrf_failed``.
+    Staff operations answer 401 without valid credentials and 403 below their role.
     """
     op: dict = {"summary": summary, "tags": [tag]}
     if description:
@@ -206,19 +204,15 @@ COUPON_PROPERTIES = {
     "redeemed_by": nullable(text(description="The staff member's display name.")),
     "subscriber": nullable(text(description="The owner, masked: `A***, a***@example.com`.")),
 }
-COUPON = {
-    **answer(COUPON_PROPERTIES),
-    "properties": {
-        **COUPON_PROPERTIES,
+COUPON = answer(
+    COUPON_PROPERTIES,
+    optional={
         "redemption_id": {**INTEGER, "description": "Present when a redemption is involved."},
         "undone_at": {**MAYBE_TIME, "description": "Present with `redemption_id`."},
     },
-}
+)
 
-COUPON_ERROR = {
-    **answer({"error": ERROR["properties"]["error"]}),
-    "properties": {"error": ERROR["properties"]["error"], "coupon": ref("Coupon")},
-}
+COUPON_ERROR = answer({"error": ERROR["properties"]["error"]}, optional={"coupon": ref("Coupon")})
 
 SUBSCRIBER = answer(
     {
@@ -369,12 +363,14 @@ SIGNUP = closed(
             )
         ),
         "consent": {"const": True, "description": "The person ticked the consent box."},
-        "source": text(
-            max_length=64,
-            min_length=1,
-            pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
-            default="api",
-            description="Where the signup came from, recorded with the consent.",
+        "source": nullable(
+            text(
+                max_length=64,
+                min_length=1,
+                pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+                default="api",
+                description="Where the signup came from, kept with the consent; null is `web`.",
+            )
         ),
     },
     ["email", "consent"],
@@ -469,7 +465,9 @@ def _subscriber_paths() -> dict:
                         "Only subscribers in this state; empty for all.",
                     ),
                     query(
-                        "source", text(max_length=64), "Only subscribers who came from this source."
+                        "source",
+                        text(),
+                        "Only subscribers who came from this source (its first 64 characters).",
                     ),
                     PAGE,
                     FORMAT,
@@ -762,10 +760,26 @@ def _campaign_paths() -> dict:
     }
 
 
+CSRF_FAILED = "A session call without a valid `X-CSRFToken` header gets `csrf_failed`."
+
+
+def _csrf_checked(op: dict) -> dict:
+    """A staff operation that changes something can also answer 400 ``csrf_failed``."""
+    responses = dict(op["responses"])
+    bad = responses.get("400")
+    if bad is None:
+        responses["400"] = error(CSRF_FAILED)
+    else:
+        responses["400"] = {**bad, "description": f"{bad['description']} {CSRF_FAILED}"}
+    return {**op, "responses": dict(sorted(responses.items()))}
+
+
 def _paths() -> dict:
     paths = {**_subscriber_paths(), **_coupon_paths(), **_campaign_paths()}
     for path, methods in paths.items():
         for method, op in methods.items():
+            if method in {"post", "patch", "delete"} and "x-required-role" in op:
+                op = _csrf_checked(op)
             # get /api/v1/campaigns/{campaign_id}/deliveries -> get_campaigns_campaign_id_deliveries
             name = re.sub(r"[^a-z]+", "_", f"{method} {path.removeprefix('/api/v1/')}")
             methods[method] = {"operationId": name.strip("_"), **op}

@@ -31,8 +31,8 @@ def test_inventory_is_not_empty(app):
     assert {
         "/desk",
         "/staff/",
-        "/api/v1/coupons/<path:code>",
-        "/api/v1/coupons/<path:code>/redeem",
+        "/api/v1/coupons/<code>",
+        "/api/v1/coupons/<code>/redeem",
     } <= paths
 
 

@@ -8,6 +8,7 @@ import io
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from sqlalchemy import func, select
 
+from campaign import database
 from campaign.api_util import iso, json_body, page_number
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, Delivery
@@ -60,7 +61,7 @@ def campaign_json(campaign: Campaign) -> dict:
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id)
+    campaign = database.get(Campaign, campaign_id)
     if campaign is None:
         raise ApiError(404, "not_found", "No campaign has this id.")
     return campaign

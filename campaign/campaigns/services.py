@@ -124,7 +124,12 @@ def parse_send_at(value: object) -> datetime:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=clinic_zone())
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:  # a year-1 or year-9999 time that leaves the calendar in UTC
+        raise CampaignInvalid(
+            "send_at", "invalid_send_at", "send_at must be an ISO 8601 time."
+        ) from None
 
 
 def _move(campaign: Campaign, allowed: set[CampaignStatus], move: str, **values) -> None:

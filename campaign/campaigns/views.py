@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from campaign import database
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, ClinicSetting
 from campaign.campaigns.preview import preview_html
@@ -30,7 +31,7 @@ def monthly_slot() -> dict:
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    campaign = db.session.get(Campaign, campaign_id)
+    campaign = database.get(Campaign, campaign_id)
     if campaign is None:
         abort(404)
     return campaign

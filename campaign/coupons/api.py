@@ -113,7 +113,7 @@ def _json_reason() -> str | None:
     return reason
 
 
-@bp.get("/coupons/<path:code>")
+@bp.get("/coupons/<code>")
 @api_role_required(Role.RECEPTIONIST)
 @desk_rate_limit
 def get_coupon(code: str):
@@ -129,7 +129,7 @@ def get_coupon(code: str):
     return _answer(result)
 
 
-@bp.post("/coupons/<path:code>/redeem")
+@bp.post("/coupons/<code>/redeem")
 @api_role_required(Role.RECEPTIONIST)
 @desk_rate_limit
 def redeem_coupon(code: str):
@@ -140,7 +140,7 @@ def redeem_coupon(code: str):
     return _answer(result)
 
 
-@bp.post("/coupons/<path:code>/undo")
+@bp.post("/coupons/<code>/undo")
 @api_role_required(Role.RECEPTIONIST)
 @desk_rate_limit
 def undo_redemption(code: str):
@@ -151,7 +151,7 @@ def undo_redemption(code: str):
     return _answer(result)
 
 
-@bp.post("/coupons/<path:code>/void")
+@bp.post("/coupons/<code>/void")
 @api_role_required(Role.ADMIN)
 def void_coupon(code: str):
     reason = _json_reason()

@@ -10,7 +10,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 
-from campaign import audit
+from campaign import audit, database
 from campaign.database import utcnow
 from campaign.extensions import db
 from campaign.staff.models import ApiToken, Role, Staff
@@ -85,7 +85,7 @@ def create_api_token(staff: Staff, name: str = "API token") -> str:
 
 
 def revoke_api_token(staff: Staff, token_id: int) -> bool:
-    token = db.session.get(ApiToken, token_id)
+    token = database.get(ApiToken, token_id)
     if token is None or (token.staff_id != staff.id and not staff.has_role(Role.ADMIN)):
         return False
     if token.revoked_at is None:

@@ -8,7 +8,7 @@ import io
 from flask import Blueprint, Response, jsonify, request, stream_with_context
 from sqlalchemy import func, select
 
-from campaign import audit
+from campaign import audit, database
 from campaign.api_util import iso, page_number
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
@@ -90,7 +90,7 @@ def _csv(query) -> Response:
 
 
 def _subscriber(subscriber_id: int) -> Subscriber:
-    subscriber = db.session.get(Subscriber, subscriber_id)
+    subscriber = database.get(Subscriber, subscriber_id)
     if subscriber is None:
         raise ApiError(404, "not_found", "No subscriber has this id.")
     return subscriber

@@ -81,7 +81,7 @@ class Signup:
         name = _clean_first_name(first_name)
         if source is None:
             source = "web"
-        if not isinstance(source, str) or not SOURCE_PATTERN.match(source):
+        if not isinstance(source, str) or not SOURCE_PATTERN.fullmatch(source):
             raise SignupInvalid(
                 "source", "invalid_source", "source must be 1-64 letters, digits or _.:-"
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from campaign import database
 from campaign.audit import AuditEvent
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.coupons.models import Coupon, Redemption
@@ -55,7 +56,7 @@ def index():
 @bp.get("/subscribers/<int:subscriber_id>")
 @page_role_required(Role.MARKETING)
 def detail(subscriber_id: int):
-    subscriber = db.session.get(Subscriber, subscriber_id)
+    subscriber = database.get(Subscriber, subscriber_id)
     if subscriber is None:
         abort(404)
     deliveries = db.session.execute(
@@ -92,7 +93,7 @@ def detail(subscriber_id: int):
 @bp.post("/subscribers/<int:subscriber_id>/erase")
 @page_role_required(Role.ADMIN)
 def erase(subscriber_id: int):
-    subscriber = db.session.get(Subscriber, subscriber_id)
+    subscriber = database.get(Subscriber, subscriber_id)
     if subscriber is None:
         abort(404)
     privacy.erase(subscriber, current_staff().id)
@@ -127,7 +128,7 @@ def import_upload():
 
 
 def _job(job_id: int) -> imports.ImportJob:
-    job = db.session.get(imports.ImportJob, job_id)
+    job = database.get(imports.ImportJob, job_id)
     if job is None:
         abort(404)
     return job
