@@ -210,4 +210,6 @@
   }
   applyStatus(currentStatus);
   poll();
+  // Every control is wired: tests (and people on slow links) may act from here on.
+  compose.dataset.ready = "true";
 })();

@@ -124,6 +124,8 @@ def import_upload():
                 after_commit(analyse_import, job.id)
                 db.session.commit()
                 return redirect(url_for("subscriber_pages.import_job", job_id=job.id))
+            finally:
+                upload.close()  # big uploads are spooled to a temporary file
     return render_template("subscribers/staff/import.html", error=error), 400 if error else 200
 
 

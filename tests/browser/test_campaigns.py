@@ -61,6 +61,7 @@ def test_write_preview_test_and_send_a_newsletter(
     page.screenshot(path=COMPOSE_SCREENSHOT, full_page=True)
 
     page.get_by_role("button", name="Create draft").click()
+    expect(page.locator("#compose")).to_have_attribute("data-ready", "true")
     expect(page).to_have_url(re.compile(rf"{re.escape(live_server)}/staff/campaigns/\d+$"))
     status = page.locator("#campaign-status")
     expect(status).to_have_text("draft")
@@ -138,6 +139,7 @@ def test_unsaved_changes_are_neither_tested_nor_sent(
     page.fill("#subject", SUBJECT)
     page.fill("#body_markdown", BODY)
     page.get_by_role("button", name="Create draft").click()
+    expect(page.locator("#compose")).to_have_attribute("data-ready", "true")
     expect(page.locator("#campaign-status")).to_have_text("draft")
 
     # An edit made after saving: a test or a send would use the old text, so both wait.
@@ -154,6 +156,7 @@ def test_unsaved_changes_are_neither_tested_nor_sent(
     expect(page.locator("#campaign-status")).to_have_text("draft")
 
     page.get_by_role("button", name="Save").click()
+    expect(page.locator("#compose")).to_have_attribute("data-ready", "true")
     expect(page.locator(".alert.ok")).to_have_text("Saved.")
     expect(page.locator("#body_markdown")).to_have_value("Hello {{ first_name }}, a *new* text.")
     page.get_by_role("button", name="Send test").click()
