@@ -5,6 +5,8 @@ import re
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from campaign.extensions import db
 from campaign.subscribers import imports
@@ -30,13 +32,20 @@ def marketing_client(app, make_staff):
     return client
 
 
-def upload(client, content: str, name: str = "list.csv"):
+def multipart(fields: dict) -> tuple[bytes, str]:
+    """Encode a form in memory: the test client would spool a big body to a temporary
+    file and never close it."""
+    boundary, body = encode_multipart(fields)
+    return body, f'multipart/form-data; boundary="{boundary}"'
+
+
+def upload(client, content: str | bytes, name: str = "list.csv"):
     page = client.get("/staff/subscribers/import").get_data(as_text=True)
-    return client.post(
-        "/staff/subscribers/import",
-        data={"csrf_token": csrf_from(page), "file": (io.BytesIO(content.encode()), name)},
-        content_type="multipart/form-data",
+    data = content.encode() if isinstance(content, str) else content
+    body, content_type = multipart(
+        MultiDict({"csrf_token": csrf_from(page), "file": FileStorage(io.BytesIO(data), name)})
     )
+    return client.post("/staff/subscribers/import", data=body, content_type=content_type)
 
 
 def job_id_of(response) -> int:

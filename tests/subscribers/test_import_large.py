@@ -1,6 +1,5 @@
 """A 100k-row import through the upload page and a real worker, with its peak memory."""
 
-import io
 import time
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from sqlalchemy import func, select
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber
 from tests.staff.helpers import csrf_from, log_in
-from tests.subscribers.test_import import job_id_of
+from tests.subscribers.test_import import job_id_of, upload
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +43,7 @@ def test_a_100k_row_import_streams_in_bounded_memory(start_worker, app, ctx, mak
     lines += [f"person{i}@example.com,P{i},2025-02-01,shop" for i in range(ROWS)]
     data = ("\n".join(lines) + "\n").encode()
 
-    page = client.get("/staff/subscribers/import").get_data(as_text=True)
-    response = client.post(
-        "/staff/subscribers/import",
-        data={"csrf_token": csrf_from(page), "file": (io.BytesIO(data), "big.csv")},
-        content_type="multipart/form-data",
-    )
+    response = upload(client, data, "big.csv")
     job_id = job_id_of(response)
     started = time.monotonic()
     report = wait_for_job(client, job_id, "analysed")
