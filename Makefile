@@ -29,6 +29,12 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## bench: quick benchmarks (< 3 min): the sending engine and the web routes against
+## their ceilings; needs smtp-sink (Debian postfix) and wrk; PostgreSQL and Redis if up
+bench: $(STAMP)
+	$(BIN)/python -m bench.send --n 3000 --runs 3 --ceiling-n 1500
+	$(BIN)/python -m bench.web --runs 3 --seconds 2
+
 ## services: start local Redis and PostgreSQL (Debian packages) for the production-like run
 services:
 	bash .ci/services.sh

@@ -15,7 +15,7 @@ from html import escape
 
 from flask import current_app
 
-from campaign.campaigns.rendering import Rendered, fill
+from campaign.campaigns.rendering import Rendered, Template, compile_template, fill
 from campaign.emails import check_header, list_headers, mail_domain
 
 CRLF = "\r\n"
@@ -26,6 +26,9 @@ class Skeleton:
     data: bytes
     first_name_defaults: tuple[str, ...]
     sender: str  # envelope sender
+    # The message cut at its placeholders, for readers with and without a coupon.
+    with_coupon: Template
+    without_coupon: Template
 
 
 def _crlf(text: str) -> str:
@@ -69,10 +72,13 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
         f"--{boundary}{CRLF}{_part('text/html', rendered.html)}"
         f"--{boundary}--{CRLF}"
     )
+    data = (head + body).encode("utf-8")
     return Skeleton(
-        data=(head + body).encode("utf-8"),
+        data=data,
         first_name_defaults=tuple(rendered.first_name_defaults),
         sender=parseaddr(config["MAIL_DEFAULT_SENDER"])[1],
+        with_coupon=compile_template(data, has_coupon=True),
+        without_coupon=compile_template(data, has_coupon=False),
     )
 
 
@@ -100,4 +106,5 @@ def personalize(skeleton: Skeleton, reader: Reader, message_id: str) -> bytes:
         name = reader.first_name or default
         values[f"FNAMEH{index}".encode()] = escape(name).encode()
         values[f"FNAMET{index}".encode()] = name.encode()
-    return fill(skeleton.data, values, has_coupon=reader.coupon_code is not None)
+    template = skeleton.without_coupon if reader.coupon_code is None else skeleton.with_coupon
+    return fill(template, values)

@@ -147,12 +147,31 @@ COUPON_BLOCK = re.compile(
 PLACEHOLDER = re.compile(rb"XQ([A-Z0-9]+)QX")
 
 
-def fill(skeleton: bytes, values: dict[bytes, bytes], has_coupon: bool) -> bytes:
-    """One reader's message: keep or drop coupon blocks, then fill every placeholder."""
+@dataclass(frozen=True)
+class Template:
+    """Message bytes cut at their placeholders, once per campaign.
+
+    ``pieces`` alternates literal bytes and placeholder names (literal, name, literal,
+    ..., literal), so filling is a list copy and one ``join``: no scan of the message
+    per reader.
+    """
+
+    pieces: tuple[bytes, ...]
+
+
+def compile_template(skeleton: bytes, has_coupon: bool) -> Template:
+    """Keep or drop the coupon blocks, then cut the bytes at every placeholder."""
     if b"XQCSTARTQX" in skeleton:
         keep = (lambda m: m.group(1)) if has_coupon else (lambda m: b"")
         skeleton = COUPON_BLOCK.sub(keep, skeleton)
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], skeleton)
+    return Template(tuple(PLACEHOLDER.split(skeleton)))
+
+
+def fill(template: Template, values: dict[bytes, bytes]) -> bytes:
+    """One reader's message: every placeholder replaced by its value."""
+    pieces = list(template.pieces)
+    pieces[1::2] = [values[name] for name in pieces[1::2]]
+    return b"".join(pieces)
 
 
 def first_name_defaults(body: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""Benchmarks: python -m bench.send, python -m bench.web (see bench/RESULTS.md)."""
