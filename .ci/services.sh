@@ -17,7 +17,7 @@ for _ in $(seq 1 30); do
 done
 su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='campaign'\"" | grep -q 1 \
     || su postgres -c "psql -qc \"CREATE ROLE campaign LOGIN SUPERUSER PASSWORD 'campaign'\""
-for db in campaign_test campaign; do
+for db in campaign_test campaign campaign_bench; do
     su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='$db'\"" | grep -q 1 \
         || su postgres -c "createdb -O campaign $db"
 done
