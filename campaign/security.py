@@ -1,8 +1,9 @@
-"""Security headers on every response, and trusting the reverse proxy's headers."""
+"""Security headers on every response, trusting the reverse proxy's headers, and
+refusing text no page or API can take."""
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, abort, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline or third-party scripts anywhere. Inline styles stay allowed: emails
@@ -41,10 +42,20 @@ def _headers(response):
     return response
 
 
+def _refuse_nul_characters() -> None:
+    """A NUL in a query or form value is never typed by a person, and PostgreSQL
+    cannot store or even compare it (the driver raises): answer 400 up front rather
+    than let a search or a filter fail deep inside."""
+    for values in (request.args, request.form):
+        if any("\x00" in key or "\x00" in value for key, value in values.items(multi=True)):
+            abort(400, description="The request contains a NUL character.")
+
+
 def install(app: Flask) -> None:
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_prefix=proxies
         )
+    app.before_request(_refuse_nul_characters)
     app.after_request(_headers)

@@ -49,6 +49,20 @@ def test_list_search_filter_and_page(client, ctx, marketing):
     assert client.get("/api/v1/subscribers?page=x", headers=marketing).status_code == 400
 
 
+@pytest.mark.parametrize(
+    "query", ["source=p%00", "q=a%00b", "format=csv&status=pending&source=p%00&q=NUL", "x%00=1"]
+)
+def test_nul_in_a_query_is_a_clear_400_on_every_database(client, ctx, marketing, query):
+    # PostgreSQL refuses NUL in text; without the guard this was a 500 there.
+    confirmed_subscriber("ann@example.com")
+    response = client.get(f"/api/v1/subscribers?{query}", headers=marketing)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "bad_request"
+    page = client.get(f"/staff/subscribers/?{query}")
+    assert page.status_code == 400
+    assert "<html" in page.get_data(as_text=True).lower()
+
+
 def test_csv_streams_the_list_and_defuses_formulas(client, ctx, marketing):
     subscriber = confirmed_subscriber("formula@example.com")
     subscriber.first_name = "=HYPERLINK(1)"
