@@ -8,20 +8,21 @@ ping per transaction, statement caching and result handling per statement: about
 instead, and runs the statements, compiled once by SQLAlchemy for the connection's
 dialect (with its type conversions), straight on the DB-API cursor.
 
-On PostgreSQL the connection commits asynchronously (``synchronous_commit = off``):
-a commit no longer waits for its WAL flush. A worker crash loses nothing by it (a
-commit is still atomic and visible at once); a crash of the database server itself
-can lose the last fraction of a second of "sent" marks, and those messages are sent
-again once their lease expires. The connection is discarded after the slice, so the
-setting never reaches other work.
+On PostgreSQL the connection is in autocommit and commits asynchronously
+(``synchronous_commit = off``): a commit no longer waits for its WAL flush. A worker
+crash loses nothing by it (a commit is still atomic and visible at once); a crash of
+the database server itself can lose the last fraction of a second of "sent" marks, and
+those messages are sent again once their lease expires. The connection is discarded
+after the slice, so neither setting reaches other work.
 """
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, case, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
@@ -48,7 +49,29 @@ MARK_SENT = (
 MARK_SKIPPED = (
     update(_DELIVERY).where(_CLAIMED).values(status=DeliveryStatus.SKIPPED, smtp_response=None)
 )
-READER_STATUS = select(_SUBSCRIBER.c.status).where(_SUBSCRIBER.c.id == bindparam("reader"))
+# The reader's status, and whether this sender's claim still holds: a sender that
+# stalled past its lease finds the delivery claimed anew (or sent) by another.
+READER_CHECK = (
+    select(
+        _SUBSCRIBER.c.status,
+        case(
+            (
+                (_DELIVERY.c.status == DeliveryStatus.SENDING)
+                & (_DELIVERY.c.claimed_at == bindparam("claimed_at")),
+                1,
+            ),
+            else_=0,
+        ),
+    )
+    .select_from(_DELIVERY.outerjoin(_SUBSCRIBER, _SUBSCRIBER.c.id == _DELIVERY.c.subscriber_id))
+    .where(_DELIVERY.c.id == bindparam("reader_delivery"))
+)
+
+
+class Verdict(enum.Enum):
+    SEND = "send"
+    SKIP = "skip"  # no longer subscribed (or erased): marked skipped
+    LOST = "lost"  # the claim lapsed and another sender owns the delivery now
 
 
 class Prepared:
@@ -77,56 +100,90 @@ class Prepared:
 
 
 class Ledger:
-    """Reader checks and "sent" marks for one sender, on one connection."""
+    """Reader checks and "sent" marks for one sender, on one connection.
+
+    On PostgreSQL the connection runs in autocommit and a mark travels with the next
+    reader's check as one statement (the UPDATE in a CTE): one round trip per message
+    where a mark, a check and a COMMIT took three. SQLite has no UPDATE in a CTE: there
+    the mark is executed at once and committed with the next check.
+    """
 
     def __init__(self) -> None:
         self._connection = None
         self._cursor = None
         self._statements: dict[str, Prepared] = {}
+        self._combined = db.engine.dialect.name == "postgresql"
+        self._pending: tuple[str, dict[str, Any]] | None = None  # PostgreSQL's next mark
 
-    def _run(self, name: str, statement: Executable, values: dict[str, Any]):
+    def _run(self, name: str, values: dict[str, Any]):
         if self._connection is None:
             self._open()
         prepared = self._statements.get(name)
         if prepared is None:
-            prepared = self._statements[name] = Prepared(statement, db.engine.dialect)
+            prepared = self._statements[name] = Prepared(_statement(name), db.engine.dialect)
         self._cursor.execute(prepared.sql, prepared.parameters(values))
         return self._cursor
 
     def _open(self) -> None:
         self._connection = db.engine.raw_connection()
         self._cursor = self._connection.cursor()
-        if db.engine.dialect.name == "postgresql":
+        if self._combined:
+            self._connection.rollback()  # out of the pool's ping transaction
+            self._connection.dbapi_connection.autocommit = True
             self._cursor.execute("SET synchronous_commit = off")
-            self._connection.commit()
 
-    def still_subscribed(self, subscriber_id: int | None) -> bool:
-        """Read the reader's status now, and commit every mark written before."""
-        status = None
-        if subscriber_id is not None:
-            row = self._run("status", READER_STATUS, {"reader": subscriber_id}).fetchone()
-            status = row[0] if row else None
+    def check(self, delivery_id: int, claimed_at: datetime) -> Verdict:
+        """Read the reader's status and the claim now; commit every mark written before."""
+        name, values = "check", {"reader_delivery": delivery_id, "claimed_at": claimed_at}
+        if self._pending is not None:
+            mark, mark_values = self._pending
+            name, values = f"{mark}+check", {**mark_values, **values}
+            self._pending = None
+        row = self._run(name, values).fetchone()
         self.commit()
-        return status == SubscriberStatus.CONFIRMED
+        if row is None or not row[1]:
+            return Verdict.LOST
+        return Verdict.SEND if row[0] == SubscriberStatus.CONFIRMED else Verdict.SKIP
 
     def mark_sent(self, delivery_id: int, attempt: int, answer: str, at: datetime) -> None:
-        """Written at once; committed by the next check or ``commit``."""
-        values = {"delivery_id": delivery_id, "attempt": attempt, "answer": answer, "at": at}
-        self._run("sent", MARK_SENT, values)
+        """Marked before the next message goes: at once, or with the next check."""
+        self._mark(
+            "sent", {"delivery_id": delivery_id, "attempt": attempt, "answer": answer, "at": at}
+        )
 
     def mark_skipped(self, delivery_id: int) -> None:
-        self._run("skipped", MARK_SKIPPED, {"delivery_id": delivery_id})
+        self._mark("skipped", {"delivery_id": delivery_id})
+
+    def _mark(self, name: str, values: dict[str, Any]) -> None:
+        self.commit()  # at most one mark waits for the next check
+        if self._combined:
+            self._pending = (name, values)
+        else:
+            self._run(name, values)
 
     def commit(self) -> None:
-        if self._connection is not None:
+        if self._pending is not None:
+            name, values = self._pending
+            self._pending = None
+            self._run(name, values)
+        if self._connection is not None and not self._combined:
             self._connection.commit()
 
     def close(self) -> None:
         """Commit what is written and discard the connection (never back to the pool)."""
-        if self._connection is None:
-            return
         try:
-            self._connection.commit()
+            self.commit()
         finally:
-            self._connection.invalidate()
-            self._connection = self._cursor = None
+            if self._connection is not None:
+                self._connection.invalidate()
+                self._connection = self._cursor = None
+
+
+def _statement(name: str) -> Executable:
+    marks = {"sent": MARK_SENT, "skipped": MARK_SKIPPED}
+    if name == "check":
+        return READER_CHECK
+    if name in marks:
+        return marks[name]
+    mark = marks[name.split("+")[0]].cte("mark")
+    return READER_CHECK.add_cte(mark)

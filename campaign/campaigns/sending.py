@@ -6,7 +6,9 @@ Guarantees, all from the ledger (``Delivery`` rows):
 - nobody is mailed twice in normal running: a delivery is marked sent, with the
   server's answer, the moment the server accepts it, and that mark is committed
   (together with the next reader's status check) before the next message is sent.
-  Only a message in flight when a worker dies can go out twice;
+  A sender that stalled past its lease sees, in that same check, that its claim
+  was taken over, and leaves the reader to the new owner. Only a message in flight
+  when a worker dies (or stalls) can go out twice;
 - nobody who unsubscribed is mailed: each reader's status is read just before sending.
 """
 
@@ -26,7 +28,7 @@ from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
 from campaign.campaigns import throttle
-from campaign.campaigns.ledger import Ledger
+from campaign.campaigns.ledger import Ledger, Verdict
 from campaign.campaigns.message import Reader, Skeleton, build_skeleton, personalize
 from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from campaign.campaigns.rendering import Rendered, first_name_defaults
@@ -210,14 +212,19 @@ class CampaignSender:
             while time.monotonic() < deadline:
                 if not self.still_sending(force=True):
                     return SliceResult(more=False, retry_in=None)
-                batch = claim_batch(self.campaign_id, self.config["SEND_BATCH_SIZE"])
+                claimed_at = utcnow()
+                batch = claim_batch(self.campaign_id, self.config["SEND_BATCH_SIZE"], claimed_at)
                 if not batch:
                     return self._idle()
-                self._send_batch(batch)
+                self.send_claimed(batch, claimed_at)
             return SliceResult(more=True, retry_in=0)
         finally:
-            self._disconnect()
-            self.ledger.close()
+            self.close()
+
+    def close(self) -> None:
+        """Say goodbye to the mail server and commit the ledger's last marks."""
+        self._disconnect()
+        self.ledger.close()
 
     def _idle(self) -> SliceResult:
         """Nothing to claim now: finish the campaign, or come back for due retries."""
@@ -285,17 +292,20 @@ class CampaignSender:
             for coupon in coupons
         }
 
-    def _send_batch(self, batch: list[int]) -> None:
+    def send_claimed(self, batch: list[int], claimed_at: datetime) -> None:
+        """Send the deliveries this sender claimed at ``claimed_at``, while it holds them."""
         readers = self._readers(batch)
         coupons = self._coupons([row[1] for row in readers.values() if row[1] is not None])
         db.session.commit()
         try:
-            self._send_readers(batch, readers, coupons)
+            self._send_readers(batch, claimed_at, readers, coupons)
         finally:
             # Marks written since the last commit are for messages already accepted.
             self.ledger.commit()
 
-    def _send_readers(self, batch: list[int], readers: dict, coupons: dict) -> None:
+    def _send_readers(
+        self, batch: list[int], claimed_at: datetime, readers: dict, coupons: dict
+    ) -> None:
         for position, delivery_id in enumerate(batch):
             if not self.still_sending():
                 self.ledger.commit()
@@ -303,7 +313,10 @@ class CampaignSender:
                 return
             attempts, subscriber_id, email, first_name = readers[delivery_id]
             # Read just before this reader's message; commits the previous one's mark.
-            if not self.ledger.still_subscribed(subscriber_id):
+            verdict = self.ledger.check(delivery_id, claimed_at)
+            if verdict is Verdict.LOST:
+                continue
+            if verdict is Verdict.SKIP:
                 self.ledger.mark_skipped(delivery_id)
                 continue
             code, url = coupons.get(subscriber_id, (None, None))
