@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
@@ -20,6 +22,21 @@ def get(model, ident: int):
     from campaign.extensions import db
 
     return db.session.get(model, ident) if 0 < ident <= MAX_ID else None
+
+
+def insert_unless_exists(model):
+    """``INSERT ... ON CONFLICT DO NOTHING``: a row clashing with a unique key is skipped.
+
+    One statement where "look, then insert" took two and still raced; with
+    ``RETURNING`` the caller learns whether its row went in.
+    """
+    from campaign.extensions import db
+
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(model).on_conflict_do_nothing()
 
 
 def utcnow() -> datetime:
@@ -48,3 +65,60 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+
+# SQLite has one writer at a time. A thread that finds the write lock taken sleeps in
+# SQLite's busy handler in growing steps (1, 2, 5, 10 ... 100 ms) however soon the
+# lock frees: under a burst of signups the writers of one process kept waking up late,
+# and a tenth of the requests took a second. The threads of a process therefore queue
+# for writing on a Python lock, which wakes the next one the moment a transaction
+# ends; the busy handler is left for the rarer meeting of two processes.
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+_HOLDS = "campaign.sqlite_write_lock"
+_LOCK_WAIT_SECONDS = 15  # as long as busy_timeout; then SQLite's own waiting takes over
+_write_locks: dict[str, threading.Lock] = {}
+
+
+def _write_lock(engine: Engine) -> threading.Lock:
+    return _write_locks.setdefault(str(engine.url), threading.Lock())
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _queue_sqlite_writer(connection, _cursor, statement, _parameters, _context, _many) -> None:
+    if (
+        connection.dialect.name == "sqlite"
+        and _HOLDS not in connection.info
+        and statement.lstrip()[:7].upper().startswith(_WRITES)
+    ):
+        lock = _write_lock(connection.engine)
+        if lock.acquire(timeout=_LOCK_WAIT_SECONDS):
+            connection.info[_HOLDS] = lock
+
+
+def _release_sqlite_writer(info: dict) -> None:
+    lock = info.pop(_HOLDS, None)
+    if lock is not None:
+        lock.release()
+
+
+@event.listens_for(Engine, "commit")
+@event.listens_for(Engine, "rollback")
+def _transaction_ended(connection) -> None:
+    _release_sqlite_writer(connection.info)
+
+
+# Safety nets: a connection handed back without commit or rollback, or broken mid-way.
+@event.listens_for(Pool, "reset")
+def _connection_reset(_dbapi_connection, connection_record, _reset_state) -> None:
+    _release_sqlite_writer(connection_record.info)
+
+
+@event.listens_for(Pool, "checkin")
+def _connection_checked_in(_dbapi_connection, connection_record) -> None:
+    if connection_record is not None:
+        _release_sqlite_writer(connection_record.info)
+
+
+@event.listens_for(Pool, "invalidate")
+def _connection_invalidated(_dbapi_connection, connection_record, _exception) -> None:
+    _release_sqlite_writer(connection_record.info)

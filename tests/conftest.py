@@ -287,8 +287,10 @@ def issue_coupon(app):
             db.session.flush()
             subscriber = db.session.scalar(select(Subscriber).filter_by(email=email))
             subscriber_services.confirm(subscriber.id, subscriber.optin_round, ip=None)
-            # Confirming queues the welcome task after commit; drop it, we issue here.
+            # Confirming queues the welcome task after commit; drop it (and the
+            # confirmation wake-up), we issue here.
             db.session.info.pop("campaign.after_commit", None)
+            db.session.info.pop("campaign.wake_after_commit", None)
             coupon = coupon_services.issue_welcome_coupon(subscriber.id)
             code = coupon_services.code_of(coupon).display
             db.session.commit()

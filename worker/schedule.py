@@ -9,4 +9,9 @@ def beat_schedule(config) -> dict:
             "task": "campaign.campaigns.tasks.dispatch_campaigns",
             "schedule": config["DISPATCH_INTERVAL_SECONDS"],
         },
+        # Signups wake this themselves; the sweep catches a wake-up that was lost.
+        "send-queued-confirmations": {
+            "task": "campaign.subscribers.tasks.send_queued_confirmations",
+            "schedule": 60.0,
+        },
     }

@@ -135,9 +135,11 @@ def get_coupon(code: str):
 def redeem_coupon(code: str):
     staff = _checked_caller()
     result = services.redeem(code, staff, ip=request.remote_addr)
+    # Answered from the rows as they are now; after the commit each would be re-read.
+    answer = _answer(result)
     db.session.commit()
     _note_invalid(result)
-    return _answer(result)
+    return answer
 
 
 @bp.post("/coupons/<code>/undo")

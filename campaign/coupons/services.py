@@ -17,6 +17,7 @@ from enum import StrEnum
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from campaign import audit
 from campaign.coupons import codes
@@ -199,28 +200,35 @@ def redeem(text: str, staff: Staff, ip: str | None = None) -> CouponResult:
     """Redeem a coupon exactly once.
 
     The invalid-code check needs no database. Then a single conditional UPDATE
-    (still issued, not expired) decides: row count 1 means this caller redeemed it;
-    0 means someone else did first, or it expired or was voided, and the answer says which.
+    (still issued, not expired) decides: a returned row means this caller redeemed it;
+    none means someone else did first, or it expired or was voided, and the answer says which.
     """
     try:
         code = codes.parse(_secret(), text)
     except InvalidCode:
         return CouponResult(Outcome.INVALID_CODE)
-    digest = code.digest(_secret())
     now = utcnow()
-    won = db.session.execute(
+    coupon_id = db.session.scalar(
         update(Coupon)
         .where(
-            Coupon.code_digest == digest,
+            Coupon.code_digest == code.digest(_secret()),
             Coupon.status == CouponStatus.ISSUED,
             Coupon.expires_at > now,
         )
         .values(status=CouponStatus.REDEEMED, redeemed_at=now, redeemed_by_id=staff.id)
-    ).rowcount
-    if not won:
+        .returning(Coupon.id)
+        # The row is read afresh just below; no loaded object to bring up to date.
+        .execution_options(synchronize_session=False)
+    )
+    if coupon_id is None:
         return lookup(text)
-    coupon = db.session.scalar(select(Coupon).filter_by(code_digest=digest))
-    db.session.refresh(coupon)
+    # Everything the desk's answer shows, in one query.
+    coupon = db.session.scalar(
+        select(Coupon)
+        .options(joinedload(Coupon.offer), joinedload(Coupon.subscriber))
+        .where(Coupon.id == coupon_id)
+        .execution_options(populate_existing=True)
+    )
     redemption = Redemption(coupon_id=coupon.id, staff_id=staff.id, redeemed_at=now, ip=ip)
     db.session.add(redemption)
     audit.record("coupon.redeemed", staff_id=staff.id, target=f"coupon:{coupon.id}")

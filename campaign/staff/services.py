@@ -9,6 +9,7 @@ import secrets
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from campaign import audit, database
 from campaign.database import utcnow
@@ -98,7 +99,9 @@ def staff_for_token(token: str) -> Staff | None:
     """The active staff member a bearer token belongs to, or None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    api_token = db.session.scalar(select(ApiToken).filter_by(token_hash=_digest(token)))
+    api_token = db.session.scalar(
+        select(ApiToken).options(joinedload(ApiToken.staff)).filter_by(token_hash=_digest(token))
+    )
     if api_token is None or api_token.revoked_at is not None or not api_token.staff.active:
         return None
     now = utcnow()

@@ -37,12 +37,15 @@ class Subscriber(db.Model):
     confirmed_at: Mapped[datetime | None]
     unsubscribed_at: Mapped[datetime | None]
     confirmation_sent_at: Mapped[datetime | None]
+    # A confirmation email is owed and no worker has taken it yet (see
+    # ``services.take_queued_confirmations``); the signup itself never talks to the broker.
+    confirmation_queued_at: Mapped[datetime | None] = mapped_column(index=True)
     # Permanent (5xx) delivery failures; past BOUNCE_LIMIT the status becomes bounced.
     bounce_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    # The consent record that opened the current opt-in round. A confirmation link
-    # names its round, so a link from before an unsubscribe cannot re-subscribe anyone.
-    # (A plain integer, not a foreign key: the two tables would otherwise point at
-    # each other, which SQLite cannot create in one pass.)
+    # The current opt-in round: 1 for a new address, higher for each later round (an
+    # import numbers its round by its consent record's id, which is higher still). A
+    # confirmation link names its round, so a link from before an unsubscribe cannot
+    # re-subscribe anyone.
     optin_round: Mapped[int | None]
 
     consents: Mapped[list[ConsentRecord]] = relationship(

@@ -37,6 +37,21 @@ def send_confirmation_email(self, subscriber_id: int) -> None:
     send_or_retry(self, mail.confirmation_email(subscriber))
 
 
+@shared_task
+def send_queued_confirmations() -> None:
+    """Give every owed confirmation its own email task (and so its own retries).
+
+    Woken after signups commit, and each minute by beat as a safety net (a wake-up
+    lost while the broker was away).
+    """
+    from campaign.subscribers import services
+
+    while taken := services.take_queued_confirmations(limit=500):
+        db.session.commit()
+        for subscriber_id in taken:
+            send_confirmation_email.delay(subscriber_id)
+
+
 @shared_task(acks_late=True)
 def analyse_import(job_id: int) -> None:
     """The dry run: counts and per-row errors, nothing written to the list."""

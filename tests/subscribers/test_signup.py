@@ -1,11 +1,13 @@
 """Signup over the HTML form and the JSON API: one answer for every address."""
 
+import time
+
 import pytest
 from sqlalchemy import func, select
 
 from campaign.extensions import db
 from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
-from campaign.subscribers.tasks import send_confirmation_email
+from campaign.subscribers.tasks import send_confirmation_email, send_queued_confirmations
 
 
 def subscribe_api(client, **body):
@@ -135,20 +137,56 @@ def test_honeypot_signup_is_answered_but_not_stored(client, ctx, email_address):
     assert count(Subscriber) == 0
 
 
-def test_enqueue_waits_for_the_commit(app, ctx, monkeypatch, email_address):
-    """A signup whose transaction rolls back enqueues nothing."""
+def test_a_signup_owes_its_confirmation_and_wakes_a_worker_only_once_committed(
+    app, ctx, monkeypatch, email_address
+):
+    """A signup whose transaction rolls back owes nothing and wakes nobody."""
+    from campaign import outbox
     from campaign.subscribers import services
     from campaign.subscribers.services import Signup
 
-    sent = []
-    monkeypatch.setattr(send_confirmation_email, "apply_async", lambda **kw: sent.append(kw))
+    monkeypatch.setattr(outbox, "_wakeups", {})  # no coalescing with earlier tests
+    woken, mailed = [], []
+    monkeypatch.setattr(send_queued_confirmations, "apply_async", lambda **kw: woken.append(kw))
+    monkeypatch.setattr(send_confirmation_email, "delay", mailed.append)
     services.subscribe(Signup.parse(email=email_address, consent=True))
-    assert sent == []
+    assert woken == []
     db.session.rollback()
-    assert sent == []
+    assert woken == []
+    assert count(Subscriber) == 0
+
     services.subscribe(Signup.parse(email=email_address, consent=True))
     db.session.commit()
-    assert len(sent) == 1
+    assert woken == [{"countdown": 0.0}]
+    subscriber = db.session.scalar(select(Subscriber))
+    assert subscriber.confirmation_queued_at is not None
+
+    send_queued_confirmations.apply()
+    send_queued_confirmations.apply()  # a second worker finds nothing left to take
+    assert mailed == [subscriber.id]
+    db.session.refresh(subscriber)
+    assert subscriber.confirmation_queued_at is None
+
+
+def test_wake_ups_in_a_burst_fold_into_one_immediate_and_one_delayed_run():
+    from campaign.outbox import Wakeup
+
+    class Task:
+        countdowns: list[float] = []
+
+        def apply_async(self, countdown):
+            self.countdowns.append(countdown)
+
+    task = Task()
+    wakeup = Wakeup(task, interval=0.5)
+    for _ in range(100):
+        wakeup.ring()
+    assert len(task.countdowns) == 2
+    assert task.countdowns[0] == 0.0
+    assert 0.4 < task.countdowns[1] <= 0.5  # starts after every commit of the burst
+    time.sleep(0.55)
+    wakeup.ring()
+    assert task.countdowns[2] == 0.0  # quiet again: at once
 
 
 def test_signups_are_rate_limited_per_ip(make_app, settings):
