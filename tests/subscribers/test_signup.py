@@ -168,6 +168,28 @@ def test_a_signup_owes_its_confirmation_and_wakes_a_worker_only_once_committed(
     assert subscriber.confirmation_queued_at is None
 
 
+def test_a_signup_made_while_the_broker_is_down_is_mailed_by_the_sweep(
+    app, client, ctx, monkeypatch, email_address
+):
+    from campaign import outbox
+    from worker.schedule import beat_schedule
+
+    def broker_down(**_):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(outbox, "_wakeups", {})
+    monkeypatch.setattr(send_queued_confirmations, "apply_async", broker_down)
+    response = client.post("/api/v1/subscribe", json={"email": email_address, "consent": True})
+    assert response.status_code == 202
+
+    sweep = beat_schedule(app.config)["send-queued-confirmations"]
+    assert sweep["task"] == send_queued_confirmations.name
+    mailed = []
+    monkeypatch.setattr(send_confirmation_email, "delay", mailed.append)
+    send_queued_confirmations.apply()  # what beat runs each minute
+    assert mailed == [db.session.scalar(select(Subscriber.id))]
+
+
 def test_wake_ups_in_a_burst_fold_into_one_immediate_and_one_delayed_run():
     from campaign.outbox import Wakeup
 
