@@ -24,7 +24,7 @@ def get(model, ident: int):
     return db.session.get(model, ident) if 0 < ident <= MAX_ID else None
 
 
-def insert_unless_exists(model):
+def insert_unless_exists(table):
     """``INSERT ... ON CONFLICT DO NOTHING``: a row clashing with a unique key is skipped.
 
     One statement where "look, then insert" took two and still raced; with
@@ -36,7 +36,7 @@ def insert_unless_exists(model):
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(model).on_conflict_do_nothing()
+    return insert(table).on_conflict_do_nothing()
 
 
 def utcnow() -> datetime:
