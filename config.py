@@ -46,7 +46,8 @@ class Config:
     BASE_URL = _env("BASE_URL", "http://localhost:5000").rstrip("/")
 
     SQLALCHEMY_DATABASE_URI = _env("DATABASE_URL", _sqlite_url("campaign.sqlite"))
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # No pool_pre_ping: campaign.database checks pooled connections without a round trip.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
 
     CELERY_BROKER_URL = _env("CELERY_BROKER_URL", "sqla+" + _sqlite_url("broker.sqlite"))
     REDIS_URL = os.environ.get("REDIS_URL") or None

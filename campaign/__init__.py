@@ -10,7 +10,7 @@ from flask.json.provider import DefaultJSONProvider
 import config as config_module
 from campaign import database, errors, logs, outbox, security
 from campaign.celery_app import celery_init_app
-from campaign.extensions import cors, csrf, db, limiter, login_manager, mail, migrate
+from campaign.extensions import cors, csrf, db, login_manager, mail, migrate, rate_limits
 
 
 class JsonProvider(DefaultJSONProvider):
@@ -34,13 +34,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     database.prepare(app)
     db.init_app(app)
+    with app.app_context():
+        database.tune(db.engine)
     migrate.init_app(app, db, directory=str(config_module.ROOT / "migrations"))
     mail.init_app(app)
     # Registered before CSRFProtect's hook, which reads the form: the one route that
     # takes big uploads gets its larger limit before anything parses the body.
     app.before_request(_upload_limits)
     csrf.init_app(app)
-    limiter.init_app(app)
+    rate_limits.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "staff.login"
     cors.init_app(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import select
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
-from sqlalchemy.pool import Pool
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
@@ -24,15 +24,16 @@ def get(model, ident: int):
     return db.session.get(model, ident) if 0 < ident <= MAX_ID else None
 
 
-def insert_unless_exists(table):
+def insert_unless_exists(table, dialect: str | None = None):
     """``INSERT ... ON CONFLICT DO NOTHING``: a row clashing with a unique key is skipped.
 
     One statement where "look, then insert" took two and still raced; with
-    ``RETURNING`` the caller learns whether its row went in.
+    ``RETURNING`` the caller learns whether its row went in. ``dialect`` defaults to
+    the app's database.
     """
     from campaign.extensions import db
 
-    if db.engine.dialect.name == "postgresql":
+    if (dialect or db.engine.dialect.name) == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
@@ -67,6 +68,39 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
         cursor.close()
 
 
+def tune(engine: Engine) -> None:
+    """Give the app's engine what its database needs under concurrent requests."""
+    if engine.dialect.name == "sqlite":
+        queue_sqlite_writers(engine)
+    else:
+        event.listen(engine.pool, "checkout", _server_connection_check(engine.dialect))
+
+
+# Each pooled connection used to be pinged with ``SELECT 1`` before every checkout
+# (``pool_pre_ping``): a round trip per request, a fifth of a signup's database time.
+# A server that restarts or drops idle connections closes their sockets, and a closed
+# socket reads as ready: so an idle connection whose socket has nothing to read is
+# alive as far as any ping could tell, and only one with something waiting (a
+# goodbye, an EOF, rarely a notice) is pinged, and replaced if the ping fails.
+def _server_connection_check(dialect):
+    def check(dbapi_connection, _connection_record, _connection_proxy) -> None:
+        try:
+            waiting, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+        except (OSError, ValueError):
+            waiting = True  # no usable socket: let the ping decide
+        if not waiting:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            # The pool discards this connection and checks out another.
+            raise exc.DisconnectionError("the server closed this connection")
+
+    return check
+
+
 # SQLite has one writer at a time. A thread that finds the write lock taken sleeps in
 # SQLite's busy handler in growing steps (1, 2, 5, 10 ... 100 ms) however soon the
 # lock frees: under a burst of signups the writers of one process kept waking up late,
@@ -79,17 +113,27 @@ _LOCK_WAIT_SECONDS = 15  # as long as busy_timeout; then SQLite's own waiting ta
 _write_locks: dict[str, threading.Lock] = {}
 
 
+def queue_sqlite_writers(engine: Engine) -> None:
+    """Make the writers of ``engine`` (an SQLite engine) take turns on a lock.
+
+    Listened for on this engine only: engine-wide listeners put every statement of
+    every engine (PostgreSQL's too) on SQLAlchemy's slower, event-firing path.
+    """
+    event.listen(engine, "before_cursor_execute", _queue_sqlite_writer)
+    event.listen(engine, "commit", _transaction_ended)
+    event.listen(engine, "rollback", _transaction_ended)
+    # Safety nets: a connection handed back without commit or rollback, or broken.
+    event.listen(engine.pool, "reset", _connection_reset)
+    event.listen(engine.pool, "checkin", _connection_checked_in)
+    event.listen(engine.pool, "invalidate", _connection_invalidated)
+
+
 def _write_lock(engine: Engine) -> threading.Lock:
     return _write_locks.setdefault(str(engine.url), threading.Lock())
 
 
-@event.listens_for(Engine, "before_cursor_execute")
 def _queue_sqlite_writer(connection, _cursor, statement, _parameters, _context, _many) -> None:
-    if (
-        connection.dialect.name == "sqlite"
-        and _HOLDS not in connection.info
-        and statement.lstrip()[:7].upper().startswith(_WRITES)
-    ):
+    if _HOLDS not in connection.info and statement.lstrip()[:7].upper().startswith(_WRITES):
         lock = _write_lock(connection.engine)
         if lock.acquire(timeout=_LOCK_WAIT_SECONDS):
             connection.info[_HOLDS] = lock
@@ -101,24 +145,18 @@ def _release_sqlite_writer(info: dict) -> None:
         lock.release()
 
 
-@event.listens_for(Engine, "commit")
-@event.listens_for(Engine, "rollback")
 def _transaction_ended(connection) -> None:
     _release_sqlite_writer(connection.info)
 
 
-# Safety nets: a connection handed back without commit or rollback, or broken mid-way.
-@event.listens_for(Pool, "reset")
 def _connection_reset(_dbapi_connection, connection_record, _reset_state) -> None:
     _release_sqlite_writer(connection_record.info)
 
 
-@event.listens_for(Pool, "checkin")
 def _connection_checked_in(_dbapi_connection, connection_record) -> None:
     if connection_record is not None:
         _release_sqlite_writer(connection_record.info)
 
 
-@event.listens_for(Pool, "invalidate")
 def _connection_invalidated(_dbapi_connection, connection_record, _exception) -> None:
     _release_sqlite_writer(connection_record.info)

@@ -61,12 +61,17 @@ def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
         elif status == 429:
             message = "Too many requests; please slow down and try again shortly."
         response = json_error(status, code, message)
-        headers = list(exc.get_headers())  # MethodNotAllowed's Allow is here
-        if exc.response is not None:
-            headers += list(exc.response.headers.items())
-        response.headers.extend((k, v) for k, v in headers if k.lower() in {"allow", "retry-after"})
+        response.headers.extend(_kept_headers(exc))
         return response
-    return render_template("error.html", status=status, title=exc.name), status
+    return render_template("error.html", status=status, title=exc.name), status, _kept_headers(exc)
+
+
+def _kept_headers(exc: HTTPException) -> list[tuple[str, str]]:
+    """The headers an error carries that the client acts on: Allow, Retry-After."""
+    headers = list(exc.get_headers())  # MethodNotAllowed's Allow is here
+    if exc.response is not None:
+        headers += list(exc.response.headers.items())
+    return [(k, v) for k, v in headers if k.lower() in {"allow", "retry-after"}]
 
 
 def _csrf_error(exc: CSRFError) -> Response | tuple[str, int]:

@@ -18,8 +18,11 @@ class ContextFilter(logging.Filter):
     """Add ``request_id`` (web) or ``task_id`` (worker) to every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
         record.task_id = "-"
+        if has_request_context():  # a web request is never inside a task
+            record.request_id = g.get("request_id", "-")
+            return True
+        record.request_id = "-"
         try:
             from celery import current_task
 

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import select, text
 
 from campaign import create_app
-from campaign.extensions import db, limiter
+from campaign.extensions import db, rate_limits
 from campaign.subscribers.models import Subscriber
 from tests.smtp_sink import SmtpSink
 
@@ -121,7 +121,7 @@ def _clean_state(request, smtp) -> Iterator[None]:
         with db.engine.begin() as connection:
             for table in reversed(db.metadata.sorted_tables):
                 connection.execute(table.delete())
-        limiter.reset()
+        rate_limits.reset()
 
 
 @pytest.fixture

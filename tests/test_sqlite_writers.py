@@ -13,6 +13,7 @@ from campaign import database
 @pytest.fixture
 def engine(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path}/writers.sqlite")
+    database.queue_sqlite_writers(engine)
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE note (body TEXT)"))
     yield engine

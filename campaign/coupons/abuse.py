@@ -6,11 +6,10 @@ import logging
 from datetime import timedelta
 
 from flask import current_app
-from limits import parse
 
 from campaign import audit
 from campaign.database import utcnow
-from campaign.extensions import limiter
+from campaign.extensions import rate_limits
 from campaign.staff.models import Staff
 
 logger = logging.getLogger(__name__)
@@ -22,8 +21,7 @@ def note_invalid_code(staff: Staff) -> bool:
     Returns True when this call locked the account. The count lives in the rate-limit
     storage (Redis in production), so it is shared by every web process.
     """
-    window = parse(current_app.config["INVALID_CODE_BURST"])
-    if limiter.limiter.hit(window, "invalid-code", str(staff.id)):
+    if rate_limits.hit(current_app.config["INVALID_CODE_BURST"], "invalid-code", str(staff.id)):
         return False
     minutes = current_app.config["INVALID_CODE_LOCK_MINUTES"]
     staff.locked_until = utcnow() + timedelta(minutes=minutes)

@@ -12,7 +12,7 @@ from flask_login import current_user
 from campaign.coupons import abuse, services
 from campaign.coupons.services import CouponResult, Outcome
 from campaign.errors import ApiError
-from campaign.extensions import csrf, db, limiter
+from campaign.extensions import csrf, db, rate_limits
 from campaign.staff.auth import api_role_required, current_staff
 from campaign.staff.models import Role
 
@@ -42,11 +42,7 @@ def _caller_key() -> str:
     return f"{who}:{request.remote_addr}"
 
 
-def _desk_limit() -> str:
-    return current_app.config["DESK_RATE_LIMIT"]
-
-
-desk_rate_limit = limiter.shared_limit(_desk_limit, scope="desk", key_func=_caller_key)
+desk_rate_limit = rate_limits.limit("DESK_RATE_LIMIT", scope="desk", key=_caller_key)
 
 
 def _iso(moment: datetime | None) -> str | None:

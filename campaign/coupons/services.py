@@ -13,9 +13,10 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import Executable, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -208,32 +209,57 @@ def redeem(text: str, staff: Staff, ip: str | None = None) -> CouponResult:
     except InvalidCode:
         return CouponResult(Outcome.INVALID_CODE)
     now = utcnow()
+    statements = _redeem_statements()
     coupon_id = db.session.scalar(
-        update(Coupon)
-        .where(
-            Coupon.code_digest == code.digest(_secret()),
-            Coupon.status == CouponStatus.ISSUED,
-            Coupon.expires_at > now,
-        )
-        .values(status=CouponStatus.REDEEMED, redeemed_at=now, redeemed_by_id=staff.id)
-        .returning(Coupon.id)
-        # The row is read afresh just below; no loaded object to bring up to date.
-        .execution_options(synchronize_session=False)
+        statements.redeem, {"digest": code.digest(_secret()), "at": now, "staff": staff.id}
     )
     if coupon_id is None:
         return lookup(text)
-    # Everything the desk's answer shows, in one query.
-    coupon = db.session.scalar(
-        select(Coupon)
-        .options(joinedload(Coupon.offer), joinedload(Coupon.subscriber))
-        .where(Coupon.id == coupon_id)
-        .execution_options(populate_existing=True)
+    redemption_id = db.session.scalar(
+        statements.record, {"coupon": coupon_id, "staff": staff.id, "at": now, "from_ip": ip}
     )
-    redemption = Redemption(coupon_id=coupon.id, staff_id=staff.id, redeemed_at=now, ip=ip)
-    db.session.add(redemption)
-    audit.record("coupon.redeemed", staff_id=staff.id, target=f"coupon:{coupon.id}")
-    db.session.flush()
+    audit.record("coupon.redeemed", staff_id=staff.id, target=f"coupon:{coupon_id}")
+    # Everything the desk's answer shows, in one query.
+    coupon, redemption = db.session.execute(statements.answer, {"redemption": redemption_id}).one()
     return CouponResult(Outcome.REDEEMED, coupon=coupon, code=code, redemption=redemption)
+
+
+@dataclass(frozen=True)
+class _RedeemStatements:
+    redeem: Executable  # the conditional UPDATE that decides, returning the coupon's id
+    record: Executable  # the redemption row, returning its id
+    answer: Executable  # the coupon (with offer and owner) and the redemption
+
+
+@cache
+def _redeem_statements() -> _RedeemStatements:
+    """Built once: building and hashing them per request cost more than running them.
+
+    Plain table statements, not ORM ones: no loaded object is brought up to date
+    (the answer reads the rows afresh) and no unit of work is flushed.
+    """
+    coupon, record = Coupon.__table__, Redemption.__table__
+    now, staff = bindparam("at", type_=coupon.c.redeemed_at.type), bindparam("staff")
+    return _RedeemStatements(
+        redeem=update(coupon)
+        .where(
+            coupon.c.code_digest == bindparam("digest"),
+            coupon.c.status == CouponStatus.ISSUED,
+            coupon.c.expires_at > now,
+        )
+        .values(status=CouponStatus.REDEEMED, redeemed_at=now, redeemed_by_id=staff)
+        .returning(coupon.c.id),
+        record=insert(record)
+        .values(
+            coupon_id=bindparam("coupon"), staff_id=staff, redeemed_at=now, ip=bindparam("from_ip")
+        )
+        .returning(record.c.id),
+        answer=select(Coupon, Redemption)
+        .join(Redemption, Redemption.coupon_id == Coupon.id)
+        .options(joinedload(Coupon.offer), joinedload(Coupon.subscriber))
+        .where(Redemption.id == bindparam("redemption"))
+        .execution_options(populate_existing=True),
+    )
 
 
 def undo_redemption(text: str, staff: Staff, reason: str | None = None) -> CouponResult:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import Executable, bindparam, func, select
 from sqlalchemy.orm import joinedload
 
 from campaign import audit, database
@@ -95,13 +96,21 @@ def revoke_api_token(staff: Staff, token_id: int) -> bool:
     return True
 
 
+@cache
+def _token_with_staff() -> Executable:
+    # Built once: every bearer call runs it, and building it cost as much as running it.
+    return (
+        select(ApiToken)
+        .options(joinedload(ApiToken.staff))
+        .where(ApiToken.token_hash == bindparam("token_hash"))
+    )
+
+
 def staff_for_token(token: str) -> Staff | None:
     """The active staff member a bearer token belongs to, or None."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
         return None
-    api_token = db.session.scalar(
-        select(ApiToken).options(joinedload(ApiToken.staff)).filter_by(token_hash=_digest(token))
-    )
+    api_token = db.session.scalar(_token_with_staff(), {"token_hash": _digest(token)})
     if api_token is None or api_token.revoked_at is not None or not api_token.staff.active:
         return None
     now = utcnow()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     has_request_context,
     redirect,
@@ -14,7 +13,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from campaign.extensions import db, limiter
+from campaign.extensions import db, rate_limits
 from campaign.staff import services
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.forms import LoginForm, TokenForm
@@ -30,12 +29,8 @@ def _safe_next(target: str | None) -> str | None:
     return None
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@rate_limits.limit("LOGIN_RATE_LIMIT", scope="login", methods={"POST"})
 def login():
     form = LoginForm()
     error = None

@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 
 from flask import current_app
-from sqlalchemy import insert, literal, select, update
+from sqlalchemy import Executable, bindparam, insert, select, update
 
 from campaign.database import insert_unless_exists, utcnow
 from campaign.extensions import db
@@ -137,40 +138,69 @@ def _subscribe_new_address(signup: Signup, canonical: str) -> bool:
     round trip per signup. (The flush-driven ORM path, five statements, cost a burst
     of signups more than everything else in the request together.)
     """
-    now = utcnow()
-    new_subscriber = (
-        insert_unless_exists(_SUBSCRIBER)
+    values = {
+        "signup_email": signup.email,
+        "signup_canonical": canonical,
+        "signup_first_name": signup.first_name,
+        "signup_source": signup.source,
+        "signup_at": utcnow(),
+        "signup_ip": signup.ip,
+        "signup_agent": signup.user_agent,
+        "signup_wording": current_app.config["CONSENT_WORDING_VERSION"],
+    }
+    insert_subscriber, insert_consent = _new_address_statements(db.engine.dialect.name)
+    subscriber_id = db.session.scalar(insert_subscriber, values)
+    if subscriber_id is None:
+        return False
+    if insert_consent is not None:
+        db.session.execute(insert_consent, {**values, "signup_subscriber": subscriber_id})
+    _queue_confirmation_email(subscriber_id)
+    return True
+
+
+@cache
+def _new_address_statements(dialect: str) -> tuple[Executable, Executable | None]:
+    """The subscriber insert and the consent insert (None when the first does both).
+
+    Built once per database kind with named parameters: building and hashing the
+    statements anew for each signup cost about as much CPU as running them.
+    """
+    now = bindparam("signup_at", type_=_SUBSCRIBER.c.created_at.type)
+    source = bindparam("signup_source", type_=_SUBSCRIBER.c.source.type)
+    subscriber = (
+        insert_unless_exists(_SUBSCRIBER, dialect)
         .values(
-            email=signup.email,
-            email_canonical=canonical,
-            first_name=signup.first_name,
-            source=signup.source,
+            email=bindparam("signup_email"),
+            email_canonical=bindparam("signup_canonical"),
+            first_name=bindparam("signup_first_name"),
+            source=source,
             status=SubscriberStatus.PENDING,
             created_at=now,
             optin_round=FIRST_ROUND,
-            # Queued here, as ``queue_confirmation`` would; the wake-up follows below.
+            # Queued here, as ``queue_confirmation`` would; the wake-up follows the commit.
             confirmation_sent_at=now,
             confirmation_queued_at=now,
         )
         .returning(_SUBSCRIBER.c.id)
     )
-    consent = _consent_values(signup, now)
-    if db.engine.dialect.name == "postgresql":
-        inserted = new_subscriber.cte("new_subscriber")
-        values = [literal(value, _CONSENT.c[name].type) for name, value in consent.items()]
-        subscriber_id = db.session.scalar(
+    consent = {
+        "created_at": now,
+        "ip": bindparam("signup_ip", type_=_CONSENT.c.ip.type),
+        "user_agent": bindparam("signup_agent", type_=_CONSENT.c.user_agent.type),
+        "wording_version": bindparam("signup_wording", type_=_CONSENT.c.wording_version.type),
+        "source": source,
+    }
+    if dialect == "postgresql":
+        inserted = subscriber.cte("new_subscriber")
+        both = (
             insert(_CONSENT)
-            .from_select(["subscriber_id", *consent], select(inserted.c.id, *values))
+            .from_select(["subscriber_id", *consent], select(inserted.c.id, *consent.values()))
             .returning(_CONSENT.c.subscriber_id)
         )
-    else:
-        subscriber_id = db.session.scalar(new_subscriber)
-        if subscriber_id is not None:
-            db.session.execute(insert(_CONSENT).values(subscriber_id=subscriber_id, **consent))
-    if subscriber_id is None:
-        return False
-    _queue_confirmation_email(subscriber_id)
-    return True
+        return both, None
+    return subscriber, insert(_CONSENT).values(
+        subscriber_id=bindparam("signup_subscriber"), **consent
+    )
 
 
 def _consent_values(signup: Signup, now: datetime) -> dict:
@@ -254,6 +284,15 @@ def take_queued_confirmations(limit: int) -> list[int]:
             .values(confirmation_queued_at=None)
             .returning(Subscriber.id)
         )
+    )
+
+
+def owe_confirmations(subscriber_ids: list[int]) -> None:
+    """Put taken confirmations back as owed (their email tasks never reached the broker)."""
+    db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id.in_(subscriber_ids), Subscriber.confirmation_queued_at.is_(None))
+        .values(confirmation_queued_at=utcnow())
     )
 
 

@@ -48,8 +48,16 @@ def send_queued_confirmations() -> None:
 
     while taken := services.take_queued_confirmations(limit=500):
         db.session.commit()
-        for subscriber_id in taken:
-            send_confirmation_email.delay(subscriber_id)
+        for position, subscriber_id in enumerate(taken):
+            try:
+                send_confirmation_email.delay(subscriber_id)
+            except Exception:
+                # The broker went away mid-batch: what it did not take is owed again,
+                # for the next wake-up or the beat sweep.
+                logger.exception("broker unreachable; confirmations left owed")
+                services.owe_confirmations(taken[position:])
+                db.session.commit()
+                return
 
 
 @shared_task(acks_late=True)

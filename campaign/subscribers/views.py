@@ -7,9 +7,9 @@ a POST, because mail scanners fetch every link in a message with GET.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 
-from campaign.extensions import csrf, db, limiter
+from campaign.extensions import csrf, db, rate_limits
 from campaign.subscribers import services
 from campaign.subscribers.services import ConfirmOutcome, Signup, SignupInvalid
 from campaign.tokens import TokenError, TokenExpired, TokenInvalid
@@ -20,12 +20,8 @@ csrf.exempt(bp)
 HONEYPOT_FIELD = "website"
 
 
-def _signup_limit() -> str:
-    return current_app.config["SIGNUP_RATE_LIMIT"]
-
-
 # One budget per IP for every route that can make us send a confirmation email.
-signup_rate_limit = limiter.shared_limit(_signup_limit, scope="signup")
+signup_rate_limit = rate_limits.limit("SIGNUP_RATE_LIMIT", scope="signup")
 
 
 def _invalid_link(kind: str):

@@ -190,6 +190,39 @@ def test_a_signup_made_while_the_broker_is_down_is_mailed_by_the_sweep(
     assert mailed == [db.session.scalar(select(Subscriber.id))]
 
 
+def test_confirmations_the_broker_did_not_take_stay_owed(app, ctx, monkeypatch):
+    from campaign.subscribers import services
+    from campaign.subscribers.services import Signup
+
+    monkeypatch.setattr(send_queued_confirmations, "apply_async", lambda **_: None)
+    for n in range(4):
+        services.subscribe(Signup.parse(email=f"owed-{n}@example.com", consent=True))
+    db.session.commit()
+    published = []
+
+    def broker_fails_on_the_third(subscriber_id):
+        if len(published) == 2:
+            raise ConnectionError("broker unreachable")
+        published.append(subscriber_id)
+
+    monkeypatch.setattr(send_confirmation_email, "delay", broker_fails_on_the_third)
+    send_queued_confirmations.apply()
+    db.session.expire_all()
+    owed = set(
+        db.session.scalars(
+            select(Subscriber.id).where(Subscriber.confirmation_queued_at.is_not(None))
+        )
+    )
+    everyone = set(db.session.scalars(select(Subscriber.id)))
+    assert len(published) == 2
+    assert owed == everyone - set(published)
+
+    mailed = []
+    monkeypatch.setattr(send_confirmation_email, "delay", mailed.append)
+    send_queued_confirmations.apply()  # the next wake-up or sweep
+    assert sorted(mailed) == sorted(owed)
+
+
 def test_wake_ups_in_a_burst_fold_into_one_immediate_and_one_delayed_run():
     from campaign.outbox import Wakeup
 
