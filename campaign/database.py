@@ -6,9 +6,10 @@ import select
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, exc
+from sqlalchemy import Executable, event, exc
 from sqlalchemy.engine import Engine
 
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
@@ -38,6 +39,22 @@ def insert_unless_exists(table, dialect: str | None = None):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(table).on_conflict_do_nothing()
+
+
+def scalar_alone(statement: Executable, values: dict[str, Any]) -> Any:
+    """Run ``statement``, a whole unit of work by itself, and commit it at once.
+
+    For the one-statement write of a request that has done nothing else in the
+    database: the statement alone is atomic, so it runs in autocommit, without the
+    BEGIN and COMMIT round trips a session transaction adds (two of a signup's three).
+    The caller checks that its session holds no transaction: work already done in
+    one would not be part of this statement's commit, and a row that work locked
+    would block it.
+    """
+    from campaign.extensions import db
+
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        return connection.scalar(statement, values)
 
 
 def utcnow() -> datetime:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from campaign.errors import ApiError
-from campaign.extensions import csrf, db
+from campaign.extensions import csrf
 from campaign.subscribers import services
 from campaign.subscribers.services import Signup, SignupInvalid
 from campaign.subscribers.views import signup_rate_limit
@@ -44,6 +44,5 @@ def subscribe():
         )
     except SignupInvalid as exc:
         raise ApiError(400, exc.code, exc.message, exc.field) from None
-    services.subscribe(signup)
-    db.session.commit()
+    services.subscribe_now(signup)
     return jsonify(status="pending_confirmation"), 202

@@ -51,8 +51,7 @@ def subscribe():
         )
     except SignupInvalid as exc:
         return render_template("subscribers/signup.html", form=form, error=exc), 400
-    services.subscribe(signup)
-    db.session.commit()
+    services.subscribe_now(signup)
     return render_template("subscribers/check_inbox.html")
 
 

@@ -190,6 +190,41 @@ def test_a_signup_made_while_the_broker_is_down_is_mailed_by_the_sweep(
     assert mailed == [db.session.scalar(select(Subscriber.id))]
 
 
+def test_a_signup_joins_work_already_in_the_request_transaction(ctx, monkeypatch, email_address):
+    """A new address commits on its own only when the request has written nothing else;
+    otherwise it joins that transaction (on PostgreSQL a second connection would wait
+    forever on the row this one holds)."""
+    from campaign.subscribers import services
+    from campaign.subscribers.addresses import canonical_address
+    from campaign.subscribers.services import Signup
+
+    monkeypatch.setattr(send_queued_confirmations, "apply_async", lambda **_: None)
+    canonical = canonical_address(email_address)
+    db.session.add(
+        Subscriber(email=email_address, email_canonical=canonical, status="unsubscribed")
+    )
+    db.session.flush()  # the unique address is now taken, uncommitted
+    services.subscribe_now(Signup.parse(email=email_address, consent=True))
+    db.session.rollback()  # nothing left to undo: it committed both
+
+    subscriber = db.session.scalar(select(Subscriber))
+    assert subscriber.status == SubscriberStatus.PENDING
+    assert subscriber.confirmation_queued_at is not None
+    assert count(ConsentRecord) == 1
+
+
+def test_an_api_signup_wakes_the_worker_once_committed(client, ctx, monkeypatch, email_address):
+    from campaign import outbox
+
+    monkeypatch.setattr(outbox, "_wakeups", {})
+    woken = []
+    monkeypatch.setattr(send_queued_confirmations, "apply_async", lambda **kw: woken.append(kw))
+    assert subscribe_api(client, email=email_address, consent=True).status_code == 202
+    assert woken == [{"countdown": 0.0}]
+    assert db.session.scalar(select(Subscriber.confirmation_queued_at)) is not None
+    assert count(ConsentRecord) == 1
+
+
 def test_confirmations_the_broker_did_not_take_stay_owed(app, ctx, monkeypatch):
     from campaign.subscribers import services
     from campaign.subscribers.services import Signup
