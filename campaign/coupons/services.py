@@ -209,57 +209,78 @@ def redeem(text: str, staff: Staff, ip: str | None = None) -> CouponResult:
     except InvalidCode:
         return CouponResult(Outcome.INVALID_CODE)
     now = utcnow()
-    statements = _redeem_statements()
-    coupon_id = db.session.scalar(
-        statements.redeem, {"digest": code.digest(_secret()), "at": now, "staff": staff.id}
-    )
-    if coupon_id is None:
+    values = {"digest": code.digest(_secret()), "at": now, "staff": staff.id, "from_ip": ip}
+    statements = _redeem_statements(db.engine.dialect.name)
+    redeemed = db.session.execute(statements.redeem, values).one_or_none()
+    if redeemed is not None and statements.record is not None:  # not in one statement here
+        values["coupon"] = redeemed.coupon_id
+        redeemed = db.session.execute(statements.record, values).one()
+    if redeemed is None:
         return lookup(text)
-    redemption_id = db.session.scalar(
-        statements.record, {"coupon": coupon_id, "staff": staff.id, "at": now, "from_ip": ip}
-    )
-    audit.record("coupon.redeemed", staff_id=staff.id, target=f"coupon:{coupon_id}")
+    audit.record("coupon.redeemed", staff_id=staff.id, target=f"coupon:{redeemed.coupon_id}")
     # Everything the desk's answer shows, in one query.
-    coupon, redemption = db.session.execute(statements.answer, {"redemption": redemption_id}).one()
+    coupon, redemption = db.session.execute(
+        statements.answer, {"redemption": redeemed.redemption_id}
+    ).one()
     return CouponResult(Outcome.REDEEMED, coupon=coupon, code=code, redemption=redemption)
 
 
 @dataclass(frozen=True)
 class _RedeemStatements:
-    redeem: Executable  # the conditional UPDATE that decides, returning the coupon's id
-    record: Executable  # the redemption row, returning its id
+    # The conditional UPDATE that decides. On PostgreSQL it also inserts the redemption
+    # record (the UPDATE in a CTE) and returns (coupon_id, redemption_id); elsewhere it
+    # returns coupon_id and ``record`` inserts the record, returning both ids.
+    redeem: Executable
+    record: Executable | None
     answer: Executable  # the coupon (with offer and owner) and the redemption
 
 
 @cache
-def _redeem_statements() -> _RedeemStatements:
-    """Built once: building and hashing them per request cost more than running them.
+def _redeem_statements(dialect: str) -> _RedeemStatements:
+    """Built once per database kind: building and hashing them per request cost more
+    than running them.
 
     Plain table statements, not ORM ones: no loaded object is brought up to date
     (the answer reads the rows afresh) and no unit of work is flushed.
     """
     coupon, record = Coupon.__table__, Redemption.__table__
     now, staff = bindparam("at", type_=coupon.c.redeemed_at.type), bindparam("staff")
-    return _RedeemStatements(
-        redeem=update(coupon)
+    ip = bindparam("from_ip", type_=record.c.ip.type)
+    redeem = (
+        update(coupon)
         .where(
             coupon.c.code_digest == bindparam("digest"),
             coupon.c.status == CouponStatus.ISSUED,
             coupon.c.expires_at > now,
         )
         .values(status=CouponStatus.REDEEMED, redeemed_at=now, redeemed_by_id=staff)
-        .returning(coupon.c.id),
-        record=insert(record)
-        .values(
-            coupon_id=bindparam("coupon"), staff_id=staff, redeemed_at=now, ip=bindparam("from_ip")
-        )
-        .returning(record.c.id),
-        answer=select(Coupon, Redemption)
+        .returning(coupon.c.id.label("coupon_id"))
+    )
+    answer = (
+        select(Coupon, Redemption)
         .join(Redemption, Redemption.coupon_id == Coupon.id)
         .options(joinedload(Coupon.offer), joinedload(Coupon.subscriber))
         .where(Redemption.id == bindparam("redemption"))
-        .execution_options(populate_existing=True),
+        .execution_options(populate_existing=True)
     )
+    returned = (record.c.coupon_id, record.c.id.label("redemption_id"))
+    if dialect == "postgresql":
+        redeemed = redeem.cte("redeemed")
+        both = (
+            insert(record)
+            .from_select(
+                ["coupon_id", "staff_id", "redeemed_at", "ip"],
+                select(redeemed.c.coupon_id, staff, now, ip),
+            )
+            .returning(*returned)
+        )
+        return _RedeemStatements(redeem=both, record=None, answer=answer)
+    record_it = (
+        insert(record)
+        .values(coupon_id=bindparam("coupon"), staff_id=staff, redeemed_at=now, ip=ip)
+        .returning(*returned)
+    )
+    return _RedeemStatements(redeem=redeem, record=record_it, answer=answer)
 
 
 def undo_redemption(text: str, staff: Staff, reason: str | None = None) -> CouponResult:
