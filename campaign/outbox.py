@@ -47,6 +47,11 @@ def wake_after_commit(task: Any) -> None:
     db.session().info.setdefault(_WAKE_KEY, set()).add(task)
 
 
+def wake(task: Any) -> None:
+    """Run ``task`` soon, for work already committed; coalesced as ``wake_after_commit``."""
+    _enqueue(task.name, (), _wakeup(task).ring)
+
+
 class Wakeup:
     """Nudges of one task in this process: immediately, or folded into a delayed run."""
 

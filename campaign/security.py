@@ -3,7 +3,8 @@ refusing text no page or API can take."""
 
 from __future__ import annotations
 
-from flask import Flask, abort, request
+from flask import Flask, Request, abort, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # No inline or third-party scripts anywhere. Inline styles stay allowed: emails
@@ -68,11 +69,22 @@ def _refuse_nul_characters() -> None:
             abort(400, description="The request contains a NUL character.")
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus building the signer for requests that
+    carry no session cookie: every API call and every first visit."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def install(app: Flask) -> None:
     proxies = app.config["TRUSTED_PROXIES"]
     if proxies:
         app.wsgi_app = ProxyFix(
             app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies, x_prefix=proxies
         )
+    app.session_interface = CookieSessions()
     app.before_request(_refuse_nul_characters)
     app.after_request(_headers)

@@ -23,10 +23,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, select, update
-from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import Executable
 
 from campaign.campaigns.models import Delivery, DeliveryStatus
+from campaign.database import Prepared
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 
@@ -72,31 +72,6 @@ class Verdict(enum.Enum):
     SEND = "send"
     SKIP = "skip"  # no longer subscribed (or erased): marked skipped
     LOST = "lost"  # the claim lapsed and another sender owns the delivery now
-
-
-class Prepared:
-    """A statement compiled once for a dialect, with its bind conversions."""
-
-    def __init__(self, statement: Executable, dialect: Dialect) -> None:
-        compiled = statement.compile(dialect=dialect)
-        self.sql = compiled.string
-        binds = compiled.bind_names  # parameter -> its name in the SQL
-        # Values fixed in the statement itself (a status, a NULL).
-        self.defaults = {
-            name: bind.effective_value for bind, name in binds.items() if not bind.required
-        }
-        self.order = compiled.positiontup if compiled.positional else None
-        self.converters = {
-            name: convert
-            for bind, name in binds.items()
-            if (convert := bind.type.dialect_impl(dialect).bind_processor(dialect))
-        }
-
-    def parameters(self, values: dict[str, Any]) -> tuple | dict:
-        params = {**self.defaults, **values}
-        for name, convert in self.converters.items():
-            params[name] = convert(params[name])
-        return tuple(params[name] for name in self.order) if self.order else params
 
 
 class Ledger:

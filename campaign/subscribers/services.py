@@ -19,7 +19,7 @@ from sqlalchemy import Executable, bindparam, insert, select, update
 
 from campaign.database import insert_unless_exists, scalar_alone, utcnow
 from campaign.extensions import db
-from campaign.outbox import wake_after_commit
+from campaign.outbox import wake, wake_after_commit
 from campaign.subscribers import signals
 from campaign.subscribers.addresses import (
     InvalidAddress,
@@ -133,17 +133,31 @@ def subscribe_now(signup: Signup) -> None:
     """``subscribe``, committed: for a request that writes nothing else.
 
     On PostgreSQL a new address is one statement (the subscriber and the consent
-    record), which then runs in autocommit, without the BEGIN and COMMIT round trips
-    of a session transaction: two of a signup's three. Known addresses, and requests
-    that have already written, go through ``subscribe`` and the session.
+    record), which then runs by itself in autocommit, without the BEGIN and COMMIT
+    round trips of a session transaction: two of a signup's three. Known addresses,
+    and requests that have already written, go through ``subscribe`` and the session.
     """
-    alone = not db.session().in_transaction()
-    if not (alone and _subscribe_new_address(signup, canonical_address(signup.email), alone)):
-        subscribe(signup)
-    db.session.commit()  # with nothing left to commit, it still wakes the worker
+    if not db.session().in_transaction() and _subscribe_new_address_alone(signup):
+        return
+    subscribe(signup)
+    db.session.commit()
 
 
-def _subscribe_new_address(signup: Signup, canonical: str, alone: bool = False) -> bool:
+def _subscribe_new_address_alone(signup: Signup) -> bool:
+    """True when the address was new and its signup is committed (PostgreSQL only)."""
+    insert_subscriber, insert_consent = _new_address_statements(db.engine.dialect.name)
+    if insert_consent is not None:  # two statements here: they need a transaction
+        return False
+    values = _new_address_values(signup, canonical_address(signup.email))
+    if scalar_alone(insert_subscriber, values) is None:
+        return False
+    from campaign.subscribers.tasks import send_queued_confirmations
+
+    wake(send_queued_confirmations)  # committed already: no session commit to wait for
+    return True
+
+
+def _subscribe_new_address(signup: Signup, canonical: str) -> bool:
     """The common case, in plain statements: an address never seen before.
 
     Inserting first (skipped when the canonical address exists) answers "new?" and
@@ -152,7 +166,19 @@ def _subscribe_new_address(signup: Signup, canonical: str, alone: bool = False) 
     round trip per signup. (The flush-driven ORM path, five statements, cost a burst
     of signups more than everything else in the request together.)
     """
-    values = {
+    values = _new_address_values(signup, canonical)
+    insert_subscriber, insert_consent = _new_address_statements(db.engine.dialect.name)
+    subscriber_id = db.session.scalar(insert_subscriber, values)
+    if subscriber_id is None:
+        return False
+    if insert_consent is not None:
+        db.session.execute(insert_consent, {**values, "signup_subscriber": subscriber_id})
+    _queue_confirmation_email(subscriber_id)
+    return True
+
+
+def _new_address_values(signup: Signup, canonical: str) -> dict:
+    return {
         "signup_email": signup.email,
         "signup_canonical": canonical,
         "signup_first_name": signup.first_name,
@@ -162,17 +188,6 @@ def _subscribe_new_address(signup: Signup, canonical: str, alone: bool = False) 
         "signup_agent": signup.user_agent,
         "signup_wording": current_app.config["CONSENT_WORDING_VERSION"],
     }
-    insert_subscriber, insert_consent = _new_address_statements(db.engine.dialect.name)
-    if alone and insert_consent is None:  # the whole signup is this one statement
-        subscriber_id = scalar_alone(insert_subscriber, values)
-    else:
-        subscriber_id = db.session.scalar(insert_subscriber, values)
-    if subscriber_id is None:
-        return False
-    if insert_consent is not None:
-        db.session.execute(insert_consent, {**values, "signup_subscriber": subscriber_id})
-    _queue_confirmation_email(subscriber_id)
-    return True
 
 
 @cache
@@ -197,6 +212,7 @@ def _new_address_statements(dialect: str) -> tuple[Executable, Executable | None
             # Queued here, as ``queue_confirmation`` would; the wake-up follows the commit.
             confirmation_sent_at=now,
             confirmation_queued_at=now,
+            bounce_count=0,  # every column given: the statement runs prepared
         )
         .returning(_SUBSCRIBER.c.id)
     )
