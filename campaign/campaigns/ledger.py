@@ -103,7 +103,7 @@ class Ledger:
         self._connection = db.engine.raw_connection()
         self._cursor = self._connection.cursor()
         if self._combined:
-            self._connection.rollback()  # out of the pool's ping transaction
+            self._connection.rollback()  # autocommit can only be set outside a transaction
             self._connection.dbapi_connection.autocommit = True
             self._cursor.execute("SET synchronous_commit = off")
 
