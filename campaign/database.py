@@ -151,7 +151,9 @@ def tune(engine: Engine) -> None:
 def _server_connection_check(dialect):
     def check(dbapi_connection, _connection_record, _connection_proxy) -> None:
         try:
-            waiting, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+            poller = select.poll()  # not select(): it fails on descriptors past 1023
+            poller.register(dbapi_connection.fileno(), select.POLLIN)
+            waiting = bool(poller.poll(0))
         except (OSError, ValueError):
             waiting = True  # no usable socket: let the ping decide
         if not waiting:
