@@ -11,3 +11,4 @@ PY="${PYTHON:-.venv/bin/python}"
 "$PY" -m bench.send --n 300 --runs 1 --ceiling-n 300
 "$PY" -m bench.send --n 300 --runs 1 --ceiling-n 300 --db postgresql
 "$PY" -m bench.web --db both --runs 1 --seconds 1
+"$PY" -m bench.web_cpu --db postgresql --seconds 1

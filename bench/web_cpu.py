@@ -119,6 +119,8 @@ def measure(database: str, seconds: float, profile: Path | None) -> None:
                 after, db_after = _total(workers), _total(_server_pids())
                 for spy in spies:
                     spy.wait()
+                if result["errors"]:
+                    raise SystemExit(f"{name}: {result['errors']} requests failed")
                 n = result["requests"]
                 user, system = ((a - b) / n * 1000 for a, b in zip(after, before, strict=True))
                 servers_cpu = sum(db_after) - sum(db_before)
