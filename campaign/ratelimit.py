@@ -39,7 +39,7 @@ def remote_address() -> str:
 
 @lru_cache(maxsize=64)
 def _parsed(limit: str) -> tuple[RateLimitItem, ...]:
-    """ "20 per minute;200 per hour" as its windows."""
+    """The windows of a limit such as "20 per minute;200 per hour"."""
     return tuple(parse_many(limit))
 
 
