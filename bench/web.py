@@ -98,19 +98,24 @@ def prepare(env: dict[str, str], coupons: int, var: Path) -> tuple[str, Path]:
     return token, codes
 
 
+def settings(var: Path, database: str) -> dict[str, str]:
+    """Production settings, rate limits no load reaches, fresh Redis counters."""
+    if database == "postgresql":
+        common.flush_redis()
+    return common.settings(
+        var,
+        database,
+        SIGNUP_RATE_LIMIT="100000000 per minute",
+        DESK_RATE_LIMIT="100000000 per minute",
+        MAIL_SERVER="127.0.0.1",
+        MAIL_PORT="9",  # nothing is mailed during the bench: no worker runs
+    )
+
+
 def bench_database(database: str, runs: int, seconds: float) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         var = Path(tmp)
-        env = common.settings(
-            var,
-            database,
-            SIGNUP_RATE_LIMIT="100000000 per minute",
-            DESK_RATE_LIMIT="100000000 per minute",
-            MAIL_SERVER="127.0.0.1",
-            MAIL_PORT="9",  # nothing is mailed during the bench: no worker runs
-        )
-        if database == "postgresql":
-            common.flush_redis()
+        env = settings(var, database)
         # Fresh codes for every run: more than the fastest redeem rate could use.
         per_run = int(seconds * 1000) + 1000
         token, codes = prepare(env, runs * per_run, var)

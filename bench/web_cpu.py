@@ -76,16 +76,7 @@ def _top_frames(samples: list[Path], count: int = 30) -> list[tuple[float, str]]
 def measure(database: str, seconds: float, profile: Path | None) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-web-cpu-") as tmp:
         var = Path(tmp)
-        env = common.settings(
-            var,
-            database,
-            SIGNUP_RATE_LIMIT="100000000 per minute",
-            DESK_RATE_LIMIT="100000000 per minute",
-            MAIL_SERVER="127.0.0.1",
-            MAIL_PORT="9",
-        )
-        if database == "postgresql":
-            common.flush_redis()
+        env = web.settings(var, database)
         enough = int(seconds * 1000) + 1000  # more codes than redeem can use
         token, codes = web.prepare(env, enough, var)
         ports = {"product": common.free_port(), "bare": common.free_port()}
