@@ -136,25 +136,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 def tune(engine: Engine) -> None:
     """Give the app's engine what its database needs under concurrent requests."""
+    event.listen(engine.pool, "checkout", _connection_check(engine.dialect))
     if engine.dialect.name == "sqlite":
         queue_sqlite_writers(engine)
-    else:
-        event.listen(engine.pool, "checkout", _server_connection_check(engine.dialect))
 
 
 # Each pooled connection used to be pinged with ``SELECT 1`` before every checkout
-# (``pool_pre_ping``): a round trip per request, a fifth of a signup's database time.
-# A server that restarts or drops idle connections closes their sockets, and a closed
-# socket reads as ready: so an idle connection whose socket has nothing to read is
-# alive as far as any ping could tell, and only one with something waiting (a
-# goodbye, an EOF, rarely a notice) is pinged, and replaced if the ping fails.
-def _server_connection_check(dialect):
+# (``pool_pre_ping``): on PostgreSQL a round trip per request, a fifth of a signup's
+# database time. A server that restarts or drops idle connections closes their
+# sockets, and a closed socket reads as ready: so an idle connection whose socket has
+# nothing to read is alive as far as any ping could tell, and only one with something
+# waiting (a goodbye, an EOF, rarely a notice) is pinged, and replaced if the ping
+# fails. A connection with no socket (SQLite, in-process) is pinged: that costs no
+# round trip.
+def _connection_check(dialect):
     def check(dbapi_connection, _connection_record, _connection_proxy) -> None:
         try:
             poller = select.poll()  # not select(): it fails on descriptors past 1023
             poller.register(dbapi_connection.fileno(), select.POLLIN)
             waiting = bool(poller.poll(0))
-        except (OSError, ValueError):
+        except (AttributeError, OSError, ValueError):
             waiting = True  # no usable socket: let the ping decide
         if not waiting:
             return
@@ -164,7 +165,7 @@ def _server_connection_check(dialect):
             alive = False
         if not alive:
             # The pool discards this connection and checks out another.
-            raise exc.DisconnectionError("the server closed this connection")
+            raise exc.DisconnectionError("the connection can no longer be used")
 
     return check
 
