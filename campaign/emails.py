@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import socket
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -17,9 +18,8 @@ from functools import cache
 from urllib.parse import quote, urlsplit
 
 import css_inline
+import flask_mail
 from flask import current_app, render_template
-
-from campaign.extensions import mail
 
 logger = logging.getLogger(__name__)
 
@@ -142,15 +142,53 @@ def envelope_sender() -> str:
     return parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
 
 
+class Connection(flask_mail.Connection):
+    """Flask-Mail's SMTP connection, bounded by ``MAIL_TIMEOUT``.
+
+    Flask-Mail opens its socket without a timeout, so a mail server that stops
+    answering would hold a sender forever (and its readers' claims past their lease).
+    smtplib also looks up this host's name for EHLO on every connection, a DNS query
+    that can itself stall for seconds: it is looked up once per process here.
+    """
+
+    def configure_host(self) -> smtplib.SMTP:
+        options = {
+            "timeout": current_app.config["MAIL_TIMEOUT"],
+            "local_hostname": _local_hostname(),
+        }
+        smtp = smtplib.SMTP_SSL if self.mail.use_ssl else smtplib.SMTP
+        host = smtp(self.mail.server, self.mail.port, **options)
+        try:
+            host.set_debuglevel(int(self.mail.debug))
+            if self.mail.use_tls:
+                host.starttls()
+            if self.mail.username and self.mail.password:
+                host.login(self.mail.username, self.mail.password)
+        except BaseException:
+            host.close()  # a refused login must not leave the socket open
+            raise
+        return host
+
+
+@cache
+def _local_hostname() -> str:
+    return socket.getfqdn()
+
+
+def connect() -> Connection:
+    """An SMTP connection for ``with``: opened on entry, closed with QUIT on exit."""
+    return Connection(current_app.extensions["mail"])
+
+
 def send_raw(to: str, data: bytes) -> None:
     """Send ready-made message bytes to one address over a fresh connection."""
-    with mail.connect() as connection:
+    with connect() as connection:
         connection.host.sendmail(envelope_sender(), [check_header(to)], data)
 
 
 def send(email: Email) -> None:
     """Send one email now, over a fresh connection (transactional mail)."""
     message = email.build()
-    with mail.connect() as connection:
+    with connect() as connection:
         connection.host.sendmail(envelope_sender(), [email.to], message.as_bytes())
     logger.info("sent %s email", email.template)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 
 def free_port() -> int:
@@ -47,23 +48,59 @@ class Received:
         return self.message.get_body(("html",)).get_content()
 
 
+class _Server(SMTP):
+    """aiosmtpd's SMTP session, greeting late when the sink says so."""
+
+    def __init__(self, sink: SmtpSink, **options) -> None:
+        super().__init__(sink, **options)
+        self.sink = sink
+
+    async def _handle_client(self) -> None:
+        delay = self.sink.next_greeting_delay()
+        if delay:
+            # Silent for ``delay``. A client that gives up first (its EOF cancels this
+            # task) is hung up on, as aiosmtpd does, so no session outlives the test.
+            try:
+                await asyncio.sleep(delay)
+            except asyncio.CancelledError:
+                self.transport.close()
+                raise
+        await super()._handle_client()
+
+
+class _Controller(Controller):
+    def factory(self) -> SMTP:
+        return _Server(self.handler, **self.SMTP_kwargs)
+
+
 class SmtpSink:
     """Keeps every message it accepts; ``wait_for`` blocks until mail arrives.
 
     Faults can be injected per recipient: ``answers[address]`` is a list of RCPT
     answers used one per attempt (e.g. ``["451 4.7.1 try later"]`` then accepted),
     ``drop_once`` holds addresses whose first DATA drops the connection, and
-    ``delay`` slows every DATA down.
+    ``delay`` slows every DATA down. ``greeting_delays`` holds, for the next
+    connections one each, how long the server waits before its greeting (a slow
+    server, as a client's connect sees it).
     """
 
     def __init__(self) -> None:
         self.messages: list[Received] = []
         self._lock = threading.Condition()
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+        # A fixed server name: aiosmtpd would otherwise look up this host's name (a
+        # DNS query that can take seconds) on every connection.
+        self.controller = _Controller(
+            self, hostname="127.0.0.1", port=free_port(), server_hostname="sink.test"
+        )
         self.answers: dict[str, list[str]] = {}
         self.drop_once: set[str] = set()
         self.delay = 0.0
+        self.greeting_delays: list[float] = []
         self.rcpt_attempts: dict[str, int] = {}
+
+    def next_greeting_delay(self) -> float:
+        with self._lock:
+            return self.greeting_delays.pop(0) if self.greeting_delays else 0.0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:  # noqa: N802
         address = address.lower()
@@ -107,6 +144,7 @@ class SmtpSink:
             self.answers.clear()
             self.drop_once.clear()
             self.rcpt_attempts.clear()
+            self.greeting_delays.clear()
             self.delay = 0.0
 
     def to(self, address: str) -> list[Received]:

@@ -1,10 +1,10 @@
 """The per-message ledger work of a sender, on a database connection of its own.
 
-Each message needs a reader's status read just before it goes and its delivery marked
-sent the moment the server accepts it. Done through the session, those two statements
-and their commit cost more than the message's SMTP dialogue (a pool checkout with its
-ping per transaction, statement caching and result handling per statement: about
-200 us against 30 us of database work). A sender holds one connection for its slice
+Each message needs its claim renewed and the reader's status read just before it
+goes, and its delivery marked sent the moment the server accepts it. Done through the
+session, those two statements and their commit cost more than the message's SMTP
+dialogue (a pool checkout per transaction, statement caching and result handling per
+statement: about 200 us against 30 us of database work). A sender holds one connection for its slice
 instead, and runs the statements, compiled once by SQLAlchemy for the connection's
 dialect (with its type conversions), straight on the DB-API cursor.
 
@@ -22,7 +22,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, select, update
+from sqlalchemy import bindparam, literal_column, select, update
 from sqlalchemy.sql import Executable
 
 from campaign.campaigns.models import Delivery, DeliveryStatus
@@ -49,22 +49,26 @@ MARK_SENT = (
 MARK_SKIPPED = (
     update(_DELIVERY).where(_CLAIMED).values(status=DeliveryStatus.SKIPPED, smtp_response=None)
 )
-# The reader's status, and whether this sender's claim still holds: a sender that
-# stalled past its lease finds the delivery claimed anew (or sent) by another.
+# Whether this sender's claim still holds (a sender that stalled past its lease finds
+# the delivery claimed anew, or sent, by another) and, if it does, renew it to a whole
+# lease from now and read the reader's status. The renewal is what keeps a message
+# from going out twice: whatever the sender waited for before this check (the rate
+# limit, a slow connection), the SMTP dialogue that follows has a full lease to finish.
 READER_CHECK = (
-    select(
-        _SUBSCRIBER.c.status,
-        case(
-            (
-                (_DELIVERY.c.status == DeliveryStatus.SENDING)
-                & (_DELIVERY.c.claimed_at == bindparam("claimed_at")),
-                1,
-            ),
-            else_=0,
-        ),
+    update(_DELIVERY)
+    .where(
+        _DELIVERY.c.id == bindparam("reader_delivery"),
+        _DELIVERY.c.status == DeliveryStatus.SENDING,
+        _DELIVERY.c.claimed_at == bindparam("held_since"),
     )
-    .select_from(_DELIVERY.outerjoin(_SUBSCRIBER, _SUBSCRIBER.c.id == _DELIVERY.c.subscriber_id))
-    .where(_DELIVERY.c.id == bindparam("reader_delivery"))
+    .values(claimed_at=bindparam("renewed_at"))
+    .returning(
+        select(_SUBSCRIBER.c.status)
+        # SQLAlchemy writes RETURNING's columns unqualified on SQLite, subqueries
+        # included: a bare "subscriber_id" would only resolve to delivery's by luck.
+        .where(_SUBSCRIBER.c.id == literal_column("delivery.subscriber_id"))
+        .scalar_subquery()
+    )
 )
 
 
@@ -75,12 +79,13 @@ class Verdict(enum.Enum):
 
 
 class Ledger:
-    """Reader checks and "sent" marks for one sender, on one connection.
+    """Reader checks (claim renewals) and "sent" marks for one sender, on one connection.
 
     On PostgreSQL the connection runs in autocommit and a mark travels with the next
     reader's check as one statement (the UPDATE in a CTE): one round trip per message
     where a mark, a check and a COMMIT took three. SQLite has no UPDATE in a CTE: there
-    the mark is executed at once and committed with the next check.
+    the mark is written and committed at once, since SQLite's one writer must be free
+    for what the sender does before the next check (the rate limit's bucket is a row).
     """
 
     def __init__(self) -> None:
@@ -107,18 +112,20 @@ class Ledger:
             self._connection.dbapi_connection.autocommit = True
             self._cursor.execute("SET synchronous_commit = off")
 
-    def check(self, delivery_id: int, claimed_at: datetime) -> Verdict:
-        """Read the reader's status and the claim now; commit every mark written before."""
-        name, values = "check", {"reader_delivery": delivery_id, "claimed_at": claimed_at}
+    def check(self, delivery_id: int, claimed_at: datetime, now: datetime) -> Verdict:
+        """Renew the claim held since ``claimed_at`` to ``now`` and read the reader's
+        status; commits every mark written before."""
+        name = "check"
+        values = {"reader_delivery": delivery_id, "held_since": claimed_at, "renewed_at": now}
         if self._pending is not None:
             mark, mark_values = self._pending
             name, values = f"{mark}+check", {**mark_values, **values}
             self._pending = None
-        row = self._run(name, values).fetchone()
+        rows = self._run(name, values).fetchall()
         self.commit()
-        if row is None or not row[1]:
+        if not rows:
             return Verdict.LOST
-        return Verdict.SEND if row[0] == SubscriberStatus.CONFIRMED else Verdict.SKIP
+        return Verdict.SEND if rows[0][0] == SubscriberStatus.CONFIRMED else Verdict.SKIP
 
     def mark_sent(self, delivery_id: int, attempt: int, answer: str, at: datetime) -> None:
         """Marked before the next message goes: at once, or with the next check."""
@@ -135,6 +142,7 @@ class Ledger:
             self._pending = (name, values)
         else:
             self._run(name, values)
+            self._connection.commit()
 
     def commit(self) -> None:
         if self._pending is not None:

@@ -5,10 +5,12 @@ Guarantees, all from the ledger (``Delivery`` rows):
   ``SEND_LEASE_SECONDS``;
 - nobody is mailed twice in normal running: a delivery is marked sent, with the
   server's answer, the moment the server accepts it, and that mark is committed
-  (together with the next reader's status check) before the next message is sent.
-  A sender that stalled past its lease sees, in that same check, that its claim
-  was taken over, and leaves the reader to the new owner. Only a message in flight
-  when a worker dies (or stalls) can go out twice;
+  (together with the next reader's check) before the next message is sent. The
+  check comes last before the SMTP dialogue, after the waits (the connection, the
+  rate limit's token): it renews the reader's claim to a whole lease, or finds that
+  the claim lapsed and was taken over, and leaves the reader to the new owner. Only
+  a message in flight when a worker dies, or whose dialogue outlasts the lease
+  (``MAIL_TIMEOUT`` bounds each server reply), can go out twice;
 - nobody who unsubscribed is mailed: each reader's status is read just before sending.
 """
 
@@ -23,10 +25,12 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
+from campaign import emails
 from campaign.campaigns import throttle
 from campaign.campaigns.ledger import Ledger, Verdict
 from campaign.campaigns.message import Reader, Skeleton, build_skeleton, personalize
@@ -36,7 +40,7 @@ from campaign.coupons.models import Coupon, CouponStatus
 from campaign.coupons.services import code_of, coupon_page_token
 from campaign.database import utcnow
 from campaign.emails import is_temporary, public_url
-from campaign.extensions import db, mail
+from campaign.extensions import db
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 from campaign.subscribers.services import unsubscribe_token
 
@@ -87,22 +91,25 @@ def _claim(campaign_id: int, condition, size: int, now: datetime) -> list[int]:
     )
 
 
-def release(delivery_ids: list[int]) -> None:
+def _held(claimed_at: datetime):
+    """Deliveries still in this sender's claim made (or renewed) at ``claimed_at``."""
+    return and_(Delivery.status == DeliveryStatus.SENDING, Delivery.claimed_at == claimed_at)
+
+
+def release(delivery_ids: list[int], claimed_at: datetime) -> None:
     """Give unsent claims back (on pause), so another run picks them up at once."""
     if delivery_ids:
         db.session.execute(
             update(Delivery)
-            .where(Delivery.id.in_(delivery_ids), Delivery.status == DeliveryStatus.SENDING)
+            .where(Delivery.id.in_(delivery_ids), _held(claimed_at))
             .values(status=DeliveryStatus.QUEUED, claimed_at=None, claimed_by=None)
         )
         db.session.commit()
 
 
-def _record(delivery_id: int, **values) -> None:
+def _record(delivery_id: int, held_since: datetime, **values) -> None:
     db.session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.SENDING)
-        .values(**values)
+        update(Delivery).where(Delivery.id == delivery_id, _held(held_since)).values(**values)
     )
     db.session.commit()
 
@@ -168,6 +175,15 @@ def dot_stuffed(data: bytes) -> bytes:
     if b"\n." in data:
         data = data.replace(b"\n.", b"\n..")
     return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+class Claim(NamedTuple):
+    """A reader this sender holds, as its check just renewed it."""
+
+    delivery_id: int
+    renewed_at: datetime
+    attempts: int
+    subscriber_id: int | None
 
 
 @dataclass
@@ -248,10 +264,15 @@ class CampaignSender:
         # Only claims of other (live or dead) workers remain: look again after the lease.
         return SliceResult(more=True, retry_in=float(self.config["SEND_LEASE_SECONDS"]))
 
-    def _connect(self):
+    def _connect(self) -> smtplib.SMTP | Exception:
+        """The open connection, or why it could not be opened (the reader's failure)."""
         if self.connection is None:
-            self.connection = mail.connect()
-            self.connection.__enter__()
+            connection = emails.connect()
+            try:
+                connection.__enter__()
+            except (smtplib.SMTPException, OSError) as exc:
+                return exc
+            self.connection = connection
         return self.connection.host
 
     def _disconnect(self) -> None:
@@ -309,50 +330,60 @@ class CampaignSender:
         for position, delivery_id in enumerate(batch):
             if not self.still_sending():
                 self.ledger.commit()
-                release(batch[position:])
+                release(batch[position:], claimed_at)
                 return
             attempts, subscriber_id, email, first_name = readers[delivery_id]
-            # Read just before this reader's message; commits the previous one's mark.
-            verdict = self.ledger.check(delivery_id, claimed_at)
+            # Every wait comes before the check: once it renews the claim, only the
+            # SMTP dialogue stands between it and the mark.
+            host = self._connect()
+            throttle.acquire()
+            renewed_at = utcnow()
+            # Commits the previous reader's mark too.
+            verdict = self.ledger.check(delivery_id, claimed_at, renewed_at)
             if verdict is Verdict.LOST:
                 continue
-            if verdict is Verdict.SKIP:
+            if verdict is Verdict.SKIP:  # unsubscribed or erased since the claim
                 self.ledger.mark_skipped(delivery_id)
                 continue
-            code, url = coupons.get(subscriber_id, (None, None))
-            reader = Reader(
-                email=email,
-                first_name=first_name,
-                unsubscribe_token=unsubscribe_token(subscriber_id),
-                coupon_code=code,
-                coupon_url=url,
-            )
-            data = personalize(self.skeleton, reader, f"c{self.campaign_id}.d{delivery_id}")
-            throttle.acquire()
-            self._deliver(delivery_id, attempts, subscriber_id, email, data)
+            claim = Claim(delivery_id, renewed_at, attempts, subscriber_id)
+            if isinstance(host, Exception):
+                self._failed(claim, _exception_answer(host), is_temporary(host))
+                continue
+            data = self._message(delivery_id, subscriber_id, email, first_name, coupons)
+            self._deliver(host, claim, email, data)
 
-    def _deliver(self, delivery_id, attempts, subscriber_id, email, data: bytes) -> None:
+    def _message(self, delivery_id, subscriber_id, email, first_name, coupons) -> bytes:
+        code, url = coupons.get(subscriber_id, (None, None))
+        reader = Reader(
+            email=email,
+            first_name=first_name,
+            unsubscribe_token=unsubscribe_token(subscriber_id),
+            coupon_code=code,
+            coupon_url=url,
+        )
+        return personalize(self.skeleton, reader, f"c{self.campaign_id}.d{delivery_id}")
+
+    def _deliver(self, host: smtplib.SMTP, claim: Claim, email: str, data: bytes) -> None:
         try:
-            host = self._connect()
             answer = smtp_send(host, self.skeleton.sender, email, data)
         except SmtpFailure as failure:
-            self._failed(delivery_id, attempts, subscriber_id, failure.answer, failure.temporary)
+            self._failed(claim, failure.answer, failure.temporary)
         except (smtplib.SMTPException, OSError) as exc:
             # A dropped connection or a refused DATA: retry on a fresh connection.
             self._disconnect()
-            answer = _exception_answer(exc)
-            self._failed(delivery_id, attempts, subscriber_id, answer, is_temporary(exc))
+            self._failed(claim, _exception_answer(exc), is_temporary(exc))
         else:
             # Marked the moment the server accepted it, before the next message goes.
-            self.ledger.mark_sent(delivery_id, attempts + 1, answer, utcnow())
+            self.ledger.mark_sent(claim.delivery_id, claim.attempts + 1, answer, utcnow())
 
-    def _failed(self, delivery_id, attempts, subscriber_id, answer, temporary) -> None:
+    def _failed(self, claim: Claim, answer: str, temporary: bool) -> None:
         self.ledger.commit()  # before the session writes (SQLite has one writer)
-        attempts += 1
+        delivery_id, attempts = claim.delivery_id, claim.attempts + 1
         if temporary and attempts < self.config["SEND_MAX_ATTEMPTS"]:
             delay = min(3600, self.config["SEND_RETRY_BASE_SECONDS"] * 2 ** (attempts - 1))
             _record(
                 delivery_id,
+                claim.renewed_at,
                 status=DeliveryStatus.QUEUED,
                 attempts=attempts,
                 smtp_response=answer,
@@ -362,10 +393,16 @@ class CampaignSender:
             )
             logger.info("delivery %s deferred %ss: %s", delivery_id, delay, answer)
             return
-        _record(delivery_id, status=DeliveryStatus.FAILED, attempts=attempts, smtp_response=answer)
+        _record(
+            delivery_id,
+            claim.renewed_at,
+            status=DeliveryStatus.FAILED,
+            attempts=attempts,
+            smtp_response=answer,
+        )
         logger.warning("delivery %s failed: %s", delivery_id, answer)
         if not temporary:
-            count_hard_bounce(subscriber_id)
+            count_hard_bounce(claim.subscriber_id)
 
 
 def _exception_answer(exc: BaseException) -> str:

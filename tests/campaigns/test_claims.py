@@ -1,11 +1,14 @@
 """Claims are leases: a sender that stalls past its lease sends nothing it lost."""
 
+import threading
+import time
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from campaign.campaigns import services
+from campaign.campaigns.ledger import Ledger, Verdict
 from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from campaign.campaigns.sending import CampaignSender, claim_batch
 from campaign.database import utcnow
@@ -64,3 +67,81 @@ def test_a_sender_whose_lease_lapsed_leaves_the_readers_to_the_new_owner(
     # And the other way round: once B's marks are in, A's stale batch finds them sent.
     send(campaign, stalled_batch, stalled_at)
     assert len(smtp.messages) == 3
+
+
+def test_a_check_renews_the_claim_for_a_whole_lease(app, client, ctx, marketing):
+    campaign = started_campaign(client, marketing, readers=1)
+    lease = timedelta(seconds=app.config["SEND_LEASE_SECONDS"])
+    claimed_at = utcnow() - lease * 0.9
+    [delivery_id] = claim_batch(campaign.id, 10, claimed_at)
+
+    ledger = Ledger()
+    try:
+        assert ledger.check(delivery_id, claimed_at - lease, utcnow()) is Verdict.LOST
+        checked_at = utcnow()
+        assert ledger.check(delivery_id, claimed_at, checked_at) is Verdict.SEND
+    finally:
+        ledger.close()
+
+    # A lease after the claim, but not after the check: nobody may take the reader.
+    assert claim_batch(campaign.id, 10, claimed_at + lease * 1.1) == []
+    assert claim_batch(campaign.id, 10, checked_at + lease * 1.1) == [delivery_id]
+
+
+def test_a_sender_stuck_connecting_past_its_lease_sends_nothing_it_lost(
+    app, client, ctx, smtp, marketing, monkeypatch
+):
+    """The claim is checked after the connection is open, not before.
+
+    Sender A claims a reader, then waits for a mail server slow to greet it, longer
+    than the lease; sender B takes the reader over and mails them. Had A checked its
+    claim before connecting, it would mail the reader a second time once connected.
+    """
+    monkeypatch.setitem(app.config, "SEND_LEASE_SECONDS", 1)
+    campaign = started_campaign(client, marketing, readers=1)
+    claimed_at = utcnow()
+    batch = claim_batch(campaign.id, 10, claimed_at)
+
+    smtp.greeting_delays.append(2.0)  # A's connection; B's is answered at once
+
+    def sender_a() -> None:
+        with app.app_context():
+            send(db.session.get(Campaign, campaign.id), batch, claimed_at)
+
+    a = threading.Thread(target=sender_a)
+    a.start()
+    time.sleep(1.2)  # A's lease has lapsed; A is still waiting for the greeting
+    taken_at = utcnow()
+    assert claim_batch(campaign.id, 10, taken_at) == batch
+    send(campaign, batch, taken_at)
+    assert len(smtp.messages) == 1
+    a.join(timeout=10)
+
+    assert not a.is_alive()
+    assert len(smtp.messages) == 1
+    db.session.expire_all()
+    assert db.session.scalar(select(Delivery.status).filter_by(id=batch[0])) == (
+        DeliveryStatus.SENT
+    )
+
+
+def test_a_mail_server_that_never_answers_costs_a_sender_mail_timeout(
+    app, client, ctx, smtp, marketing, monkeypatch
+):
+    """Without a timeout a silent server would hold the sender, and its claims, forever."""
+    monkeypatch.setitem(app.config, "MAIL_TIMEOUT", 0.5)
+    campaign = started_campaign(client, marketing, readers=1)
+    claimed_at = utcnow()
+    batch = claim_batch(campaign.id, 10, claimed_at)
+    smtp.greeting_delays.append(5.0)
+
+    started = time.monotonic()
+    send(campaign, batch, claimed_at)
+    assert time.monotonic() - started < 3
+
+    db.session.expire_all()
+    delivery = db.session.get(Delivery, batch[0])
+    assert delivery.status == DeliveryStatus.QUEUED  # deferred, to be retried
+    assert delivery.attempts == 1
+    assert "timed out" in delivery.smtp_response
+    assert smtp.messages == []
