@@ -243,9 +243,14 @@ def run(job_id: int, apply: bool) -> None:
 
 
 def _insert(rows: list[Row]) -> None:
-    """Add one batch of new people with bulk statements; invite the unconfirmed."""
-    from campaign.outbox import after_commit
-    from campaign.subscribers.tasks import send_confirmation_email
+    """Add one batch of new people with bulk statements; invite the unconfirmed.
+
+    An invitation is owed in the person's row (``confirmation_queued_at``), as for a
+    signup, and one wake-up per batch drains them: a broker that is away when the batch
+    commits loses nothing (beat's sweep finds them), where a task per row was lost.
+    """
+    from campaign.outbox import wake_after_commit
+    from campaign.subscribers.tasks import send_queued_confirmations
 
     now = utcnow()
     ids = db.session.execute(
@@ -262,6 +267,7 @@ def _insert(rows: list[Row]) -> None:
                 "created_at": now,
                 "confirmed_at": row.consented_at,
                 "confirmation_sent_at": None if row.consented_at else now,
+                "confirmation_queued_at": None if row.consented_at else now,
                 "bounce_count": 0,
             }
             for row in rows
@@ -289,9 +295,8 @@ def _insert(rows: list[Row]) -> None:
             for consent_id, subscriber_id in consents
         ],
     )
-    for row in rows:
-        if row.consented_at is None:
-            after_commit(send_confirmation_email, subscriber_ids[row.canonical])
+    if any(row.consented_at is None for row in rows):
+        wake_after_commit(send_queued_confirmations)
 
 
 def claim(job_id: int, from_status: str, to_status: str) -> bool:
