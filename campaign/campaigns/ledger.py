@@ -4,9 +4,10 @@ Each message needs its claim renewed and the reader's status read just before it
 goes, and its delivery marked sent the moment the server accepts it. Done through the
 session, those two statements and their commit cost more than the message's SMTP
 dialogue (a pool checkout per transaction, statement caching and result handling per
-statement: about 200 us against 30 us of database work). A sender holds one connection for its slice
-instead, and runs the statements, compiled once by SQLAlchemy for the connection's
-dialect (with its type conversions), straight on the DB-API cursor.
+statement: about 200 us against 30 us of database work). A sender holds one
+connection for its slice instead, and runs the statements, compiled once by
+SQLAlchemy for the connection's dialect (with its type conversions), straight on the
+DB-API cursor.
 
 On PostgreSQL the connection is in autocommit and commits asynchronously
 (``synchronous_commit = off``): a commit no longer waits for its WAL flush. A worker

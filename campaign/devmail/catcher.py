@@ -33,6 +33,10 @@ class SaveToFolder:
 
 
 def serve(folder: Path, host: str, port: int) -> Controller:
-    controller = Controller(SaveToFolder(folder), hostname=host, port=port)
+    # A fixed greeting name: aiosmtpd would otherwise look this host's name up in DNS
+    # on every connection, which stalls for seconds where the resolver is slow.
+    controller = Controller(
+        SaveToFolder(folder), hostname=host, port=port, server_hostname="mailcatcher.local"
+    )
     controller.start()
     return controller
