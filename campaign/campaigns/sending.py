@@ -334,7 +334,8 @@ class CampaignSender:
                 return
             attempts, subscriber_id, email, first_name = readers[delivery_id]
             # Every wait comes before the check: once it renews the claim, only the
-            # SMTP dialogue stands between it and the mark.
+            # SMTP dialogue stands between it and the mark. (A reader the check then
+            # skips has cost a rate token: rare, and cheaper than a second check.)
             host = self._connect()
             throttle.acquire()
             renewed_at = utcnow()
