@@ -74,6 +74,22 @@ class Prepared:
 _prepared: dict[tuple[Executable, str], Prepared] = {}
 
 
+def prepared(statement: Executable) -> Prepared:
+    """``statement`` compiled for the app's database, once per process.
+
+    ``statement`` must be built once too (a module constant or a cached builder): the
+    cache is keyed by the statement object itself.
+    """
+    from campaign.extensions import db
+
+    dialect = db.engine.dialect
+    key = (statement, dialect.name)
+    found = _prepared.get(key)
+    if found is None:
+        found = _prepared[key] = Prepared(statement, dialect)
+    return found
+
+
 def scalar_alone(statement: Executable, values: dict[str, Any]) -> Any:
     """Run ``statement``, a whole unit of work by itself, and commit it at once
     (PostgreSQL).
@@ -88,16 +104,13 @@ def scalar_alone(statement: Executable, values: dict[str, Any]) -> Any:
     """
     from campaign.extensions import db
 
-    key = (statement, db.engine.dialect.name)
-    prepared = _prepared.get(key)
-    if prepared is None:
-        prepared = _prepared[key] = Prepared(statement, db.engine.dialect)
+    compiled = prepared(statement)
     connection = db.engine.raw_connection()
     try:
         connection.dbapi_connection.autocommit = True
         try:
             cursor = connection.cursor()
-            cursor.execute(prepared.sql, prepared.parameters(values))
+            cursor.execute(compiled.sql, compiled.parameters(values))
             row = cursor.fetchone()
         finally:
             connection.dbapi_connection.autocommit = False

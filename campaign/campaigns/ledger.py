@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, literal_column, select, update
 from sqlalchemy.sql import Executable
 
 from campaign.campaigns.models import Delivery, DeliveryStatus
-from campaign.database import Prepared
+from campaign.database import prepared
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 
@@ -92,17 +93,14 @@ class Ledger:
     def __init__(self) -> None:
         self._connection = None
         self._cursor = None
-        self._statements: dict[str, Prepared] = {}
         self._combined = db.engine.dialect.name == "postgresql"
         self._pending: tuple[str, dict[str, Any]] | None = None  # PostgreSQL's next mark
 
     def _run(self, name: str, values: dict[str, Any]):
         if self._connection is None:
             self._open()
-        prepared = self._statements.get(name)
-        if prepared is None:
-            prepared = self._statements[name] = Prepared(_statement(name), db.engine.dialect)
-        self._cursor.execute(prepared.sql, prepared.parameters(values))
+        compiled = prepared(_statement(name))
+        self._cursor.execute(compiled.sql, compiled.parameters(values))
         return self._cursor
 
     def _open(self) -> None:
@@ -163,7 +161,9 @@ class Ledger:
                 self._connection = self._cursor = None
 
 
+@cache
 def _statement(name: str) -> Executable:
+    """The statement ``name`` ("check", a mark, or "<mark>+check"), built once."""
     marks = {"sent": MARK_SENT, "skipped": MARK_SKIPPED}
     if name == "check":
         return READER_CHECK
