@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import has_request_context, request
-from sqlalchemy import JSON, ForeignKey, String, insert
+from sqlalchemy import JSON, ForeignKey, Insert, Select, String, insert, literal
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign.database import utcnow
@@ -47,6 +47,13 @@ def record(
             "details": details,
         },
     )
+
+
+def insert_from(rows: Select, **details: Any) -> Insert:
+    """An event for each row of ``rows`` (at, action, staff_id, target, ip), for a
+    statement that records its own change in the same round trip (a PostgreSQL CTE)."""
+    columns = ["at", "action", "staff_id", "target", "ip", "details"]
+    return _INSERT.from_select(columns, rows.add_columns(literal(details, JSON)))
 
 
 _INSERT = insert(AuditEvent.__table__)

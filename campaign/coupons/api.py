@@ -50,32 +50,31 @@ def _iso(moment: datetime | None) -> str | None:
 
 
 def coupon_json(result: CouponResult) -> dict:
-    coupon = result.coupon
-    redemption = result.redemption
+    card = result.shown()
     body = {
         "code": result.code.display,
-        "status": coupon.effective_status().value,
-        "offer": coupon.offer.title,
-        "terms": coupon.offer.terms,
-        "expires_at": _iso(coupon.expires_at),
-        "redeemed_at": _iso(coupon.redeemed_at),
-        "redeemed_by": coupon.redeemed_by.display_name if coupon.redeemed_by else None,
-        "subscriber": services.masked_owner(coupon),
+        "status": card.status.value,
+        "offer": card.offer,
+        "terms": card.terms,
+        "expires_at": _iso(card.expires_at),
+        "redeemed_at": _iso(card.redeemed_at),
+        "redeemed_by": card.redeemed_by,
+        "subscriber": card.owner,
     }
-    if redemption is not None:
-        body["redemption_id"] = redemption.id
-        body["undone_at"] = _iso(redemption.undone_at)
+    if card.redemption_id is not None:
+        body["redemption_id"] = card.redemption_id
+        body["undone_at"] = _iso(card.undone_at)
     return body
 
 
 def _answer(result: CouponResult, ok_status: int = 200):
     if result.outcome in ERRORS:
         status, message = ERRORS[result.outcome]
-        if result.outcome is Outcome.ALREADY_REDEEMED and result.coupon.redeemed_at:
-            who = result.coupon.redeemed_by.display_name if result.coupon.redeemed_by else "staff"
-            message = f"Already used on {_iso(result.coupon.redeemed_at)} by {who}."
+        card = result.shown()
+        if result.outcome is Outcome.ALREADY_REDEEMED and card.redeemed_at:
+            message = f"Already used on {_iso(card.redeemed_at)} by {card.redeemed_by or 'staff'}."
         body = {"error": {"code": result.outcome.value, "message": message, "field": "code"}}
-        if result.coupon is not None:
+        if card is not None:
             body["coupon"] = coupon_json(result)
         return jsonify(body), status
     return jsonify(coupon_json(result)), ok_status
@@ -176,7 +175,7 @@ def desk_redemptions():
                 "id": redemption.id,
                 "code": services.code_of(coupon).display,
                 "offer": coupon.offer.title,
-                "subscriber": services.masked_owner(coupon),
+                "subscriber": services.owner_of(coupon),
                 "redeemed_at": _iso(redemption.redeemed_at),
                 "undone_at": _iso(redemption.undone_at),
             }

@@ -16,9 +16,8 @@ from enum import StrEnum
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import Executable, bindparam, insert, select, update
+from sqlalchemy import Executable, String, bindparam, cast, insert, literal, select, true, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
 
 from campaign import audit
 from campaign.coupons import codes
@@ -152,12 +151,50 @@ class Outcome(StrEnum):
     REASON_REQUIRED = "reason_required"
 
 
+@dataclass(frozen=True)
+class CouponCard:
+    """What the desk is shown of a coupon, as plain values."""
+
+    status: CouponStatus  # as the desk reads it: an issued coupon past expiry is expired
+    offer: str
+    terms: str
+    expires_at: datetime
+    redeemed_at: datetime | None
+    redeemed_by: str | None  # the redeemer's display name
+    owner: str | None  # masked
+    redemption_id: int | None = None
+    undone_at: datetime | None = None
+
+
+def card_of(coupon: Coupon, redemption: Redemption | None = None) -> CouponCard:
+    return CouponCard(
+        status=coupon.effective_status(),
+        offer=coupon.offer.title,
+        terms=coupon.offer.terms,
+        expires_at=coupon.expires_at,
+        redeemed_at=coupon.redeemed_at,
+        redeemed_by=coupon.redeemed_by.display_name if coupon.redeemed_by else None,
+        owner=owner_of(coupon),
+        redemption_id=redemption.id if redemption else None,
+        undone_at=redemption.undone_at if redemption else None,
+    )
+
+
 @dataclass
 class CouponResult:
     outcome: Outcome
     coupon: Coupon | None = None
     code: CouponCode | None = None
     redemption: Redemption | None = None
+    # Given by a redemption, which reads what the desk is shown in its own statement;
+    # otherwise read off ``coupon`` when first asked for.
+    card: CouponCard | None = None
+
+    def shown(self) -> CouponCard | None:
+        """What the desk is shown, or None when no coupon was found."""
+        if self.card is None and self.coupon is not None:
+            self.card = card_of(self.coupon, self.redemption)
+        return self.card
 
 
 def _find(text: str) -> CouponResult:
@@ -211,28 +248,45 @@ def redeem(text: str, staff: Staff, ip: str | None = None) -> CouponResult:
     now = utcnow()
     values = {"digest": code.digest(_secret()), "at": now, "staff": staff.id, "from_ip": ip}
     statements = _redeem_statements(db.engine.dialect.name)
-    redeemed = db.session.execute(statements.redeem, values).one_or_none()
-    if redeemed is not None and statements.record is not None:  # not in one statement here
-        values["coupon"] = redeemed.coupon_id
-        redeemed = db.session.execute(statements.record, values).one()
+    if statements.record is None:
+        redeemed = db.session.execute(statements.redeem, values).one_or_none()
+        redeemed = redeemed._mapping if redeemed is not None else None
+    else:
+        redeemed = _redeem_in_steps(statements, values)
     if redeemed is None:
         return lookup(text)
-    audit.record("coupon.redeemed", staff_id=staff.id, target=f"coupon:{redeemed.coupon_id}")
-    # Everything the desk's answer shows, in one query.
-    coupon, redemption = db.session.execute(
-        statements.answer, {"redemption": redeemed.redemption_id}
-    ).one()
-    return CouponResult(Outcome.REDEEMED, coupon=coupon, code=code, redemption=redemption)
+    card = CouponCard(
+        status=CouponStatus.REDEEMED,
+        offer=redeemed["offer"],
+        terms=redeemed["terms"],
+        expires_at=redeemed["expires_at"],
+        redeemed_at=now,
+        redeemed_by=staff.display_name,
+        owner=masked_owner(redeemed["first_name"], redeemed["email"]),
+        redemption_id=redeemed["redemption_id"],
+    )
+    return CouponResult(Outcome.REDEEMED, code=code, card=card)
+
+
+def _redeem_in_steps(statements: _RedeemStatements, values: dict) -> dict | None:
+    """The redemption where one statement cannot write to two tables (SQLite)."""
+    redeemed = db.session.execute(statements.redeem, values).one_or_none()
+    if redeemed is None:
+        return None
+    row = {**values, **redeemed._asdict()}
+    row |= db.session.execute(statements.record, row).one()._asdict()
+    audit.record("coupon.redeemed", staff_id=row["staff"], target=f"coupon:{row['coupon_id']}")
+    return row | db.session.execute(statements.shown, row).one()._asdict()
 
 
 @dataclass(frozen=True)
 class _RedeemStatements:
-    # The conditional UPDATE that decides. On PostgreSQL it also inserts the redemption
-    # record (the UPDATE in a CTE) and returns (coupon_id, redemption_id); elsewhere it
-    # returns coupon_id and ``record`` inserts the record, returning both ids.
+    # The conditional UPDATE that decides. On PostgreSQL it is the whole redemption:
+    # the UPDATE, the redemption record and the audit event in CTEs, and the row the
+    # desk is shown. Elsewhere ``record`` and ``shown`` follow it.
     redeem: Executable
-    record: Executable | None
-    answer: Executable  # the coupon (with offer and owner) and the redemption
+    record: Executable | None = None
+    shown: Executable | None = None
 
 
 @cache
@@ -240,10 +294,13 @@ def _redeem_statements(dialect: str) -> _RedeemStatements:
     """Built once per database kind: building and hashing them per request cost more
     than running them.
 
-    Plain table statements, not ORM ones: no loaded object is brought up to date
-    (the answer reads the rows afresh) and no unit of work is flushed.
+    Plain table statements, not ORM ones: no object is loaded or brought up to date,
+    no unit of work is flushed, and each returns only what the desk is shown (loading
+    the coupon, its offer, its owner and the redemption as objects cost more than the
+    rest of the redemption together).
     """
     coupon, record = Coupon.__table__, Redemption.__table__
+    offer, owner = Offer.__table__, Subscriber.__table__
     now, staff = bindparam("at", type_=coupon.c.redeemed_at.type), bindparam("staff")
     ip = bindparam("from_ip", type_=record.c.ip.type)
     redeem = (
@@ -254,33 +311,47 @@ def _redeem_statements(dialect: str) -> _RedeemStatements:
             coupon.c.expires_at > now,
         )
         .values(status=CouponStatus.REDEEMED, redeemed_at=now, redeemed_by_id=staff)
-        .returning(coupon.c.id.label("coupon_id"))
+        .returning(
+            coupon.c.id.label("coupon_id"),
+            coupon.c.offer_id,
+            coupon.c.subscriber_id,
+            coupon.c.expires_at,
+        )
     )
-    answer = (
-        select(Coupon, Redemption)
-        .join(Redemption, Redemption.coupon_id == Coupon.id)
-        .options(joinedload(Coupon.offer), joinedload(Coupon.subscriber))
-        .where(Redemption.id == bindparam("redemption"))
-        .execution_options(populate_existing=True)
-    )
-    returned = (record.c.coupon_id, record.c.id.label("redemption_id"))
+    record_columns = ["coupon_id", "staff_id", "redeemed_at", "ip"]
+    shown = (offer.c.title.label("offer"), offer.c.terms, owner.c.first_name, owner.c.email)
     if dialect == "postgresql":
         redeemed = redeem.cte("redeemed")
-        both = (
+        recorded = (
             insert(record)
-            .from_select(
-                ["coupon_id", "staff_id", "redeemed_at", "ip"],
-                select(redeemed.c.coupon_id, staff, now, ip),
-            )
-            .returning(*returned)
+            .from_select(record_columns, select(redeemed.c.coupon_id, staff, now, ip))
+            .returning(record.c.id)
+            .cte("recorded")
         )
-        return _RedeemStatements(redeem=both, record=None, answer=answer)
+        target = literal("coupon:") + cast(redeemed.c.coupon_id, String)
+        audited = audit.insert_from(select(now, literal("coupon.redeemed"), staff, target, ip)).cte(
+            "audited"
+        )
+        whole = (
+            select(recorded.c.id.label("redemption_id"), redeemed.c.expires_at, *shown)
+            .join_from(redeemed, recorded, true())
+            .join(offer, offer.c.id == redeemed.c.offer_id)
+            .outerjoin(owner, owner.c.id == redeemed.c.subscriber_id)
+            # A data-modifying CTE runs whether or not the answer reads it.
+            .add_cte(audited)
+        )
+        return _RedeemStatements(redeem=whole)
     record_it = (
         insert(record)
-        .values(coupon_id=bindparam("coupon"), staff_id=staff, redeemed_at=now, ip=ip)
-        .returning(*returned)
+        .values(coupon_id=bindparam("coupon_id"), staff_id=staff, redeemed_at=now, ip=ip)
+        .returning(record.c.id.label("redemption_id"))
     )
-    return _RedeemStatements(redeem=redeem, record=record_it, answer=answer)
+    shown_by_ids = (
+        select(*shown)
+        .outerjoin_from(offer, owner, owner.c.id == bindparam("subscriber_id"))
+        .where(offer.c.id == bindparam("offer_id"))
+    )
+    return _RedeemStatements(redeem=redeem, record=record_it, shown=shown_by_ids)
 
 
 def undo_redemption(text: str, staff: Staff, reason: str | None = None) -> CouponResult:
@@ -375,11 +446,17 @@ def mask_email(address: str) -> str:
     return f"{local[:1]}***@{domain}"
 
 
-def masked_owner(coupon: Coupon) -> str | None:
-    """Enough for the desk to recognise a guest, not enough to harvest an address."""
-    subscriber = coupon.subscriber
-    if subscriber is None:
+def masked_owner(first_name: str | None, email: str | None) -> str | None:
+    """Enough for the desk to recognise a guest, not enough to harvest an address.
+
+    None when the coupon has no owner left (erased on request).
+    """
+    if email is None:
         return None
-    name = mask_name(subscriber.first_name)
-    email = mask_email(subscriber.email)
-    return f"{name}, {email}" if name else email
+    name = mask_name(first_name)
+    return f"{name}, {mask_email(email)}" if name else mask_email(email)
+
+
+def owner_of(coupon: Coupon) -> str | None:
+    subscriber = coupon.subscriber
+    return masked_owner(subscriber.first_name, subscriber.email) if subscriber else None

@@ -62,6 +62,45 @@ def test_redeem_once_then_409_with_when_and_by_whom(client, desk, issue_coupon, 
     assert db.session.scalar(select(AuditEvent.action).filter_by(action="coupon.redeemed"))
 
 
+def test_a_redemption_is_recorded_audited_and_answered_whole(client, desk, issue_coupon, ctx):
+    code = issue_coupon("bo.kim@example.com", first_name="Bo Kim")
+    response = client.post(
+        f"/api/v1/coupons/{code}/redeem", headers=desk, environ_base={"REMOTE_ADDR": "10.1.2.3"}
+    )
+    assert response.status_code == 200
+    coupon = db.session.scalar(select(Coupon))
+    redemption = db.session.scalar(select(Redemption))
+    assert (coupon.status, coupon.redeemed_by_id) == (CouponStatus.REDEEMED, redemption.staff_id)
+    assert (redemption.coupon_id, redemption.ip) == (coupon.id, "10.1.2.3")
+    event = db.session.scalar(select(AuditEvent).filter_by(action="coupon.redeemed"))
+    assert (event.staff_id, event.target, event.ip) == (
+        redemption.staff_id,
+        f"coupon:{coupon.id}",
+        "10.1.2.3",
+    )
+    assert response.get_json() == {
+        "code": code,
+        "status": "redeemed",
+        "offer": "Free massage oil",
+        "terms": coupon.offer.terms,
+        "expires_at": coupon.expires_at.isoformat(timespec="seconds") + "Z",
+        "redeemed_at": coupon.redeemed_at.isoformat(timespec="seconds") + "Z",
+        "redeemed_by": "Maria",
+        "subscriber": "B*** K***, b***@example.com",
+        "redemption_id": redemption.id,
+        "undone_at": None,
+    }
+
+
+def test_a_coupon_whose_owner_was_erased_still_redeems(client, desk, issue_coupon, ctx):
+    code = issue_coupon()
+    db.session.execute(update(Coupon).values(subscriber_id=None))
+    db.session.commit()
+    response = client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    assert response.status_code == 200
+    assert response.get_json()["subscriber"] is None
+
+
 def test_invalid_and_unknown_codes(client, desk, app):
     from campaign.coupons import codes
 

@@ -90,6 +90,21 @@ def test_api_tokens_are_created_shown_once_stored_hashed_and_revocable(
     assert response.get_json()["error"]["code"] == "invalid_token"
 
 
+def test_a_token_notes_its_use_and_dies_with_its_account(client, app, api_token, issue_coupon):
+    token = api_token("receptionist")
+    bearer = {"Authorization": f"Bearer {token}"}
+    code = issue_coupon()
+    assert client.post(f"/api/v1/coupons/{code}/redeem", headers=bearer).status_code == 200
+    with app.app_context():
+        stored = db.session.scalar(select(ApiToken))
+        assert stored.last_used_at is not None  # the tokens page shows it
+        stored.staff.active = False
+        db.session.commit()
+    response = client.get(f"/api/v1/coupons/{code}", headers=bearer)
+    assert response.status_code == 401
+    assert response.get_json()["error"]["code"] == "invalid_token"
+
+
 def test_api_answers_401_without_and_403_with_the_wrong_role(client, api_token, issue_coupon):
     code = issue_coupon()
     response = client.get(f"/api/v1/coupons/{code}")
