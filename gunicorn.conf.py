@@ -24,7 +24,9 @@ worker_class = "gthread"
 # connections across them. On one shared socket, the worker that woke first took a
 # whole burst of connections and kept them (keep-alive): with 8 clients and 2
 # workers, all 8 landed on one worker in 2 runs of 5, which then served them on one
-# core at a third of the rate (bench/web.py: 1,100/s against 3,300/s when even).
+# core at a third of the rate (bench/bare_app.py under wrk: 1,100/s, 3,300/s if even).
+# The cost: a second gunicorn of the same user on the same port shares it instead of
+# failing to start, so stop the old one first (compose and systemd do).
 reuse_port = True
 timeout = 30
 graceful_timeout = 20
