@@ -248,9 +248,9 @@ def redeem(text: str, staff: Staff, ip: str | None = None) -> CouponResult:
     now = utcnow()
     values = {"digest": code.digest(_secret()), "at": now, "staff": staff.id, "from_ip": ip}
     statements = _redeem_statements(db.engine.dialect.name)
-    if statements.record is None:
-        redeemed = db.session.execute(statements.redeem, values).one_or_none()
-        redeemed = redeemed._mapping if redeemed is not None else None
+    if statements.record is None:  # the whole redemption in one statement
+        row = db.session.execute(statements.redeem, values).one_or_none()
+        redeemed = row._asdict() if row is not None else None
     else:
         redeemed = _redeem_in_steps(statements, values)
     if redeemed is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+from datetime import datetime
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -122,5 +123,15 @@ def staff_for_token(token: str) -> Staff | None:
     now = utcnow()
     # Writing on every call would serialise all API traffic on one row; a minute is enough.
     if last_used_at is None or (now - last_used_at).total_seconds() > 60:
-        db.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
+        _note_use(token_id, now)
     return staff
+
+
+def _note_use(token_id: int, now: datetime) -> None:
+    """Stamp the token's last use (the tokens page shows it) in a transaction of its own.
+
+    In the request's transaction the stamp was lost with every call that commits
+    nothing (a lookup), and its row lock was held for the whole request.
+    """
+    with db.engine.begin() as connection:
+        connection.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
