@@ -3,11 +3,12 @@
     python -m bench.web_cpu --db postgresql            # CPU per request, one run each
     python -m bench.web_cpu --db postgresql --profile /tmp/prof   # plus py-spy samples
 
-For the bare route, signup (32 connections) and redeem (8), under wrk as in
-``bench.web``: CPU seconds per request of the gunicorn workers (user and system) and
-of PostgreSQL and Redis together. ``--profile`` records the workers with py-spy
-(samples taken while a thread holds the GIL) and prints the frames that hold most of
-them, inclusive.
+For the bare route, the app's floor (an empty JSON route of the real app,
+``bench/floor_app.py``), signup (32 connections) and redeem (8), under wrk as in
+``bench.web``: requests/s against the bare route's, and CPU seconds per request of the
+gunicorn workers (user and system) and of PostgreSQL and Redis together.
+``--profile`` records the workers with py-spy (samples taken while a thread holds the
+GIL) and prints the frames that hold most of them, inclusive.
 """
 
 from __future__ import annotations
@@ -79,17 +80,19 @@ def measure(database: str, seconds: float, profile: Path | None) -> None:
         env = web.settings(var, database)
         enough = int(seconds * 1000) + 1000  # more codes than redeem can use
         token, codes = web.prepare(env, enough, var)
-        ports = {"product": common.free_port(), "bare": common.free_port()}
+        apps = {
+            "product": ("campaign:create_app()", "/healthz"),
+            "floor": ("bench.floor_app:create_app()", "/healthz"),
+            "bare": ("bench.bare_app:create_app()", "/bare"),
+        }
+        ports = {name: common.free_port() for name in apps}
         servers = {
-            "product": web.gunicorn(
-                env, "campaign:create_app()", ports["product"], var / "web.log", "/healthz"
-            ),
-            "bare": web.gunicorn(
-                env, "bench.bare_app:create_app()", ports["bare"], var / "bare.log", "/bare"
-            ),
+            name: web.gunicorn(env, app, ports[name], var / f"{name}.log", ready)
+            for name, (app, ready) in apps.items()
         }
         routes = {
             "bare@32": ("bare", "bare.lua", web.SIGNUP_CONNECTIONS, ()),
+            "floor@32": ("floor", "floor.lua", web.SIGNUP_CONNECTIONS, ()),
             "signup@32": ("product", "signup.lua", web.SIGNUP_CONNECTIONS, (uuid.uuid4().hex,)),
             "redeem@8": (
                 "product",
@@ -101,6 +104,8 @@ def measure(database: str, seconds: float, profile: Path | None) -> None:
         try:
             web.wrk(ports["product"], "signup.lua", 8, 2, "warm")
             web.wrk(ports["bare"], "bare.lua", 8, 2)
+            web.wrk(ports["floor"], "floor.lua", 8, 2)
+            bare_rps = None
             print(f"web CPU per request [{database}], {seconds:.0f} s per route")
             for name, (server, script, connections, args) in routes.items():
                 workers = common.children(servers[server].pid)
@@ -115,8 +120,10 @@ def measure(database: str, seconds: float, profile: Path | None) -> None:
                 n = result["requests"]
                 user, system = ((a - b) / n * 1000 for a, b in zip(after, before, strict=True))
                 servers_cpu = sum(db_after) - sum(db_before)
+                bare_rps = bare_rps or result["rps"]  # the first route is the bare one
                 print(
-                    f"  {name:10s} {result['rps']:6.0f}/s  p99 {result['p99_us'] / 1000:6.1f} ms"
+                    f"  {name:10s} {result['rps']:6.0f}/s {result['rps'] / bare_rps:5.2f}x"
+                    f"  p99 {result['p99_us'] / 1000:6.1f} ms"
                     f"  gunicorn {user + system:5.2f} ms/request (system {system:4.2f})"
                     f"  PostgreSQL+Redis {servers_cpu / n * 1000:4.2f} ms/request",
                     flush=True,
