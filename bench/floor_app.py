@@ -12,6 +12,8 @@ from flask import Flask, jsonify, request
 import campaign
 from campaign.extensions import csrf
 
+FLOOR_PATH = "/api/v1/bench-floor"
+
 
 def create_app() -> Flask:
     app = campaign.create_app()
@@ -21,5 +23,5 @@ def create_app() -> Flask:
         payload = request.get_json(silent=True)
         return jsonify(status="ok", fields=len(payload or {})), 202
 
-    app.add_url_rule("/api/v1/bench-floor", "bench_floor", floor, methods=["POST"])
+    app.add_url_rule(FLOOR_PATH, "bench_floor", floor, methods=["POST"])
     return app

@@ -23,6 +23,7 @@ import uuid
 from pathlib import Path
 
 from bench import common, web
+from bench.floor_app import FLOOR_PATH
 
 CLOCK = os.sysconf("SC_CLK_TCK")
 
@@ -92,7 +93,7 @@ def measure(database: str, seconds: float, profile: Path | None) -> None:
         }
         routes = {
             "bare@32": ("bare", "bare.lua", web.SIGNUP_CONNECTIONS, ()),
-            "floor@32": ("floor", "floor.lua", web.SIGNUP_CONNECTIONS, ()),
+            "floor@32": ("floor", "bare.lua", web.SIGNUP_CONNECTIONS, (FLOOR_PATH,)),
             "signup@32": ("product", "signup.lua", web.SIGNUP_CONNECTIONS, (uuid.uuid4().hex,)),
             "redeem@8": (
                 "product",
@@ -104,7 +105,7 @@ def measure(database: str, seconds: float, profile: Path | None) -> None:
         try:
             web.wrk(ports["product"], "signup.lua", 8, 2, "warm")
             web.wrk(ports["bare"], "bare.lua", 8, 2)
-            web.wrk(ports["floor"], "floor.lua", 8, 2)
+            web.wrk(ports["floor"], "bare.lua", 8, 2, FLOOR_PATH)
             bare_rps = None
             print(f"web CPU per request [{database}], {seconds:.0f} s per route")
             for name, (server, script, connections, args) in routes.items():
