@@ -32,6 +32,19 @@ class UnsafeHeader(ValueError):
     """A header value holds a line break or another control character."""
 
 
+# The refusal a server without SMTPUTF8 (RFC 6531) gives a recipient outside ASCII,
+# given without asking it: smtplib cannot even encode such a command. New addresses are
+# refused at signup and import (``normalize_address``); this covers older rows.
+NOT_ASCII_CODE = 553
+NOT_ASCII_ANSWER = "5.6.7 address is not ASCII and SMTPUTF8 is not used: not sent"
+
+
+def refuse_unmailable(address: str) -> None:
+    """Raise ``SMTPRecipientsRefused`` (permanent) for an address SMTP cannot carry."""
+    if not address.isascii():
+        raise smtplib.SMTPRecipientsRefused({address: (NOT_ASCII_CODE, NOT_ASCII_ANSWER.encode())})
+
+
 def check_header(value: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise UnsafeHeader("header value holds a control character")
@@ -182,12 +195,14 @@ def connect() -> Connection:
 
 def send_raw(to: str, data: bytes) -> None:
     """Send ready-made message bytes to one address over a fresh connection."""
+    refuse_unmailable(to)
     with connect() as connection:
         connection.host.sendmail(envelope_sender(), [check_header(to)], data)
 
 
 def send(email: Email) -> None:
     """Send one email now, over a fresh connection (transactional mail)."""
+    refuse_unmailable(email.to)
     message = email.build()
     with connect() as connection:
         connection.host.sendmail(envelope_sender(), [email.to], message.as_bytes())

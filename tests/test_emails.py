@@ -1,6 +1,7 @@
 """Headers and layout of the emails, read back from a real SMTP server."""
 
 import re
+import smtplib
 
 import pytest
 
@@ -56,6 +57,24 @@ def test_confirmation_is_transactional_and_has_no_list_headers(ctx, smtp, email_
     (received,) = smtp.wait_for(email_address)
     assert received.message["List-Unsubscribe"] is None
     assert "did not sign up" in received.text
+
+
+def test_an_address_smtp_cannot_carry_is_refused_for_good_and_the_task_gives_up(ctx, smtp, caplog):
+    from campaign.extensions import db
+    from campaign.subscribers.models import Subscriber
+    from campaign.subscribers.tasks import send_confirmation_email
+
+    # Addresses like this were accepted before signup refused them: rows may hold one.
+    subscriber = Subscriber(email="ünï@example.com", email_canonical="ünï@example.com")
+    db.session.add(subscriber)
+    db.session.commit()
+    with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+        emails.send(mail.confirmation_email(subscriber))
+    assert not emails.is_temporary(refused.value)
+    result = send_confirmation_email.apply(args=[subscriber.id])
+    assert result.successful()  # given up, not crashed or retried
+    assert "giving up on confirm email" in caplog.text
+    assert smtp.messages == []
 
 
 @pytest.mark.parametrize("value", ["Hi\r\nBcc: x@example.com", "Hi\nX: y", "a\x00b"])

@@ -23,7 +23,11 @@ def normalize_address(raw: str) -> str:
     """Return the address to mail, or raise ``InvalidAddress``.
 
     Syntax only: looking up the domain's DNS would put a network call on the signup
-    path, and double opt-in proves deliverability anyway.
+    path, and double opt-in proves deliverability anyway. The address is kept as SMTP
+    carries it without the SMTPUTF8 extension, which few servers offer: an
+    internationalised domain in its ASCII form (``bücher.de`` as ``xn--bcher-kva.de``),
+    and a local part of other than ASCII refused here, where the person can still fix
+    it, rather than accepted and never delivered.
     """
     text = raw.strip()
     if not text or len(text) > MAX_EMAIL_LENGTH:
@@ -31,12 +35,12 @@ def normalize_address(raw: str) -> str:
     if has_control_characters(text):
         raise InvalidAddress("The email address contains characters that are not allowed.")
     try:
-        result = validate_email(text, check_deliverability=False)
+        result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
         raise InvalidAddress(str(exc)) from None
-    if len(result.normalized) > MAX_EMAIL_LENGTH:
+    if len(result.ascii_email) > MAX_EMAIL_LENGTH:
         raise InvalidAddress("Please enter an email address of at most 254 characters.")
-    return result.normalized
+    return result.ascii_email
 
 
 def canonical_address(address: str) -> str:

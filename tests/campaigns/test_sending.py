@@ -1,6 +1,7 @@
 """Sending campaigns through a real worker process into a real SMTP server."""
 
 import re
+import uuid
 from collections import Counter
 
 import pytest
@@ -110,6 +111,29 @@ def test_faults_are_retried_failed_and_counted_and_nothing_retries_forever(
         select(Subscriber.bounce_count).where(Subscriber.email.in_(permanent))
     ).all()
     assert bounces == [1, 1, 1]
+
+
+def test_a_stored_address_smtp_cannot_carry_fails_alone_and_the_send_goes_on(
+    worker, client, ctx, smtp, marketing
+):
+    addresses = add_confirmed(5)
+    # Kept before signup and import refused such addresses (SMTPUTF8 is not used).
+    legacy = f"ünï-{uuid.uuid4().hex[:6]}@example.com"
+    db.session.add(
+        Subscriber(email=legacy, email_canonical=legacy, status=SubscriberStatus.CONFIRMED)
+    )
+    db.session.commit()
+    campaign_id = create_campaign(client, marketing, body="Hi")
+    client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
+    final = wait_for_status(client, marketing, campaign_id, {"sent", "failed"}, timeout=120)
+
+    assert final["counts"]["sent"] == 5
+    assert final["counts"]["failed"] == 1
+    assert all(len(smtp.to(address)) == 1 for address in addresses)
+    (row,) = [d for d in deliveries(campaign_id) if d.subscriber.email == legacy]
+    assert row.status == "failed"
+    assert row.attempts == 1
+    assert row.smtp_response.startswith("553 5.6.7")
 
 
 def test_a_temporary_failure_that_never_clears_ends_as_failed(worker, client, ctx, smtp, marketing):

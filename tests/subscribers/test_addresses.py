@@ -29,6 +29,7 @@ def test_canonical_address_folds_variants_of_one_mailbox(typed, canonical):
         "ann\n@example.com",
         "x" * 250 + "@example.com",
         "ann@@example.com",
+        "üñî@example.com",  # SMTP without SMTPUTF8 cannot carry it: refused, not kept
     ],
 )
 def test_normalize_address_rejects_malformed_input(bad):
@@ -38,3 +39,10 @@ def test_normalize_address_rejects_malformed_input(bad):
 
 def test_normalize_address_keeps_the_local_part_as_typed():
     assert normalize_address("  Ann.Lee@EXAMPLE.com ") == "Ann.Lee@example.com"
+
+
+def test_an_internationalised_domain_is_kept_in_the_form_smtp_carries():
+    assert normalize_address("Ann@Bücher.de") == "Ann@xn--bcher-kva.de"
+    assert canonical_address(normalize_address("ann@bücher.de")) == canonical_address(
+        normalize_address("ann@xn--bcher-kva.de")
+    )
