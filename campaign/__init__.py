@@ -5,25 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
-from flask.json.provider import DefaultJSONProvider
 
 import config as config_module
 from campaign import database, errors, logs, outbox, security
+from campaign.api_util import JsonProvider, JsonRequest
 from campaign.celery_app import celery_init_app
 from campaign.extensions import cors, csrf, db, login_manager, mail, migrate, rate_limits
-
-
-class JsonProvider(DefaultJSONProvider):
-    def loads(self, s, **kwargs):
-        try:
-            return super().loads(s, **kwargs)
-        except RecursionError:  # request.get_json(silent=True) only swallows ValueError
-            raise ValueError("JSON nested too deeply") from None
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app; ``test_config`` overrides settings read from the environment."""
     app = Flask(__name__)
+    app.request_class = JsonRequest
     env_name = (test_config or {}).get("ENV_NAME")
     app.config.from_object(config_module.config_for(env_name))
     if test_config:

@@ -2,18 +2,94 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from typing import Any
 
-from flask import request
+from flask import Request, request
+from flask.json.provider import DefaultJSONProvider
 
 from campaign.errors import ApiError
+
+UNSTORABLE_MESSAGE = (
+    "The text holds a NUL character or an unpaired surrogate (\\ud800 to \\udfff), "
+    "which cannot be stored."
+)
+# Only a \u escape puts either into a parsed string (a raw NUL is not valid JSON, a raw
+# surrogate not valid UTF-8), so a body without one is not searched.
+_ESCAPES = {
+    str: re.compile(r"\\u(?:0000|[dD][89a-fA-F])"),
+    bytes: re.compile(rb"\\u(?:0000|[dD][89a-fA-F])"),
+}
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+class UnstorableText(ValueError):
+    """JSON text holding a NUL or an unpaired surrogate: PostgreSQL cannot store a NUL,
+    and no driver, Markdown renderer or SMTP library can encode a lone surrogate.
+    ``field`` is the top-level field that holds it, when there is one."""
+
+    def __init__(self, field: str | None) -> None:
+        super().__init__(UNSTORABLE_MESSAGE)
+        self.field = field
+
+
+def _holds_unstorable(value: Any) -> bool:
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_holds_unstorable(k) or _holds_unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_unstorable(item) for item in value)
+    return False
+
+
+def _refuse_unstorable(data: Any) -> None:
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if _holds_unstorable(value) and not _holds_unstorable(key):
+                raise UnstorableText(key)
+    if _holds_unstorable(data):
+        raise UnstorableText(None)
+
+
+class JsonProvider(DefaultJSONProvider):
+    """Flask's JSON, refusing text no field can take once, for every API."""
+
+    def loads(self, s, **kwargs):
+        try:
+            data = super().loads(s, **kwargs)
+            escapes = _ESCAPES.get(type(s))
+            if escapes and escapes.search(s):
+                _refuse_unstorable(data)
+        except RecursionError:  # get_json turns only a ValueError into a 400
+            raise ValueError("JSON nested too deeply") from None
+        return data
+
+
+class JsonRequest(Request):
+    """Flask's request, whose unreadable JSON body is the API's 400 with the reason."""
+
+    def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        if isinstance(e, UnstorableText):
+            # As for any other bad value: "invalid_<field>", naming the field.
+            named = e.field is not None and e.field.isidentifier()
+            code = f"invalid_{e.field}" if named else "invalid_json"
+            raise ApiError(400, code, str(e), e.field if named else None)
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+
+
+def json_object() -> dict:
+    """The request body as a JSON object, or a 400 that says what is wrong."""
+    payload = request.get_json()
+    if not isinstance(payload, dict):
+        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    return payload
 
 
 def json_body(allowed: set[str], required: set[str] = frozenset()) -> dict:
     """The request body as a JSON object with only ``allowed`` keys, or a clear 400."""
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    payload = json_object()
     unknown = sorted(set(payload) - allowed)
     if unknown:
         raise ApiError(400, "unknown_field", f"Unknown field: {unknown[0]}.", unknown[0])

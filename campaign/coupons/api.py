@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, jsonify, request
 from flask_login import current_user
 
+from campaign.api_util import json_object
 from campaign.coupons import abuse, services
 from campaign.coupons.services import CouponResult, Outcome
 from campaign.errors import ApiError
@@ -94,9 +95,7 @@ def _note_invalid(result: CouponResult) -> None:
 
 
 def _json_reason() -> str | None:
-    payload = request.get_json(silent=True) if request.data else {}
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
+    payload = json_object() if request.data else {}
     unknown = sorted(set(payload) - {"reason"})
     if unknown:
         raise ApiError(400, "unknown_field", f"Unknown field: {unknown[0]}.", unknown[0])

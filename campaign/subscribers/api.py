@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from campaign.api_util import json_object
 from campaign.errors import ApiError
 from campaign.extensions import csrf
 from campaign.subscribers import services
@@ -14,14 +15,6 @@ bp = Blueprint("subscribers_api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
 
 SIGNUP_FIELDS = {"email", "first_name", "consent", "source"}
-
-
-def json_object() -> dict:
-    """The request body as a JSON object, or a 400 that says what is wrong."""
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_json", "The body must be a JSON object.")
-    return payload
 
 
 @bp.post("/subscribe")

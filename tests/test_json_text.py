@@ -1,0 +1,83 @@
+"""Text no field can take (a NUL, an unpaired surrogate) in any JSON API: a 400 that
+names the field, never a 500, nothing written."""
+
+import pytest
+from sqlalchemy import func, select
+
+from campaign.campaigns.models import Campaign
+from campaign.coupons.models import Coupon, CouponStatus
+from campaign.extensions import db
+from campaign.subscribers.models import Subscriber
+
+# As a client's JSON encoder writes them: "\ud800", "\udfff", "\u0000".
+UNSTORABLE = ["\ud800", "x\udfffy", "a\x00b"]
+
+
+def count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model))
+
+
+@pytest.mark.parametrize("text", UNSTORABLE)
+def test_a_signup_with_unstorable_text_is_a_400_naming_the_field(client, ctx, text):
+    body = {"email": "ann@example.com", "consent": True, "first_name": text}
+    response = client.post("/api/v1/subscribe", json=body)
+    assert response.status_code == 400
+    error = response.get_json()["error"]
+    assert (error["code"], error["field"]) == ("invalid_first_name", "first_name")
+    assert "cannot be stored" in error["message"]
+    assert count(Subscriber) == 0
+
+
+def test_a_key_or_a_nested_value_with_unstorable_text_is_a_400(client, ctx):
+    response = client.post("/api/v1/subscribe", json={"\ud800": 1})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_json"
+    response = client.post("/api/v1/subscribe", json=[{"a": ["\ud800"]}])
+    assert response.get_json()["error"]["code"] == "invalid_json"
+    assert count(Subscriber) == 0
+
+
+def test_a_surrogate_pair_is_a_character_like_any_other(client, ctx):
+    # An emoji escaped by an ASCII-only encoder arrives as "\ud83d\ude00".
+    body = b'{"email": "ann@example.com", "consent": true, "first_name": "Ann \\ud83d\\ude00"}'
+    response = client.post("/api/v1/subscribe", data=body, content_type="application/json")
+    assert response.status_code == 202
+    assert db.session.scalar(select(Subscriber.first_name)) == "Ann \U0001f600"
+
+
+@pytest.mark.parametrize("field", ["subject", "preheader", "body_markdown"])
+def test_a_campaign_with_unstorable_text_is_a_400_naming_the_field(client, ctx, api_token, field):
+    marketing = {"Authorization": f"Bearer {api_token('marketing')}"}
+    body = {"subject": "News", "body_markdown": "Hello", field: "a\ud800"}
+    response = client.post("/api/v1/campaigns", headers=marketing, json=body)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["field"] == field
+    assert count(Campaign) == 0
+
+    created = client.post("/api/v1/campaigns", headers=marketing, json={**body, field: "ok"})
+    campaign_id = created.get_json()["id"]
+    response = client.patch(
+        f"/api/v1/campaigns/{campaign_id}", headers=marketing, json={field: "b\udfff"}
+    )
+    assert response.status_code == 400
+    response = client.post(
+        f"/api/v1/campaigns/{campaign_id}/test", headers=marketing, json={"emails": ["\ud800"]}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_emails"
+
+
+@pytest.mark.parametrize("action", ["void", "undo"])
+@pytest.mark.parametrize("text", UNSTORABLE)
+def test_a_coupon_reason_with_unstorable_text_is_a_400(
+    client, ctx, api_token, issue_coupon, action, text
+):
+    admin = {"Authorization": f"Bearer {api_token('admin')}"}
+    code = issue_coupon()
+    if action == "undo":
+        assert client.post(f"/api/v1/coupons/{code}/redeem", headers=admin).status_code == 200
+    response = client.post(f"/api/v1/coupons/{code}/{action}", headers=admin, json={"reason": text})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_reason"
+    expected = CouponStatus.REDEEMED if action == "undo" else CouponStatus.ISSUED
+    assert db.session.scalar(select(Coupon.status)) == expected
