@@ -23,8 +23,15 @@ bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="template
 
 
 def _safe_next(target: str | None) -> str | None:
-    # Only paths on this site: "//evil.example" and "https://..." would leave it.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    """``target`` if it is a path on this site, else None.
+
+    "//evil.example" and "https://..." would leave the site, and so would
+    "/<tab>/evil.example": browsers drop tabs and line breaks from a URL before reading
+    it (and a line break cannot go into a Location header at all).
+    """
+    if not target or any(ch.isspace() or not ch.isprintable() for ch in target):
+        return None
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
     return None
 

@@ -41,14 +41,29 @@ def test_login_is_rate_limited(make_app, make_staff):
     assert statuses == [400, 400, 400, 429]
 
 
-def test_next_parameter_never_leaves_the_site(client, make_staff):
+@pytest.mark.parametrize(
+    "target",
+    ["//evil.example/x", "/%09/evil.example", "/%0d%0aSet-Cookie:x=1", "/\\evil.example"],
+)
+def test_next_parameter_never_leaves_the_site(client, make_staff, target):
     _, email, password = make_staff("marketing")
     token = csrf_from(client.get("/staff/login").get_data(as_text=True))
     response = client.post(
-        "/staff/login?next=//evil.example/x",
+        f"/staff/login?next={target}",
         data={"email": email, "password": password, "csrf_token": token},
     )
+    assert response.status_code == 302
     assert response.headers["Location"] == "/staff/"
+
+
+def test_next_parameter_returns_to_the_page_asked_for(client, make_staff):
+    _, email, password = make_staff("marketing")
+    token = csrf_from(client.get("/staff/login").get_data(as_text=True))
+    response = client.post(
+        "/staff/login?next=%2Fstaff%2Fsubscribers%2F%3Fq%3Dann",
+        data={"email": email, "password": password, "csrf_token": token},
+    )
+    assert response.headers["Location"] == "/staff/subscribers/?q=ann"
 
 
 def test_logout_ends_the_session(client, make_staff):
