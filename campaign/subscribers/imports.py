@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +30,7 @@ from campaign.extensions import db
 from campaign.subscribers.addresses import InvalidAddress, canonical_address, normalize_address
 from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
 from campaign.subscribers.privacy import Suppression
+from campaign.subscribers.services import SignupInvalid, clean_first_name
 
 logger = logging.getLogger(__name__)
 
@@ -97,14 +100,23 @@ def _bytes(job_id: int) -> Iterator[bytes]:
         seq += 1
 
 
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
 def _lines(job_id: int) -> Iterator[str]:
+    """The upload's lines, each with its ending: CRLF, LF, or CR alone (old Mac
+    spreadsheets), which the csv module reads only as the end of a line it is given."""
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
     pending = ""
     for block in _bytes(job_id):
         pending += decoder.decode(block)
-        *complete, pending = pending.split("\n")
-        for line in complete:
-            yield line + "\n"
+        start = 0
+        for end in _LINE_END.finditer(pending):
+            if end.group() == "\r" and end.end() == len(pending):
+                break  # its LF may open the next block
+            yield pending[start : end.end()]
+            start = end.end()
+        pending = pending[start:]
     pending += decoder.decode(b"", final=True)
     if pending:
         yield pending
@@ -141,28 +153,69 @@ def _parse_date(value: str) -> datetime | None:
         return None
     moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise ValueError("date out of range") from None
     if moment > utcnow():
         raise ValueError("consent date is in the future")
     return moment
 
 
+class _Counted:
+    """Lines handed out, counted: the csv module's own count is off by one on some of
+    its errors, and errors must name the line to fix."""
+
+    def __init__(self, lines: Iterator[str]) -> None:
+        self.lines = lines
+        self.count = 0
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self.lines)
+        self.count += 1
+        return line
+
+
 def _rows(job_id: int, tally: Tally) -> Iterator[Row]:
-    reader = csv.DictReader(_lines(job_id))
+    lines = _Counted(_lines(job_id))
+    # Blank lines above the header, which spreadsheets sometimes leave, are skipped.
+    header = next((line for line in lines if line.strip()), "")
+    blank = max(lines.count - 1, 0)
+    # Strict: a quote never closed would swallow the rest of the file into one field,
+    # and "Ann" Lee (a quoted field with text after it) is ambiguous. Quotes inside an
+    # unquoted field (Ann "Annie" Lee) are still plain text.
+    reader = csv.DictReader(itertools.chain([header], lines), strict=True)
+    try:
+        yield from _records(reader, blank, tally)
+    except csv.Error as exc:
+        raise ImportInvalid(
+            f"The file is not valid CSV near line {lines.count} ({exc}): "
+            "check that every quote is closed."
+        ) from None
+
+
+def _records(reader: csv.DictReader, blank: int, tally: Tally) -> Iterator[Row]:
     header = {name.strip().lower() for name in (reader.fieldnames or []) if name}
     if "email" not in header:
         raise ImportInvalid("The first line must name the columns, including 'email'.")
-    for number, raw in enumerate(reader, start=2):
+    for number, raw in enumerate(reader, start=blank + 2):
         tally.counts["rows"] += 1
         record = {
             (k or "").strip().lower(): (v or "") for k, v in raw.items() if isinstance(v, str)
         }
         try:
             email = normalize_address(record.get("email", ""))
-            name = " ".join(record.get("first_name", "").split())[:100] or None
+            # The same rule as a signup's: no control characters, at most 100.
+            name = clean_first_name(record.get("first_name", ""))
             consented_at = _parse_date(record.get("consented_at", ""))
         except InvalidAddress as exc:
             tally.error(number, f"email: {exc}")
+            continue
+        except SignupInvalid as exc:
+            tally.error(number, f"first_name: {exc.message}")
             continue
         except ValueError as exc:
             tally.error(number, f"consented_at: {exc}")
@@ -223,11 +276,14 @@ def run(job_id: int, apply: bool) -> None:
             job.counts = dict(tally.counts)
             db.session.commit()
     except ImportInvalid as exc:
-        db.session.rollback()
-        job.status = "failed"
-        job.errors = [{"row": 1, "error": str(exc)}]
-        db.session.commit()
+        _fail(job_id, str(exc))
         return
+    except Exception:
+        # Whatever went wrong, the job must not read "analysing" or "importing" for
+        # ever: say it stopped, and how far it had got (batches before are committed).
+        logger.exception("import %s stopped", job_id)
+        _fail(job_id, f"The import stopped on an unexpected error near row {tally.counts['rows']}.")
+        raise
     job.counts = dict(tally.counts)
     job.errors = tally.errors
     job.rows_done = tally.counts["rows"]
@@ -239,6 +295,14 @@ def run(job_id: int, apply: bool) -> None:
             target=f"import:{job.id}",
             **tally.counts,
         )
+    db.session.commit()
+
+
+def _fail(job_id: int, message: str) -> None:
+    db.session.rollback()
+    job = db.session.get(ImportJob, job_id)
+    job.status = "failed"
+    job.errors = [{"row": 1, "error": message}]
     db.session.commit()
 
 

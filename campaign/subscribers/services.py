@@ -82,7 +82,7 @@ class Signup:
             raise SignupInvalid(
                 "consent", "consent_required", "Please tick the box to agree to receive emails."
             )
-        name = _clean_first_name(first_name)
+        name = clean_first_name(first_name)
         if source is None:
             source = "web"
         if not isinstance(source, str) or not SOURCE_PATTERN.fullmatch(source):
@@ -95,7 +95,9 @@ class Signup:
         return cls(email=address, first_name=name, source=source, ip=ip, user_agent=agent)
 
 
-def _clean_first_name(value: object) -> str | None:
+def clean_first_name(value: object) -> str | None:
+    """The first name as stored (spaces folded), None when blank; ``SignupInvalid``
+    for what no first name holds. Imports apply the same rule."""
     if value is None:
         return None
     if not isinstance(value, str):

@@ -135,7 +135,13 @@ def admin_headers(api_token):
 
 @pytest.mark.parametrize(
     ("content", "message"),
-    [("name,phone\nx,y\n", "email"), ("", "empty")],
+    [
+        ("name,phone\nx,y\n", "email"),
+        ("", "empty"),
+        ('email,first_name\nann@example.com,"Ann\nbob@example.com,Bob\n', "quote"),
+        ("email,first_name\nann@example.com," + "x" * 200_000 + "\n", "near line 2"),
+        ('email,first_name\nann@example.com,"Ann" Lee\n', "near line 2"),
+    ],
 )
 def test_files_that_are_not_a_list_are_refused_clearly(marketing_client, ctx, content, message):
     response = upload(marketing_client, content)
@@ -149,3 +155,48 @@ def test_files_that_are_not_a_list_are_refused_clearly(marketing_client, ctx, co
         assert response.status_code == 400
         assert message in response.get_data(as_text=True)
     assert count(Subscriber) == 0
+
+
+def test_line_endings_blank_lines_and_odd_rows_of_real_spreadsheets(marketing_client, ctx):
+    content = (
+        "\r\n\r\n"  # blank lines above the header
+        "email,first_name,consented_at\r"  # CR alone ends lines (old Mac exports)
+        "ann@example.com,Ann,2025-03-14\r"
+        "bob@example.com,Bob\x1b[31m,2025-03-14\r"  # no control characters in a name
+        "cat@example.com,Cat,0001-01-01T00:00:00+01:00\r"  # before year 1 in UTC
+        "dan@example.com,Dan,9999-12-31T23:59:59-01:00\r"  # after 9999 in UTC
+        'eve@example.com,"Eve ""Evie"" Lee",2025-03-14\r'  # quotes inside quotes
+        '"fay@example.com\rfay2@example.com",Fay,\r'  # a line break inside quotes is text
+    )
+    job_id = job_id_of(upload(marketing_client, content))
+    analyse_import.apply(args=[job_id])
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    assert report["status"] == "analysed"
+    assert report["counts"]["rows"] == 6
+    assert report["counts"]["confirmed"] == 2
+    errors = {error["row"]: error["error"] for error in report["errors"]}
+    assert set(errors) == {5, 6, 7, 9}  # numbered as the spreadsheet shows them
+    assert errors[5].startswith("first_name:")
+    assert errors[6].startswith("consented_at:")
+    assert errors[7].startswith("consented_at:")
+    assert errors[9].startswith("email:")
+
+    imports.claim(job_id, "analysed", "queued")
+    db.session.commit()
+    run_import.apply(args=[job_id])
+    names = dict(db.session.execute(select(Subscriber.email, Subscriber.first_name)).all())
+    assert names == {"ann@example.com": "Ann", "eve@example.com": 'Eve "Evie" Lee'}
+
+
+def test_an_import_that_breaks_unexpectedly_says_so(marketing_client, ctx, monkeypatch):
+    job_id = job_id_of(upload(marketing_client, CSV))
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(imports, "canonical_address", broken)
+    with pytest.raises(RuntimeError):
+        analyse_import.apply(args=[job_id], throw=True)
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    assert report["status"] == "failed"
+    assert "unexpected error" in report["errors"][0]["error"]
