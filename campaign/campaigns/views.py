@@ -14,6 +14,7 @@ from campaign.campaigns.preview import preview_html
 from campaign.campaigns.rendering import RenderError
 from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed
 from campaign.database import utcnow
+from campaign.emails import UnsafeHeader
 from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.models import Role
@@ -136,4 +137,6 @@ def preview():
         )
     except RenderError as exc:
         return {"error": str(exc)}, 400
+    except UnsafeHeader:
+        return {"error": "The subject cannot hold a line break or another control character."}, 400
     return {"html": html}

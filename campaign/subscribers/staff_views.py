@@ -28,7 +28,8 @@ def index():
     status = request.args.get("status", "")
     source = request.args.get("source", "")[:64]
     page = request.args.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
+    # isdigit() alone also takes "²", which int() refuses.
+    page = int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 100_000 else 1
     if status not in {s.value for s in SubscriberStatus}:
         status = ""
     query = queries.search(q, status, source)
