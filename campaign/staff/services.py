@@ -50,7 +50,14 @@ def create_staff(email: str, role: Role, password: str, name: str | None = None)
 
 
 def find_staff(email: str) -> Staff | None:
-    return db.session.scalar(select(Staff).where(func.lower(Staff.email) == email.strip().lower()))
+    typed = email.strip().lower()
+    # An internationalised domain is stored in its ASCII form (``normalize_address``);
+    # accounts made before that hold it as typed. Either form finds either.
+    try:
+        forms = {typed, normalize_address(typed).lower()}
+    except InvalidAddress:
+        forms = {typed}
+    return db.session.scalar(select(Staff).where(func.lower(Staff.email).in_(forms)))
 
 
 def authenticate(email: str, password: str) -> Staff | None:

@@ -244,3 +244,15 @@ def test_cli_refuses_a_duplicate_account(app):
     result = runner.invoke(args=args, input="a long enough password\n")
     assert result.exit_code != 0
     assert "already has an account" in result.output
+
+
+def test_an_account_at_an_internationalised_domain_logs_in_typed_either_way(client, ctx):
+    from campaign.staff import services
+    from campaign.staff.models import Role
+
+    services.create_staff("Desk@Bücher.de", Role.RECEPTIONIST, "correct horse battery")
+    db.session.commit()
+    assert db.session.scalar(select(Staff.email)) == "desk@xn--bcher-kva.de"
+    for typed in ["desk@bücher.de", "DESK@xn--bcher-kva.de"]:
+        response = log_in(client, typed, "correct horse battery")
+        assert response.status_code == 302, typed
