@@ -11,7 +11,7 @@ from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.forms import OfferForm
 from campaign.staff.models import Role
-from campaign.tokens import Purpose, TokenError, read_token
+from campaign.tokens import Purpose, TokenError, read_token, row_id
 
 bp = Blueprint("coupons", __name__, template_folder="templates")
 
@@ -26,10 +26,10 @@ def desk():
 def coupon_page(token: str):
     """The subscriber's coupon on their phone: code, QR and status. The token is the key."""
     try:
-        coupon_id = read_token(Purpose.COUPON, token, max_age=None)
+        coupon_id = row_id(read_token(Purpose.COUPON, token, max_age=None))
     except TokenError:
         return render_template("subscribers/invalid_link.html", kind="coupon"), 400
-    coupon = db.session.get(Coupon, coupon_id) if isinstance(coupon_id, int) else None
+    coupon = db.session.get(Coupon, coupon_id)
     if coupon is None:
         return render_template("subscribers/invalid_link.html", kind="coupon"), 404
     code = services.code_of(coupon)

@@ -28,7 +28,7 @@ from campaign.subscribers.addresses import (
     normalize_address,
 )
 from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
-from campaign.tokens import Purpose, TokenInvalid, make_token, read_token
+from campaign.tokens import Purpose, TokenInvalid, make_token, read_token, row_id
 
 logger = logging.getLogger(__name__)
 
@@ -350,13 +350,9 @@ def read_confirm_token(token: str) -> tuple[int, int]:
 
 
 def confirm_payload(payload: object) -> tuple[int, int]:
-    if (
-        not isinstance(payload, list)
-        or len(payload) != 2
-        or not all(isinstance(part, int) for part in payload)
-    ):
+    if not isinstance(payload, list) or len(payload) != 2:
         raise TokenInvalid("unexpected payload")
-    return payload[0], payload[1]
+    return row_id(payload[0]), row_id(payload[1])
 
 
 def confirm(subscriber_id: int, optin_round: int, ip: str | None) -> ConfirmOutcome:
@@ -419,9 +415,7 @@ def read_unsubscribe_token(token: str) -> int:
     payload = read_token(
         Purpose.UNSUBSCRIBE, token, max_age=current_app.config["UNSUBSCRIBE_MAX_AGE_SECONDS"]
     )
-    if not isinstance(payload, int):
-        raise TokenInvalid("unexpected payload")
-    return payload
+    return row_id(payload)
 
 
 def unsubscribe(subscriber_id: int) -> bool:

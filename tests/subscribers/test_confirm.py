@@ -146,3 +146,27 @@ def test_resubscribing_goes_through_double_opt_in_again(client, ctx, email_addre
     assert client.post(f"/confirm/{new_token}").status_code == 200
     db.session.refresh(subscriber)
     assert subscriber.status == SubscriberStatus.CONFIRMED
+
+
+def test_signed_links_carrying_what_we_never_mint_get_a_400_page(client, ctx, email_address):
+    # Only a holder of SECRET_KEY can sign these; they still must not reach the database
+    # as ids past its integers (a 500) or as True (which Python calls 1).
+    subscriber = pending_subscriber(email_address)
+    with minted_in_the_past(-(2**62)):  # a timestamp no clock can hold
+        far_future = services.confirm_token(subscriber)
+    links = [
+        *(f"/confirm/{make_token(Purpose.CONFIRM, p)}" for p in ([2**70, 2**70], [True, 1])),
+        f"/confirm/{far_future}",
+        *(f"/unsubscribe/{make_token(Purpose.UNSUBSCRIBE, p)}" for p in (2**70, True, -1)),
+        *(f"/coupon/{make_token(Purpose.COUPON, p)}" for p in (2**63, True)),
+    ]
+    for link in links:
+        assert client.get(link).status_code == 400, link
+        if not link.startswith("/coupon/"):
+            assert client.post(link).status_code == 400, link
+    for payload in ([2**70, 1], [2**70, 2**70]):
+        with minted_in_the_past(10**7):  # expired: the resend reads the payload anyway
+            expired = make_token(Purpose.CONFIRM, payload)
+        assert client.post(f"/confirm/{expired}/resend").status_code == 400
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.PENDING
