@@ -33,7 +33,7 @@ def welcome_subscriber(self, subscriber_id: int) -> None:
     if coupon is not None and coupon.effective_status() != CouponStatus.ISSUED:
         # A returning subscriber whose one welcome coupon is used up gets no other.
         coupon = None
-    send_or_retry(self, mail.welcome_email(subscriber, coupon))
-    if coupon is not None:
+    sent = send_or_retry(self, mail.welcome_email(subscriber, coupon))
+    if sent and coupon is not None:
         coupon.emailed_at = utcnow()
         db.session.commit()

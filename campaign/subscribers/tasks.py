@@ -18,14 +18,17 @@ logger = logging.getLogger(__name__)
 MAX_RETRIES = 8
 
 
-def send_or_retry(task, email: emails.Email) -> None:
-    """Send now; on temporary SMTP trouble retry with exponential backoff, else give up."""
+def send_or_retry(task, email: emails.Email) -> bool:
+    """Send now; on temporary SMTP trouble retry with exponential backoff, else give up.
+    True once the server has accepted the email."""
     try:
         emails.send(email)
     except (smtplib.SMTPException, OSError) as exc:
         if emails.is_temporary(exc) and task.request.retries < MAX_RETRIES:
             raise task.retry(exc=exc, countdown=min(600, 5 * 2**task.request.retries)) from exc
         logger.error("giving up on %s email: %s", email.template, exc)
+        return False
+    return True
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)

@@ -89,3 +89,16 @@ def test_no_second_coupon_for_a_second_confirmation_a_resubscription_or_an_addre
 def test_coupon_page_refuses_forged_tokens(client):
     assert client.get("/coupon/forged-token").status_code == 400
     assert client.get("/coupon/" + "x" * 600).status_code == 400
+
+
+def test_a_welcome_the_server_refuses_leaves_the_coupon_unmailed(ctx, smtp, email_address):
+    from campaign.coupons.tasks import welcome_subscriber
+    from tests.subscribers.helpers import confirmed_subscriber
+
+    subscriber = confirmed_subscriber(email_address)
+    smtp.answers[email_address] = ["550 5.1.1 No such user"]
+    assert welcome_subscriber.apply(args=[subscriber.id]).successful()  # given up
+    db.session.expire_all()
+    coupon = db.session.scalar(select(Coupon))
+    assert coupon is not None  # the coupon is theirs; only the email did not go
+    assert coupon.emailed_at is None
