@@ -103,10 +103,23 @@ def _bytes(job_id: int) -> Iterator[bytes]:
 _LINE_END = re.compile(r"\r\n|\r|\n")
 
 
+def _encoding(job_id: int) -> str:
+    """UTF-8 (a BOM or not) when the whole upload reads as UTF-8, else Windows-1252:
+    Excel on Windows saves "CSV" in it, and read as UTF-8 every é became a �."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for block in _bytes(job_id):
+            decoder.decode(block)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252"
+    return "utf-8-sig"
+
+
 def _lines(job_id: int) -> Iterator[str]:
     """The upload's lines, each with its ending: CRLF, LF, or CR alone (old Mac
     spreadsheets), which the csv module reads only as the end of a line it is given."""
-    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="replace")
+    decoder = codecs.getincrementaldecoder(_encoding(job_id))(errors="replace")
     pending = ""
     for block in _bytes(job_id):
         pending += decoder.decode(block)
@@ -192,8 +205,8 @@ def _rows(job_id: int, tally: Tally) -> Iterator[Row]:
         yield from _records(reader, blank, tally)
     except csv.Error as exc:
         raise ImportInvalid(
-            f"The file is not valid CSV near line {lines.count} ({exc}): "
-            "check that every quote is closed."
+            f"The file is not valid CSV near line {lines.count} ({exc}): check that "
+            "every quote is closed and no field is longer than 128 KB."
         ) from None
 
 

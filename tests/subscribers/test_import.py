@@ -200,3 +200,14 @@ def test_an_import_that_breaks_unexpectedly_says_so(marketing_client, ctx, monke
     report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
     assert report["status"] == "failed"
     assert "unexpected error" in report["errors"][0]["error"]
+
+
+def test_a_windows_spreadsheet_export_keeps_its_accents(marketing_client, ctx):
+    content = "email,first_name\r\njerome@example.com,Jérôme\r\nzoe@example.com,Zoë\r\n"
+    job_id = job_id_of(upload(marketing_client, content.encode("cp1252")))
+    analyse_import.apply(args=[job_id])
+    imports.claim(job_id, "analysed", "queued")
+    db.session.commit()
+    run_import.apply(args=[job_id])
+    names = set(db.session.scalars(select(Subscriber.first_name)))
+    assert names == {"Jérôme", "Zoë"}
