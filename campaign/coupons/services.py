@@ -381,18 +381,22 @@ def undo_redemption(text: str, staff: Staff, reason: str | None = None) -> Coupo
         .where(Redemption.id == redemption.id, Redemption.undone_at.is_(None))
         .values(undone_at=now, undone_by_id=staff.id, undo_reason=reason)
     ).rowcount
-    if undone:
-        db.session.execute(
-            update(Coupon)
-            .where(Coupon.id == result.coupon.id, Coupon.status == CouponStatus.REDEEMED)
-            .values(status=CouponStatus.ISSUED, redeemed_at=None, redeemed_by_id=None)
-        )
-        audit.record(
-            "coupon.redemption_undone",
-            staff_id=staff.id,
-            target=f"coupon:{result.coupon.id}",
-            reason=reason,
-        )
+    if not undone:
+        # Another undo of this redemption won the race: to this caller, as when the two
+        # come one after the other, the coupon is no longer redeemed.
+        db.session.refresh(result.coupon)
+        return CouponResult(Outcome.NOT_REDEEMED, coupon=result.coupon, code=result.code)
+    db.session.execute(
+        update(Coupon)
+        .where(Coupon.id == result.coupon.id, Coupon.status == CouponStatus.REDEEMED)
+        .values(status=CouponStatus.ISSUED, redeemed_at=None, redeemed_by_id=None)
+    )
+    audit.record(
+        "coupon.redemption_undone",
+        staff_id=staff.id,
+        target=f"coupon:{result.coupon.id}",
+        reason=reason,
+    )
     db.session.flush()
     db.session.refresh(result.coupon)
     db.session.refresh(redemption)

@@ -141,6 +141,20 @@ def test_expired_and_void_coupons_are_410(client, desk, api_token, issue_coupon,
         ).status_code
         == 403
     )
+    again = client.post(f"/api/v1/coupons/{voided}/void", headers=admin, json={"reason": "lost"})
+    assert again.status_code == 200  # void already: the same end, as a repeated DELETE
+    assert again.get_json()["status"] == "void"
+
+
+def test_voiding_a_used_coupon_leaves_it_used_and_says_so(
+    client, desk, api_token, issue_coupon, ctx
+):
+    code = issue_coupon()
+    client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    admin = bearer(api_token("admin"))
+    response = client.post(f"/api/v1/coupons/{code}/void", headers=admin, json={"reason": "lost"})
+    assert response.status_code == 200  # as documented: the unchanged status
+    assert response.get_json()["status"] == "redeemed"
 
 
 def test_receptionist_undoes_own_redemption_within_15_minutes(

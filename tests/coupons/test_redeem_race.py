@@ -1,4 +1,5 @@
-"""Many desks pressing Redeem at once, over real HTTP against the threaded test server.
+"""Many desks pressing Redeem (or Undo) at once, over real HTTP against the threaded
+test server.
 
 Each thread opens its own connection and waits at a barrier, so the requests reach the
 server together; the database decides the single winner.
@@ -35,15 +36,17 @@ def post(base_url: str, path: str, token: str) -> tuple[int, dict | str]:
         return response.status, raw
 
 
-def redeem_together(base_url: str, jobs: list[tuple[str, str]]) -> list[tuple[int, dict | str]]:
-    """POST /redeem for each (code, token) from its own thread, all released at once."""
+def redeem_together(
+    base_url: str, jobs: list[tuple[str, str]], action: str = "redeem"
+) -> list[tuple[int, dict | str]]:
+    """POST /<action> for each (code, token) from its own thread, all released at once."""
     barrier = threading.Barrier(len(jobs), timeout=60)
     results: list = [None] * len(jobs)
 
     def run(index: int, code: str, token: str) -> None:
         try:
             barrier.wait()
-            results[index] = post(base_url, f"/api/v1/coupons/{quote(code)}/redeem", token)
+            results[index] = post(base_url, f"/api/v1/coupons/{quote(code)}/{action}", token)
         except Exception as error:  # reported by the caller, with its thread
             results[index] = (None, repr(error))
 
@@ -114,3 +117,20 @@ def test_ten_desks_redeem_ten_different_codes_all_win(app, live_server, api_toke
         coupon, count = redemption_rows(app, code)
         assert count == 1, code
         assert coupon.status == CouponStatus.REDEEMED
+
+
+def test_ten_undos_of_one_redemption_at_once_one_undoes_it(
+    app, live_server, api_token, issue_coupon
+):
+    token = api_token("receptionist")
+    code = issue_coupon()
+    assert post(live_server, f"/api/v1/coupons/{quote(code)}/redeem", token)[0] == 200
+
+    results = redeem_together(live_server, [(code, token)] * 10, action="undo")
+
+    statuses = sorted(status or 0 for status, _ in results)
+    assert statuses == [200] + [409] * 9, results
+    assert all(body["error"]["code"] == "not_redeemed" for status, body in results if status == 409)
+    coupon, count = redemption_rows(app, code)
+    assert coupon.status == CouponStatus.ISSUED
+    assert count == 1
