@@ -142,8 +142,11 @@ def _control(move):
     def view(campaign_id: int):
         campaign = _campaign(campaign_id)
         move(campaign, current_staff())
+        # Read before the commit: after it, a pause and a resume sent together could
+        # each answer with the status the other set.
+        answer = campaign_json(campaign)
         db.session.commit()
-        return jsonify(campaign_json(campaign))
+        return jsonify(answer)
 
     return view
 

@@ -36,6 +36,7 @@ from campaign.campaigns.ledger import Ledger, Verdict
 from campaign.campaigns.message import Reader, Skeleton, build_skeleton, personalize
 from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from campaign.campaigns.rendering import Rendered, first_name_defaults
+from campaign.campaigns.services import cancel_unsent
 from campaign.coupons.models import Coupon, CouponStatus
 from campaign.coupons.services import code_of, coupon_page_token
 from campaign.database import utcnow
@@ -212,7 +213,7 @@ class CampaignSender:
         self.connection = None
         self.ledger = Ledger()
         self.last_status_check = 0.0
-        self.sending = True
+        self.status = CampaignStatus.SENDING
 
     def _status(self) -> str:
         db.session.commit()
@@ -222,8 +223,8 @@ class CampaignSender:
         now = time.monotonic()
         if force or now - self.last_status_check >= 1.0:
             self.last_status_check = now
-            self.sending = self._status() == CampaignStatus.SENDING
-        return self.sending
+            self.status = self._status()
+        return self.status == CampaignStatus.SENDING
 
     def run(self, seconds: float) -> SliceResult:
         deadline = time.monotonic() + seconds
@@ -239,6 +240,10 @@ class CampaignSender:
             return SliceResult(more=True, retry_in=0)
         finally:
             self.close()
+            if self.status == CampaignStatus.CANCELLED:
+                # What this sender gave back after the cancel ran is queued again.
+                cancel_unsent(self.campaign_id)
+                db.session.commit()
 
     def close(self) -> None:
         """Say goodbye to the mail server and commit the ledger's last marks."""

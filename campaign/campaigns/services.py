@@ -236,12 +236,32 @@ def cancel(campaign: Campaign, staff: Staff) -> None:
         CampaignStatus.PAUSED,
     }
     _move(campaign, allowed, "cancel", status=CampaignStatus.CANCELLED, finished_at=utcnow())
+    cancel_unsent(campaign.id)
+    audit.record("campaign.cancelled", staff_id=staff.id, target=f"campaign:{campaign.id}")
+
+
+def cancel_unsent(campaign_id: int | None = None) -> None:
+    """Mark cancelled what a cancelled campaign (``campaign_id``, or every one) will
+    never send: deliveries queued, and claims of senders that died (lapsed leases).
+
+    Run by the cancel itself, by each sender that stops on finding its campaign
+    cancelled (what it had claimed goes back to "queued" after the cancel ran), and
+    by the dispatcher each minute for senders that never came back.
+    """
+    lapsed = utcnow() - timedelta(seconds=current_app.config["SEND_LEASE_SECONDS"])
+    cancelled = select(Campaign.id).where(Campaign.status == CampaignStatus.CANCELLED)
+    if campaign_id is not None:
+        cancelled = cancelled.where(Campaign.id == campaign_id)
     db.session.execute(
         update(Delivery)
-        .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.QUEUED)
-        .values(status=DeliveryStatus.CANCELLED)
+        .where(
+            Delivery.campaign_id.in_(cancelled.scalar_subquery()),
+            # The IN keeps to the (campaign, status) index; the OR only filters.
+            Delivery.status.in_([DeliveryStatus.QUEUED, DeliveryStatus.SENDING]),
+            (Delivery.status == DeliveryStatus.QUEUED) | (Delivery.claimed_at < lapsed),
+        )
+        .values(status=DeliveryStatus.CANCELLED, claimed_at=None, claimed_by=None)
     )
-    audit.record("campaign.cancelled", staff_id=staff.id, target=f"campaign:{campaign.id}")
 
 
 def start_due_campaigns() -> list[int]:

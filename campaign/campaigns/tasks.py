@@ -45,13 +45,15 @@ def send_test_copy(self, campaign_id: int, address: str) -> None:
 
 @shared_task
 def dispatch_campaigns(after_restart: bool = False) -> None:
-    """Each minute (beat): start due campaigns and revive stalled ones.
+    """Each minute (beat): start due campaigns, revive stalled ones, and settle what a
+    cancelled one still holds.
 
     After a worker (re)starts, every sending campaign gets fresh senders at once:
     a crashed worker's task is gone, and its claims return when their lease ends.
     """
     started = services.start_due_campaigns()
     revived = services.revive_stalled_campaigns(quiet_only=not after_restart)
+    services.cancel_unsent()
     db.session.commit()
     if started or revived:
         logger.info("dispatcher started %s, revived %s", started, revived)

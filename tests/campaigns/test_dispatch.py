@@ -119,3 +119,38 @@ def test_next_monthly_slot_is_the_first_tuesday_at_ten(app, ctx):
     assert services.next_monthly_slot(datetime(2026, 12, 1, 10, 30), slot) == datetime(
         2027, 1, 5, 10, 0
     )
+
+
+def test_a_cancelled_campaign_ends_with_nothing_left_queued_or_claimed(client, ctx, marketing):
+    from campaign.campaigns.models import DeliveryStatus
+    from campaign.campaigns.tasks import dispatch_campaigns
+
+    add_confirmed(4)
+    campaign_id = create_campaign(client, marketing)
+    assert (
+        client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing).status_code == 202
+    )
+    ids = db.session.scalars(select(Delivery.id).order_by(Delivery.id)).all()
+    # Two senders' claims: one whose sender died long ago, one at work right now.
+    long_ago = utcnow() - timedelta(hours=1)
+    db.session.execute(
+        update(Delivery).where(Delivery.id == ids[0]).values(status="sending", claimed_at=long_ago)
+    )
+    db.session.execute(
+        update(Delivery).where(Delivery.id == ids[1]).values(status="sending", claimed_at=utcnow())
+    )
+    db.session.commit()
+    cancel = client.post(f"/api/v1/campaigns/{campaign_id}/cancel", headers=marketing)
+    assert cancel.get_json()["status"] == "cancelled"
+
+    # The live sender stops and gives its claim back, after the cancel ran.
+    db.session.execute(
+        update(Delivery).where(Delivery.id == ids[1]).values(status="queued", claimed_at=None)
+    )
+    db.session.commit()
+    dispatch_campaigns.apply()
+    db.session.expire_all()
+    statuses = db.session.scalars(select(Delivery.status).order_by(Delivery.id)).all()
+    assert statuses == [DeliveryStatus.CANCELLED] * 4
+    counts = client.get(f"/api/v1/campaigns/{campaign_id}", headers=marketing).get_json()["counts"]
+    assert (counts["queued"], counts["cancelled"]) == (0, 4)
