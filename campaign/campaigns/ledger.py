@@ -27,12 +27,13 @@ from typing import Any
 from sqlalchemy import bindparam, literal_column, select, update
 from sqlalchemy.sql import Executable
 
-from campaign.campaigns.models import Delivery, DeliveryStatus
+from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from campaign.database import prepared
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 
 _DELIVERY = Delivery.__table__
+_CAMPAIGN = Campaign.__table__
 _SUBSCRIBER = Subscriber.__table__
 _CLAIMED = (_DELIVERY.c.id == bindparam("delivery_id")) & (
     _DELIVERY.c.status == DeliveryStatus.SENDING
@@ -69,7 +70,11 @@ READER_CHECK = (
         # SQLAlchemy writes RETURNING's columns unqualified on SQLite, subqueries
         # included: a bare "subscriber_id" would only resolve to delivery's by luck.
         .where(_SUBSCRIBER.c.id == literal_column("delivery.subscriber_id"))
-        .scalar_subquery()
+        .scalar_subquery(),
+        # The campaign's status too: a pause or a cancel stops the very next message.
+        select(_CAMPAIGN.c.status)
+        .where(_CAMPAIGN.c.id == literal_column("delivery.campaign_id"))
+        .scalar_subquery(),
     )
 )
 
@@ -78,6 +83,7 @@ class Verdict(enum.Enum):
     SEND = "send"
     SKIP = "skip"  # no longer subscribed (or erased): marked skipped
     LOST = "lost"  # the claim lapsed and another sender owns the delivery now
+    STOPPED = "stopped"  # the campaign was paused or cancelled: the claim is renewed
 
 
 class Ledger:
@@ -124,7 +130,10 @@ class Ledger:
         self.commit()
         if not rows:
             return Verdict.LOST
-        return Verdict.SEND if rows[0][0] == SubscriberStatus.CONFIRMED else Verdict.SKIP
+        reader_status, campaign_status = rows[0]
+        if campaign_status != CampaignStatus.SENDING:
+            return Verdict.STOPPED
+        return Verdict.SEND if reader_status == SubscriberStatus.CONFIRMED else Verdict.SKIP
 
     def mark_sent(self, delivery_id: int, attempt: int, answer: str, at: datetime) -> None:
         """Marked before the next message goes: at once, or with the next check."""

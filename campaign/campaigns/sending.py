@@ -351,6 +351,11 @@ class CampaignSender:
             verdict = self.ledger.check(delivery_id, claimed_at, renewed_at)
             if verdict is Verdict.LOST:
                 continue
+            if verdict is Verdict.STOPPED:  # paused or cancelled since the last look
+                self.still_sending(force=True)
+                release([delivery_id], renewed_at)
+                release(batch[position + 1 :], claimed_at)
+                return
             if verdict is Verdict.SKIP:  # unsubscribed or erased since the claim
                 self.ledger.mark_skipped(delivery_id)
                 continue

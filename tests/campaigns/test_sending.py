@@ -201,6 +201,7 @@ def test_cancel_stops_the_send(worker, client, ctx, smtp, marketing):
     client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
     wait_until(lambda: len(smtp.messages) >= 10)
     response = client.post(f"/api/v1/campaigns/{campaign_id}/cancel", headers=marketing)
+    at_cancel = len(smtp.messages)
     assert response.get_json()["status"] == "cancelled"
     # The senders give back what they had claimed, and that is cancelled too.
     unsent = {"sending", "queued"}
@@ -210,6 +211,9 @@ def test_cancel_stops_the_send(worker, client, ctx, smtp, marketing):
 
     time.sleep(2)
     assert len(smtp.messages) == settled
+    # Each sender checks the campaign with every reader: after the cancel, only what
+    # was already in the SMTP dialogue (one message a sender) still goes.
+    assert settled <= at_cancel + 2
     statuses = Counter(d.status for d in deliveries(campaign_id))
     assert statuses["sent"] == settled
     assert statuses["cancelled"] == 150 - settled - statuses["skipped"]
