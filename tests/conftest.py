@@ -298,3 +298,14 @@ def issue_coupon(app):
         return code
 
     return issue
+
+
+@pytest.fixture
+def marketing_client(app, make_staff):
+    """A test client logged in as marketing staff (the staff pages)."""
+    from tests.staff.helpers import log_in
+
+    client = app.test_client()
+    _, email, password = make_staff("marketing")
+    log_in(client, email, password)
+    return client

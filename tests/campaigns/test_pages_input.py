@@ -2,15 +2,7 @@
 
 import pytest
 
-from tests.staff.helpers import csrf_from, log_in
-
-
-@pytest.fixture
-def marketing_client(app, make_staff):
-    client = app.test_client()
-    _, email, password = make_staff("marketing")
-    log_in(client, email, password)
-    return client
+from tests.staff.helpers import csrf_from
 
 
 @pytest.mark.parametrize("subject", ["a\r\nBcc: x@example.com", "a\x0bb"])
