@@ -795,6 +795,8 @@ def document() -> dict:
             "version": "1",
             "description": (
                 'Errors answer `{"error": {"code", "message", "field"}}` with a 4xx status. '
+                "Text holding a NUL or an unpaired surrogate (`\\u0000`, `\\ud800`) is "
+                "refused in any field as `invalid_<field>`. "
                 "Staff calls authenticate with `Authorization: Bearer <token>` (`flask staff "
                 "token EMAIL`) or the staff session cookie; a session call that changes "
                 "something must send the CSRF token in `X-CSRFToken`."
