@@ -39,9 +39,14 @@ NOT_ASCII_CODE = 553
 NOT_ASCII_ANSWER = "5.6.7 address is not ASCII and SMTPUTF8 is not used: not sent"
 
 
+def mailable(address: str) -> bool:
+    """Whether SMTP, as we speak it, can carry ``address`` at all."""
+    return address.isascii()
+
+
 def refuse_unmailable(address: str) -> None:
     """Raise ``SMTPRecipientsRefused`` (permanent) for an address SMTP cannot carry."""
-    if not address.isascii():
+    if not mailable(address):
         raise smtplib.SMTPRecipientsRefused({address: (NOT_ASCII_CODE, NOT_ASCII_ANSWER.encode())})
 
 

@@ -133,7 +133,7 @@ def smtp_send(host: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> s
     out (see ``smtp_path`` and ``dot_stuffed``), and a refusal after DATA reported
     as a failure, not as sent.
     """
-    if not recipient.isascii():  # as ``emails.refuse_unmailable``
+    if not emails.mailable(recipient):
         answer = _answer(emails.NOT_ASCII_CODE, emails.NOT_ASCII_ANSWER)
         raise SmtpFailure(emails.NOT_ASCII_CODE, answer, temporary=False)
     host.ehlo_or_helo_if_needed()
