@@ -212,3 +212,20 @@ def send(email: Email) -> None:
     with connect() as connection:
         connection.host.sendmail(envelope_sender(), [email.to], message.as_bytes())
     logger.info("sent %s email", email.template)
+
+
+# Retries of a transactional email, 5 s doubling to 10 min apart: about 21 minutes in all.
+MAX_RETRIES = 8
+
+
+def send_or_retry(task, email: Email) -> bool:
+    """Send now from a bound Celery task; on temporary SMTP trouble retry with
+    exponential backoff, else give up. True once the server has accepted the email."""
+    try:
+        send(email)
+    except (smtplib.SMTPException, OSError) as exc:
+        if is_temporary(exc) and task.request.retries < MAX_RETRIES:
+            raise task.retry(exc=exc, countdown=min(600, 5 * 2**task.request.retries)) from exc
+        logger.error("giving up on %s email: %s", email.template, exc)
+        return False
+    return True

@@ -9,9 +9,9 @@ from celery import shared_task
 from campaign.coupons import mail, services
 from campaign.coupons.models import CouponStatus
 from campaign.database import utcnow
+from campaign.emails import MAX_RETRIES, send_or_retry
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber, SubscriberStatus
-from campaign.subscribers.tasks import MAX_RETRIES, send_or_retry
 
 logger = logging.getLogger(__name__)
 

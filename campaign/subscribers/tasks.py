@@ -4,31 +4,15 @@ so a task that runs twice (``acks_late``) or late does the right thing."""
 from __future__ import annotations
 
 import logging
-import smtplib
 
 from celery import shared_task
 
-from campaign import emails
+from campaign.emails import MAX_RETRIES, send_or_retry
 from campaign.extensions import db
 from campaign.subscribers import mail
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 
 logger = logging.getLogger(__name__)
-
-MAX_RETRIES = 8
-
-
-def send_or_retry(task, email: emails.Email) -> bool:
-    """Send now; on temporary SMTP trouble retry with exponential backoff, else give up.
-    True once the server has accepted the email."""
-    try:
-        emails.send(email)
-    except (smtplib.SMTPException, OSError) as exc:
-        if emails.is_temporary(exc) and task.request.retries < MAX_RETRIES:
-            raise task.retry(exc=exc, countdown=min(600, 5 * 2**task.request.retries)) from exc
-        logger.error("giving up on %s email: %s", email.template, exc)
-        return False
-    return True
 
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
