@@ -76,6 +76,7 @@ def _register_blueprints(app: Flask) -> None:
     from campaign.devmail.views import bp as devmail_bp
     from campaign.health import bp as health_bp
     from campaign.openapi import bp as openapi_bp
+    from campaign.staff.team_views import bp as team_bp
     from campaign.staff.views import bp as staff_bp
     from campaign.subscribers.admin_api import bp as subscribers_admin_api_bp
     from campaign.subscribers.api import bp as subscribers_api_bp
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(openapi_bp)
     app.register_blueprint(staff_bp)
+    app.register_blueprint(team_bp)
     app.register_blueprint(coupons_bp)
     app.register_blueprint(coupons_api_bp)
     app.register_blueprint(campaigns_bp)

@@ -23,6 +23,7 @@ def celery_init_app(app: Flask) -> Celery:
     # Importing the task modules registers their tasks with this app.
     import campaign.campaigns.tasks  # noqa: F401
     import campaign.coupons.tasks  # noqa: F401
+    import campaign.staff.tasks  # noqa: F401
     import campaign.subscribers.tasks  # noqa: F401
 
     return celery

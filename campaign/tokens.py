@@ -20,6 +20,7 @@ class Purpose(StrEnum):
     CONFIRM = "subscriber-confirm"
     UNSUBSCRIBE = "subscriber-unsubscribe"
     COUPON = "coupon-view"
+    STAFF_PASSWORD = "staff-password"  # noqa: S105 - a salt name, not a secret
 
 
 class TokenError(Exception):

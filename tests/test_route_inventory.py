@@ -7,12 +7,19 @@ import pytest
 from campaign.staff.models import Role
 
 PUBLIC = {"/api/v1/subscribe"}
+# Reached without a session: a forgotten password, or the emailed link (its credential).
+PUBLIC_STAFF = {
+    "/staff/login",
+    "/staff/logout",
+    "/staff/password/forgot",
+    "/staff/password/<token>",
+}
 
 
 def protected_rules(app):
     for rule in app.url_map.iter_rules():
         path = rule.rule
-        if path in PUBLIC or path == "/staff/login" or path == "/staff/logout":
+        if path in PUBLIC or path in PUBLIC_STAFF:
             continue
         if path.startswith(("/staff", "/desk", "/api/v1")):
             yield rule

@@ -14,8 +14,9 @@ from functools import wraps
 from flask import g, redirect, request, url_for
 from flask_login import current_user
 
+from campaign import database
 from campaign.errors import ApiError
-from campaign.extensions import csrf, db, login_manager
+from campaign.extensions import csrf, login_manager
 from campaign.staff import services
 from campaign.staff.models import Role, Staff
 
@@ -23,11 +24,16 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 @login_manager.user_loader
-def load_staff(staff_id: str) -> Staff | None:
-    if not staff_id.isdigit():
+def load_staff(session_id: str) -> Staff | None:
+    """The active staff member of a login session, if their password is unchanged
+    since they logged in (``Staff.get_id``): a new password logs out everywhere."""
+    staff_id, _, fingerprint = session_id.partition(":")
+    if not (staff_id.isascii() and staff_id.isdigit()):
         return None
-    staff = db.session.get(Staff, int(staff_id))
-    return staff if staff is not None and staff.active else None
+    staff = database.get(Staff, int(staff_id))
+    if staff is None or not staff.active or staff.password_fingerprint != fingerprint:
+        return None
+    return staff
 
 
 def current_staff() -> Staff | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import IntEnum
 
@@ -59,6 +60,16 @@ class Staff(UserMixin, db.Model):
     @property
     def is_active(self) -> bool:  # Flask-Login refuses inactive accounts
         return self.active
+
+    @property
+    def password_fingerprint(self) -> str:
+        """Changes whenever the password does: a set-password link and every login
+        session carry it, so a new password ends both."""
+        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+
+    def get_id(self) -> str:
+        # What Flask-Login keeps in the session cookie, read back by ``load_staff``.
+        return f"{self.id}:{self.password_fingerprint}"
 
     def has_role(self, role: Role) -> bool:
         return self.role >= role

@@ -1,4 +1,8 @@
-"""Staff accounts: creation, password checks, API tokens."""
+"""Staff accounts: creation, roles, passwords and their emailed links, API tokens.
+
+These functions add and flush; the caller commits. Emails with a set-password link
+are queued to go after the commit (``outbox.after_commit``).
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,10 @@ from sqlalchemy import Executable, bindparam, func, select, update
 from campaign import audit, database
 from campaign.database import utcnow
 from campaign.extensions import db
+from campaign.outbox import after_commit
 from campaign.staff.models import ApiToken, Role, Staff
 from campaign.subscribers.addresses import InvalidAddress, normalize_address
+from campaign.tokens import Purpose, TokenInvalid, make_token, read_token, row_id
 
 logger = logging.getLogger(__name__)
 
@@ -25,28 +31,163 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 TOKEN_PREFIX = "cmp_"  # noqa: S105 - a marker, not a secret
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+UNSET_PASSWORD = "!unset:"  # noqa: S105 - marks an account whose password is not chosen yet
+# A set-password link (a new account's invitation, or a reset) works for three days,
+# and only until a password is set with it.
+PASSWORD_LINK_MAX_AGE_SECONDS = 3 * 86400
 
 
 class StaffError(ValueError):
     """The staff operation cannot be done; the message says why."""
 
 
-def create_staff(email: str, role: Role, password: str, name: str | None = None) -> Staff:
+def create_staff(
+    email: str,
+    role: Role,
+    password: str | None,
+    name: str | None = None,
+    by: Staff | None = None,
+) -> Staff:
+    """A new account. ``by`` is the admin who added it (None from the command line).
+
+    With no password the account cannot log in until its owner sets one from a link.
+    """
     try:
         address = normalize_address(email).lower()
     except InvalidAddress as exc:
         raise StaffError(str(exc)) from None
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
-    if db.session.scalar(select(Staff).filter_by(email=address)):
+    if password is not None:
+        check_password(password)
+    name = clean_name(name)
+    if find_staff(address) is not None:
         raise StaffError(f"{address} already has an account.")
-    staff = Staff(
-        email=address, role_name=role.label, password_hash=_hasher.hash(password), name=name
-    )
+    # No hash verifies against the unset marker (argon2 calls it invalid), and its
+    # random part gives the account a fingerprint of its own for the first link.
+    password_hash = _hasher.hash(password) if password else UNSET_PASSWORD + secrets.token_hex(16)
+    staff = Staff(email=address, role_name=role.label, password_hash=password_hash, name=name)
     db.session.add(staff)
     db.session.flush()
-    audit.record("staff.created", target=f"staff:{staff.id}", role=role.label)
+    audit.record(
+        "staff.created", staff_id=by.id if by else None, target=f"staff:{staff.id}", role=role.label
+    )
     return staff
+
+
+def invite_staff(email: str, role: Role, name: str | None, by: Staff) -> Staff:
+    """Add an account for someone else, who chooses their own password: its owner is
+    emailed a set-password link, and until then it cannot log in."""
+    staff = create_staff(email, role, None, name=name, by=by)
+    after_commit(_password_link_task(), staff.id, "invite")
+    return staff
+
+
+def clean_name(name: str | None) -> str | None:
+    """The name shown at the desk and in the audit log, spaces folded; None if blank."""
+    if name is None:
+        return None
+    if any(not ch.isprintable() for ch in name):
+        raise StaffError("The name contains characters that are not allowed.")
+    name = " ".join(name.split())
+    if len(name) > 100:
+        raise StaffError("Please keep the name under 100 characters.")
+    return name or None
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise StaffError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise StaffError(f"The password must have at most {MAX_PASSWORD_LENGTH} characters.")
+    if not password.strip():
+        raise StaffError("The password cannot be only spaces.")
+
+
+def _others_account(staff: Staff, by: Staff) -> None:
+    # An admin who demoted or deactivated themselves could leave the clinic with no
+    # admin at all; another admin can do it for them.
+    if staff.id == by.id:
+        raise StaffError("You cannot change your own role or deactivate yourself.")
+
+
+def change_role(staff: Staff, role: Role, by: Staff) -> None:
+    _others_account(staff, by)
+    if staff.role is not role:
+        audit.record(
+            "staff.role_changed", staff_id=by.id, target=f"staff:{staff.id}", role=role.label
+        )
+        staff.role_name = role.label
+
+
+def set_active(staff: Staff, active: bool, by: Staff) -> None:
+    """Deactivated staff are logged out at their next request, and their API tokens
+    stop working at once; reactivating restores both."""
+    _others_account(staff, by)
+    if staff.active != active:
+        action = "staff.reactivated" if active else "staff.deactivated"
+        audit.record(action, staff_id=by.id, target=f"staff:{staff.id}")
+        staff.active = active
+
+
+def set_password(staff: Staff, password: str) -> None:
+    """Replace the password. Every login session of the account ends (they carry the
+    old password's fingerprint), and so does every set-password link."""
+    check_password(password)
+    staff.password_hash = _hasher.hash(password)
+    audit.record("staff.password_set", staff_id=staff.id, target=f"staff:{staff.id}")
+
+
+def change_password(staff: Staff, current: str, new: str) -> None:
+    try:
+        _hasher.verify(staff.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise StaffError("Your current password is not right.") from None
+    set_password(staff, new)
+
+
+def send_password_link(staff: Staff, by: Staff | None = None) -> None:
+    """Email the account's owner a link to set a new password (after the commit).
+
+    ``by`` is the admin who asked; None when the owner asked from the login page, and
+    then nothing is sent to an inactive account.
+    """
+    if by is None and not staff.active:
+        return
+    audit.record(
+        "staff.password_link_sent", staff_id=by.id if by else None, target=f"staff:{staff.id}"
+    )
+    after_commit(_password_link_task(), staff.id, "reset")
+
+
+def request_password_link(email: str) -> None:
+    """ "Forgot your password?": a link to the account with that address, if it is an
+    active one. The caller answers the same whatever happened, so the form tells
+    nobody which addresses have accounts."""
+    staff = find_staff(email) if len(email) <= 254 else None
+    if staff is not None:
+        send_password_link(staff)
+
+
+def password_link_token(staff: Staff) -> str:
+    return make_token(Purpose.STAFF_PASSWORD, [staff.id, staff.password_fingerprint])
+
+
+def staff_for_password_link(token: str) -> Staff:
+    """The active account a set-password link is for; ``TokenInvalid`` once a password
+    has been set with it (or any other way), ``TokenExpired`` when it is too old."""
+    payload = read_token(Purpose.STAFF_PASSWORD, token, PASSWORD_LINK_MAX_AGE_SECONDS)
+    if not (isinstance(payload, list) and len(payload) == 2):
+        raise TokenInvalid("unexpected payload")
+    staff = database.get(Staff, row_id(payload[0]))
+    if staff is None or not staff.active or staff.password_fingerprint != payload[1]:
+        raise TokenInvalid("link used or account closed")
+    return staff
+
+
+def _password_link_task():
+    from campaign.staff.tasks import send_password_email
+
+    return send_password_email
 
 
 def find_staff(email: str) -> Staff | None:

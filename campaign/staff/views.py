@@ -1,4 +1,4 @@
-"""The staff UI shell: login, logout, home, API tokens."""
+"""The staff UI shell: login, logout, passwords, home, API tokens."""
 
 from __future__ import annotations
 
@@ -16,8 +16,15 @@ from flask_login import current_user, login_user, logout_user
 from campaign.extensions import db, rate_limits
 from campaign.staff import services
 from campaign.staff.auth import current_staff, page_role_required
-from campaign.staff.forms import LoginForm, TokenForm
-from campaign.staff.models import Role
+from campaign.staff.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    SetPasswordForm,
+    TokenForm,
+)
+from campaign.staff.models import Role, Staff
+from campaign.tokens import TokenExpired, TokenInvalid
 
 bp = Blueprint("staff", __name__, url_prefix="/staff", template_folder="templates")
 
@@ -46,15 +53,82 @@ def login():
         db.session.commit()
         if staff is not None:
             login_user(staff)
-            default = (
-                url_for("coupons.desk")
-                if staff.role == Role.RECEPTIONIST
-                else url_for("staff.home")
-            )
-            return redirect(_safe_next(request.args.get("next")) or default)
+            return redirect(_safe_next(request.args.get("next")) or _start_page(staff))
         error = "That email and password do not match an active account."
     status = 400 if request.method == "POST" else 200
     return render_template("staff/login.html", form=form, error=error), status
+
+
+def _start_page(staff: Staff) -> str:
+    return url_for("coupons.desk") if staff.role == Role.RECEPTIONIST else url_for("staff.home")
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@rate_limits.limit("LOGIN_RATE_LIMIT", scope="password-link", methods={"POST"})
+def forgot_password():
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        services.request_password_link(form.email.data)
+        db.session.commit()
+        # The same answer for every address: the form must not tell who has an account.
+        return render_template("staff/password_link_sent.html", email=form.email.data)
+    status = 400 if request.method == "POST" else 200
+    return render_template("staff/forgot_password.html", form=form), status
+
+
+@bp.route("/password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    """The page of an emailed set-password link; the token is the credential."""
+    try:
+        staff = services.staff_for_password_link(token)
+    except TokenExpired:
+        return render_template("staff/password_link_invalid.html", expired=True), 410
+    except TokenInvalid:
+        return render_template("staff/password_link_invalid.html", expired=False), 400
+    form = SetPasswordForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            services.set_password(staff, form.password.data)
+        except services.StaffError as exc:
+            error = str(exc)
+        else:
+            db.session.commit()
+            login_user(staff)
+            flash("Your password is set. Welcome!", "ok")
+            return redirect(_start_page(staff))
+    status = 400 if request.method == "POST" else 200
+    page = render_template(
+        "staff/set_password.html",
+        form=form,
+        staff=staff,
+        error=error,
+        min_length=services.MIN_PASSWORD_LENGTH,
+    )
+    return page, status
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@page_role_required(Role.RECEPTIONIST)
+def account():
+    form = ChangePasswordForm()
+    error = None
+    if form.validate_on_submit():
+        staff = current_staff()
+        try:
+            services.change_password(staff, form.current.data, form.password.data)
+        except services.StaffError as exc:
+            error = str(exc)
+        else:
+            db.session.commit()
+            login_user(staff)  # this session carries the new password's fingerprint
+            flash("Password changed. Other devices are logged out.", "ok")
+            return redirect(url_for("staff.account"))
+    status = 400 if request.method == "POST" else 200
+    page = render_template(
+        "staff/account.html", form=form, error=error, min_length=services.MIN_PASSWORD_LENGTH
+    )
+    return page, status
 
 
 @bp.post("/logout")
