@@ -81,17 +81,21 @@ def public_url(path: str) -> str:
 
 
 def list_headers(unsubscribe_url: str, unsubscribe_token: str) -> dict[str, str]:
-    """RFC 2369/8058 headers for mail that a subscriber can opt out of."""
+    """RFC 2369/8058 headers for mail that a subscriber can opt out of.
+
+    The https link unsubscribes at once (the one-click POST). A ``mailto:`` is added
+    only when ``UNSUBSCRIBE_MAILTO`` names a mailbox someone reads: nothing here reads
+    mail, and a request sent to a mailbox nobody reads is an unsubscribe ignored.
+    """
     domain = mail_domain()
-    mailbox = (
-        current_app.config.get("UNSUBSCRIBE_MAILTO")
-        or parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
-    )
-    mailto = f"mailto:{mailbox}?subject={quote('unsubscribe ' + unsubscribe_token)}"
+    targets = [f"<{unsubscribe_url}>"]
+    if mailbox := current_app.config.get("UNSUBSCRIBE_MAILTO"):
+        subject = quote("unsubscribe " + unsubscribe_token)
+        targets.append(f"<mailto:{mailbox}?subject={subject}>")
     clinic = " ".join(current_app.config["CLINIC_NAME"].split()).replace('"', "")
     return {
         "List-Id": f'"{clinic}" <newsletter.{domain}>',
-        "List-Unsubscribe": f"<{unsubscribe_url}>, <{mailto}>",
+        "List-Unsubscribe": ", ".join(targets),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
 
@@ -136,8 +140,10 @@ class Email:
         if self.unsubscribe_url and self.unsubscribe_token:
             for name, value in list_headers(self.unsubscribe_url, self.unsubscribe_token).items():
                 message[name] = check_header(value)
-        message.set_content(text)
-        message.add_alternative(html, subtype="html")
+        # Quoted-printable keeps every line short and the message 7-bit, as servers
+        # without 8BITMIME (RFC 6152) require; the email package would pick 8bit.
+        message.set_content(text, cte="quoted-printable")
+        message.add_alternative(html, subtype="html", cte="quoted-printable")
         if self.images:
             html_part = message.get_body(("html",))
             for image in self.images:

@@ -93,6 +93,8 @@ class SmtpSink:
             self, hostname="127.0.0.1", port=free_port(), server_hostname="sink.test"
         )
         self.answers: dict[str, list[str]] = {}
+        # Answers to the end of DATA, per recipient: a refusal of the message itself.
+        self.data_answers: dict[str, list[str]] = {}
         self.drop_once: set[str] = set()
         self.delay = 0.0
         self.greeting_delays: list[float] = []
@@ -121,6 +123,11 @@ class SmtpSink:
             self.drop_once.discard(recipient)
             server.transport.abort()
             return "421 dropped"
+        with self._lock:
+            queued = self.data_answers.get(recipient)
+            refusal = queued.pop(0) if queued else None
+        if refusal:
+            return refusal
         received = Received(envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
         with self._lock:
             self.messages.append(received)
@@ -142,6 +149,7 @@ class SmtpSink:
         with self._lock:
             self.messages.clear()
             self.answers.clear()
+            self.data_answers.clear()
             self.drop_once.clear()
             self.rcpt_attempts.clear()
             self.greeting_delays.clear()

@@ -1,29 +1,38 @@
 """Newsletter messages as bytes: one skeleton per campaign, filled per reader.
 
-The skeleton is a complete RFC 5322 message with placeholders. Both parts are sent
-as 8bit UTF-8 (lines kept under 998 octets), so a placeholder is never split by
-quoted-printable soft breaks and filling it is a plain byte substitution.
+The skeleton is a complete RFC 5322 message with placeholders. Both parts are
+quoted-printable: whatever staff write (a paragraph of 2,000 characters, a long line of
+code), no line of the message reaches SMTP's 998 octets, and the message is 7-bit
+clean for servers without 8BITMIME. The encoder never splits a placeholder, and each
+reader's values are encoded as they are filled in, so filling stays a plain byte
+substitution.
 """
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
-from email.policy import SMTP
 from email.utils import formatdate, parseaddr
 from html import escape
 
 from flask import current_app
 
 from campaign.campaigns.rendering import Rendered, Template, compile_template, fill
-from campaign.emails import check_header, list_headers, mail_domain
+from campaign.emails import SMTP_POLICY, check_header, list_headers, mail_domain
 
 CRLF = "\r\n"
+QP_LINE = 76  # RFC 2045 6.7: encoded lines of at most 76 characters
+_PLACEHOLDER = re.compile(r"XQ([A-Z0-9]+)QX")
+# A block shown only to coupon holders, with the blank lines around its markers (in
+# HTML, the paragraphs that hold them).
+_COUPON_BLOCK = re.compile(
+    r"\s*(?:<p[^>]*>)?XQCSTARTQX(?:</p>)?\s*(.*?)\s*(?:<p[^>]*>)?XQCENDQX(?:</p>)?", re.DOTALL
+)
 
 
 @dataclass(frozen=True)
 class Skeleton:
-    data: bytes
     first_name_defaults: tuple[str, ...]
     sender: str  # envelope sender
     # The message cut at its placeholders, for readers with and without a coupon.
@@ -31,54 +40,102 @@ class Skeleton:
     without_coupon: Template
 
 
-def _crlf(text: str) -> str:
-    return text.replace("\r\n", "\n").replace("\n", CRLF)
+def _qp_units(text: str) -> list[str]:
+    """``text`` as quoted-printable units: a character, or the escapes of one byte."""
+    units = []
+    for char in text:
+        if char in " \t" or ("!" <= char <= "~" and char != "="):
+            units.append(char)
+        else:
+            units.extend(f"={byte:02X}" for byte in char.encode())
+    return units
+
+
+def quoted_printable(text: str) -> str:
+    """RFC 2045 quoted-printable of ``text``, lines ended by CRLF.
+
+    An ``XQ...QX`` placeholder is one unit that no soft line break splits.
+    """
+    lines = []
+    for line in text.replace("\r\n", "\n").split("\n"):
+        units: list[str] = []
+        for position, piece in enumerate(_PLACEHOLDER.split(line)):
+            units.extend([f"XQ{piece}QX"] if position % 2 else _qp_units(piece))
+        if units and units[-1] in (" ", "\t"):  # whitespace may not end a line (6.7 (3))
+            units[-1] = f"={ord(units[-1]):02X}"
+        encoded, column = [], 0
+        for unit in units:
+            if column + len(unit) > QP_LINE - 1:  # room for the "=" of a soft break
+                encoded.append("=" + CRLF)
+                column = 0
+            encoded.append(unit)
+            column += len(unit)
+        lines.append("".join(encoded))
+    return CRLF.join(lines)
+
+
+def quoted_printable_value(value: str) -> bytes:
+    """A reader's value for a placeholder inside a quoted-printable part.
+
+    It starts with a soft break, so however long it is, and wherever on its line the
+    placeholder stood, no line grows past the limit.
+    """
+    encoded = quoted_printable(value)
+    return (("=" + CRLF + encoded) if len(encoded) > 20 else encoded).encode()
 
 
 def _part(content_type: str, body: str) -> str:
-    encoding = "7bit" if body.isascii() else "8bit"
     return (
         f'Content-Type: {content_type}; charset="utf-8"{CRLF}'
-        f"Content-Transfer-Encoding: {encoding}{CRLF}{CRLF}"
-        f"{_crlf(body).rstrip()}{CRLF}"
+        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
+        f"{quoted_printable(body.rstrip())}{CRLF}"
     )
+
+
+def _header(name: str, value: str) -> str:
+    """One header, folded, and RFC 2047-encoded where it is not ASCII."""
+    return SMTP_POLICY.header_factory(name, check_header(value)).fold(policy=SMTP_POLICY)
+
+
+def _coupon_blocks(text: str, has_coupon: bool) -> str:
+    return _COUPON_BLOCK.sub((lambda m: "\n\n" + m.group(1)) if has_coupon else "", text)
 
 
 def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
     """Build the campaign's message once; ``personalize`` fills it per reader."""
     config = current_app.config
     domain = mail_domain()
-    boundary = "=_clinic_" + secrets.token_hex(12)
-    headers = "".join(
-        SMTP.fold(name, value)
-        for name, value in [
-            ("From", check_header(config["MAIL_DEFAULT_SENDER"])),
-            ("Subject", check_header(subject)),
-            ("MIME-Version", "1.0"),
-        ]
-    )
     unsubscribe_url = config["BASE_URL"] + "/unsubscribe/XQUNSUBQX"
-    lists = list_headers(unsubscribe_url, "XQUNSUBQX")
+    headers = [
+        *list_headers(unsubscribe_url, "XQUNSUBQX").items(),
+        ("From", config["MAIL_DEFAULT_SENDER"]),
+        ("Subject", subject),
+        ("MIME-Version", "1.0"),
+    ]
     head = (
         "To: XQTOQX" + CRLF
         + "Date: XQDATEQX" + CRLF
         + f"Message-ID: <XQMSGIDQX@{domain}>" + CRLF
-        + "".join(f"{name}: {value}{CRLF}" for name, value in lists.items())
-        + headers
-        + f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'
+        + "".join(_header(name, value) for name, value in headers)
     )  # fmt: skip
-    body = (
-        f"--{boundary}{CRLF}{_part('text/plain', rendered.text)}"
-        f"--{boundary}{CRLF}{_part('text/html', rendered.html)}"
-        f"--{boundary}--{CRLF}"
-    )
-    data = (head + body).encode("utf-8")
+
+    def message(has_coupon: bool) -> bytes:
+        boundary = "=_clinic_" + secrets.token_hex(12)  # "=_" never occurs in QP text
+        body = (
+            f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'
+            f"--{boundary}{CRLF}"
+            f"{_part('text/plain', _coupon_blocks(rendered.text, has_coupon))}"
+            f"--{boundary}{CRLF}"
+            f"{_part('text/html', _coupon_blocks(rendered.html, has_coupon))}"
+            f"--{boundary}--{CRLF}"
+        )
+        return (head + body).encode("ascii")
+
     return Skeleton(
-        data=data,
         first_name_defaults=tuple(rendered.first_name_defaults),
         sender=parseaddr(config["MAIL_DEFAULT_SENDER"])[1],
-        with_coupon=compile_template(data, has_coupon=True),
-        without_coupon=compile_template(data, has_coupon=False),
+        with_coupon=compile_template(message(has_coupon=True)),
+        without_coupon=compile_template(message(has_coupon=False)),
     )
 
 
@@ -94,6 +151,8 @@ class Reader:
 
 
 def personalize(skeleton: Skeleton, reader: Reader, message_id: str) -> bytes:
+    # The token, the code and the link are ASCII without "=": the same in a header
+    # and in quoted-printable. Names are encoded for the part they go into.
     values: dict[bytes, bytes] = {
         b"TO": check_header(reader.email).encode(),
         b"DATE": formatdate(usegmt=True).encode(),
@@ -104,7 +163,7 @@ def personalize(skeleton: Skeleton, reader: Reader, message_id: str) -> bytes:
     }
     for index, default in enumerate(skeleton.first_name_defaults):
         name = reader.first_name or default
-        values[f"FNAMEH{index}".encode()] = escape(name).encode()
-        values[f"FNAMET{index}".encode()] = name.encode()
+        values[f"FNAMEH{index}".encode()] = quoted_printable_value(escape(name))
+        values[f"FNAMET{index}".encode()] = quoted_printable_value(name)
     template = skeleton.without_coupon if reader.coupon_code is None else skeleton.with_coupon
     return fill(template, values)

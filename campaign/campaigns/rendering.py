@@ -31,7 +31,6 @@ VARIABLE = re.compile(
 UNKNOWN_VARIABLE = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
 COUPON_START, COUPON_END = "XQCSTARTQX", "XQCENDQX"
 DEFAULT_FIRST_NAME = "there"
-MAX_LINE = 900  # SMTP allows 998 octets a line; 8bit parts must stay under it
 
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "hr", "i", "img",
@@ -41,7 +40,17 @@ ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "wi
 
 
 class RenderError(ValueError):
-    """The Markdown uses something we cannot render; the message says what."""
+    """The campaign uses something we cannot render; the message says what, and
+    ``field`` where."""
+
+    def __init__(self, message: str, field: str = "body_markdown") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# The form of our own placeholders: text of that form typed by staff would be taken
+# for one and filled (or fail) at send time.
+RESERVED = re.compile(r"XQ[A-Z0-9]+QX")
 
 
 @cache
@@ -59,8 +68,32 @@ class Rendered:
     first_name_defaults: list[str] = field(default_factory=list)
 
 
+def check_line(text: str, field: str) -> None:
+    """Subject and preheader are the same for every reader: no variables in them."""
+    if UNKNOWN_VARIABLE.search(text):
+        raise RenderError(
+            f"The {field} is the same for every reader: personalise the body instead "
+            "({{ first_name }} and the coupon work there).",
+            field,
+        )
+    _refuse_reserved(text, field)
+
+
+def _refuse_reserved(text: str, field: str) -> None:
+    if found := RESERVED.search(text):
+        raise RenderError(f"{found.group(0)!r} is reserved for the mailer: please reword.", field)
+
+
+def check_campaign(subject: str, preheader: str, body: str) -> None:
+    """Everything staff wrote, checked before it is saved or previewed."""
+    check_line(subject, "subject")
+    check_line(preheader, "preheader")
+    check_variables(body)
+
+
 def check_variables(body: str) -> None:
     """Refuse ``{{ something }}`` we do not know, so typos do not reach readers."""
+    _refuse_reserved(body, "body_markdown")
     for match in UNKNOWN_VARIABLE.finditer(body):
         if not VARIABLE.fullmatch(match.group(0)):
             raise RenderError(
@@ -93,22 +126,6 @@ def _placeholders(body: str, defaults: list[str], part: str) -> str:
     return VARIABLE.sub(swap, body)
 
 
-def wrap_long_lines(html: str) -> str:
-    """Break lines longer than SMTP allows after a tag end, where HTML ignores it."""
-    lines = []
-    for line in html.split("\n"):
-        while len(line) > MAX_LINE:
-            cut = line.rfind(">", 0, MAX_LINE)
-            if cut <= 0:
-                cut = line.rfind(" ", 0, MAX_LINE)
-            if cut <= 0:
-                break
-            lines.append(line[: cut + 1])
-            line = line[cut + 1 :]
-        lines.append(line)
-    return "\n".join(lines)
-
-
 def markdown_to_html(body: str) -> str:
     """Sanitised HTML for a Markdown body (variables already swapped for placeholders)."""
     raw = _markdown().render(body)
@@ -136,14 +153,11 @@ def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
         "clinic_address": current_app.config["CLINIC_POSTAL_ADDRESS"],
         "unsubscribe_url": current_app.config["BASE_URL"] + "/unsubscribe/XQUNSUBQX",
     }
-    html = wrap_long_lines(inline_css(render_template("email/newsletter.html", **context)))
+    html = inline_css(render_template("email/newsletter.html", **context))
     text = render_template("email/newsletter.txt", **{**context, "content": text_body})
     return Rendered(html=html, text=text, first_name_defaults=defaults)
 
 
-COUPON_BLOCK = re.compile(
-    rb"(?:<p[^>]*>)?XQCSTARTQX(?:</p>)?(.*?)(?:<p[^>]*>)?XQCENDQX(?:</p>)?", re.DOTALL
-)
 PLACEHOLDER = re.compile(rb"XQ([A-Z0-9]+)QX")
 
 
@@ -159,12 +173,9 @@ class Template:
     pieces: tuple[bytes, ...]
 
 
-def compile_template(skeleton: bytes, has_coupon: bool) -> Template:
-    """Keep or drop the coupon blocks, then cut the bytes at every placeholder."""
-    if b"XQCSTARTQX" in skeleton:
-        keep = (lambda m: m.group(1)) if has_coupon else (lambda m: b"")
-        skeleton = COUPON_BLOCK.sub(keep, skeleton)
-    return Template(tuple(PLACEHOLDER.split(skeleton)))
+def compile_template(message: bytes) -> Template:
+    """Cut the message bytes at every placeholder."""
+    return Template(tuple(PLACEHOLDER.split(message)))
 
 
 def fill(template: Template, values: dict[bytes, bytes]) -> bytes:

@@ -17,6 +17,7 @@ Guarantees, all from the ledger (``Delivery`` rows):
 from __future__ import annotations
 
 import contextlib
+import hmac
 import logging
 import os
 import re
@@ -121,9 +122,19 @@ def _answer(code: int, message: bytes | str) -> str:
 
 
 class SmtpFailure(Exception):
-    def __init__(self, code: int, answer: str, temporary: bool):
+    """A refusal; ``bounce`` when it says the address itself is bad, which counts
+    towards ``BOUNCE_LIMIT``."""
+
+    def __init__(self, code: int, answer: str, temporary: bool, bounce: bool = False):
         super().__init__(answer)
         self.code, self.answer, self.temporary = code, answer, temporary
+        self.bounce = bounce and not temporary
+
+
+# RFC 3463 classes about the recipient's address or mailbox (5.1.x, 5.2.x). A refusal
+# of the message itself (its content, size or form: 5.3, 5.5, 5.6, 5.7, or none) says
+# nothing against the reader, and marking them bounced would drop good addresses.
+_ABOUT_THE_MAILBOX = re.compile(r"^5\.[12]\.\d{1,3}\b")
 
 
 def smtp_send(host: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> str:
@@ -135,7 +146,7 @@ def smtp_send(host: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> s
     """
     if not emails.mailable(recipient):
         answer = _answer(emails.NOT_ASCII_CODE, emails.NOT_ASCII_ANSWER)
-        raise SmtpFailure(emails.NOT_ASCII_CODE, answer, temporary=False)
+        raise SmtpFailure(emails.NOT_ASCII_CODE, answer, temporary=False, bounce=True)
     host.ehlo_or_helo_if_needed()
     options = " BODY=8BITMIME" if host.has_extn("8bitmime") else ""
     for command, argument, accepted in (
@@ -147,11 +158,14 @@ def smtp_send(host: smtplib.SMTP, sender: str, recipient: str, data: bytes) -> s
         code, message = host.getreply()
         if code not in accepted:
             host.rset()
-            raise SmtpFailure(code, _answer(code, message), 400 <= code < 500)
+            answer = _answer(code, message)
+            raise SmtpFailure(code, answer, 400 <= code < 500, bounce=command == "rcpt")
     host.send(dot_stuffed(data) + b".\r\n")
     code, message = host.getreply()
     if code != 250:
-        raise SmtpFailure(code, _answer(code, message), 400 <= code < 500)
+        answer = _answer(code, message)
+        bounce = _ABOUT_THE_MAILBOX.match(answer.partition(" ")[2]) is not None
+        raise SmtpFailure(code, answer, 400 <= code < 500, bounce=bounce)
     return _answer(code, message)
 
 
@@ -210,6 +224,7 @@ class CampaignSender:
             ),
         )
         self.config = current_app.config
+        self.message_ids = _message_id_prefix(campaign)
         self.connection = None
         self.ledger = Ledger()
         self.last_status_check = 0.0
@@ -375,13 +390,13 @@ class CampaignSender:
             coupon_code=code,
             coupon_url=url,
         )
-        return personalize(self.skeleton, reader, f"c{self.campaign_id}.d{delivery_id}")
+        return personalize(self.skeleton, reader, f"{self.message_ids}.d{delivery_id}")
 
     def _deliver(self, host: smtplib.SMTP, claim: Claim, email: str, data: bytes) -> None:
         try:
             answer = smtp_send(host, self.skeleton.sender, email, data)
         except SmtpFailure as failure:
-            self._failed(claim, failure.answer, failure.temporary)
+            self._failed(claim, failure.answer, failure.temporary, failure.bounce)
         except (smtplib.SMTPException, OSError) as exc:
             # A dropped connection or a refused DATA: retry on a fresh connection.
             self._disconnect()
@@ -390,7 +405,7 @@ class CampaignSender:
             # Marked the moment the server accepted it, before the next message goes.
             self.ledger.mark_sent(claim.delivery_id, claim.attempts + 1, answer, utcnow())
 
-    def _failed(self, claim: Claim, answer: str, temporary: bool) -> None:
+    def _failed(self, claim: Claim, answer: str, temporary: bool, bounce: bool = False) -> None:
         self.ledger.commit()  # before the session writes (SQLite has one writer)
         delivery_id, attempts = claim.delivery_id, claim.attempts + 1
         if temporary and attempts < self.config["SEND_MAX_ATTEMPTS"]:
@@ -415,7 +430,7 @@ class CampaignSender:
             smtp_response=answer,
         )
         logger.warning("delivery %s failed: %s", delivery_id, answer)
-        if not temporary:
+        if bounce:
             count_hard_bounce(claim.subscriber_id)
 
 
@@ -423,6 +438,20 @@ def _exception_answer(exc: BaseException) -> str:
     if isinstance(exc, smtplib.SMTPResponseException):
         return _answer(exc.smtp_code, exc.smtp_error)
     return f"connection error: {type(exc).__name__}: {exc}"[:300]
+
+
+def _message_id_prefix(campaign: Campaign) -> str:
+    """``c<id>.<mark>``, unique to this campaign's send on this installation.
+
+    Message-IDs must be unique worldwide (RFC 5322 3.6.4), and receivers drop a message
+    whose id they have seen: campaign 7 of a reinstalled or second installation must
+    not reuse the ids of an earlier campaign 7. The mark is the same for every slice
+    of the send, so a message sent twice after a crash keeps its id.
+    """
+    key = current_app.config["SECRET_KEY"].encode()
+    started = (campaign.started_at or campaign.created_at).isoformat()
+    mark = hmac.new(key, f"message-id:{campaign.id}:{started}".encode(), "sha256")
+    return f"c{campaign.id}.{mark.hexdigest()[:12]}"
 
 
 def _defaults(campaign: Campaign) -> list[str]:
