@@ -1,4 +1,4 @@
-"""Helpers shared by the JSON APIs: body parsing and time formatting."""
+"""Helpers shared by the APIs: body parsing, time formatting, CSV cells."""
 
 from __future__ import annotations
 
@@ -109,3 +109,9 @@ def page_number() -> int:
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
         raise ApiError(400, "invalid_page", "page must be a positive whole number.", "page")
     return int(raw)
+
+
+def csv_cell(value: object) -> str:
+    """Neutralise spreadsheet formulas: a name like ``=HYPERLINK(...)`` stays text."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -12,6 +12,13 @@ from flask import Flask, g, has_request_context, request
 
 logger = logging.getLogger("campaign.requests")
 REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# A path is the caller's text: a line break in it would start a forged log line.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters and line separators escaped, for a log line."""
+    return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 class ContextFilter(logging.Filter):
@@ -79,7 +86,8 @@ def install(app: Flask) -> None:
         elapsed = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         if request.path != "/healthz" and not request.path.startswith("/static/"):
-            logger.info(
-                "%s %s %s %.1fms", request.method, request.path, response.status_code, elapsed
-            )
+            path = request.path
+            if not path.isprintable():
+                path = printable(path)
+            logger.info("%s %s %s %.1fms", request.method, path, response.status_code, elapsed)
         return response

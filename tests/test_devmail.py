@@ -35,4 +35,8 @@ def test_catcher_saves_mail_and_the_page_shows_it(make_app, settings, tmp_path):
     html = client.get(f"/dev/mail/{saved.name}/html")
     assert '<base target="_top">' in html.get_data(as_text=True)
     assert "sandbox" in html.headers["Content-Security-Policy"]
+    # The message page shows it in a frame of the same site: not refused, not blank.
+    assert html.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in html.headers["Content-Security-Policy"]
+    assert f'src="/dev/mail/{saved.name}/html"' in detail
     assert client.get("/dev/mail/..%2Fetc%2Fpasswd").status_code == 404

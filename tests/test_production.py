@@ -154,6 +154,16 @@ def test_request_ids_are_returned_and_logged(client, caplog):
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
 
 
+def test_a_line_break_in_the_path_cannot_forge_a_log_line(client, caplog):
+    caplog.set_level("INFO", logger="campaign.requests")
+    client.get("/api/v1/coupons/X%0D%0AFAKE-LINE%20INFO%20forged%E2%80%A8x")
+    (line,) = [r.getMessage() for r in caplog.records if "FAKE-LINE" in r.getMessage()]
+    assert "\r" not in line
+    assert "\n" not in line
+    assert "\u2028" not in line
+    assert "X\\u000d\\u000aFAKE-LINE INFO forged\\u2028x 401" in line
+
+
 def test_doctor_passes_on_a_ready_install_and_names_each_fix(make_app):
     ready = make_app(SECRET_KEY="d" * 48)
     result = ready.test_cli_runner().invoke(args=["doctor"])

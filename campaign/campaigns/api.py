@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from sqlalchemy import func, select
 
 from campaign import database
-from campaign.api_util import iso, json_body, page_number
+from campaign.api_util import csv_cell, iso, json_body, page_number
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed
@@ -213,7 +213,7 @@ def _deliveries_csv(campaign_id: int) -> Response:
             _deliveries_query(campaign_id).execution_options(yield_per=1000)
         )
         for row in result:
-            writer.writerow(_delivery_row(*row).values())
+            writer.writerow(csv_cell(value) for value in _delivery_row(*row).values())
             if buffer.tell() > 64 * 1024:
                 yield buffer.getvalue()
                 buffer.seek(0)

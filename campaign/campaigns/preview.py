@@ -8,7 +8,7 @@ import secrets
 
 from campaign.campaigns.message import Reader, build_skeleton, personalize
 from campaign.campaigns.models import Campaign
-from campaign.campaigns.rendering import render_campaign
+from campaign.campaigns.rendering import check_campaign, render_campaign
 from campaign.emails import public_url
 
 SAMPLE_CODE = "SAMP-LE00-C0DE-0000"
@@ -26,6 +26,7 @@ def sample_reader(address: str, first_name: str | None = "Ann") -> Reader:
 
 def preview_html(subject: str, preheader: str, body: str) -> str:
     """The laid-out HTML with sample values, filled exactly as the sending engine does."""
+    check_campaign(subject, preheader, body)
     skeleton = build_skeleton(subject, render_campaign(subject, preheader, body))
     raw = personalize(skeleton, sample_reader("reader@example.com"), "preview")
     parsed = email.message_from_bytes(raw, policy=email.policy.default)

@@ -55,7 +55,7 @@ def offer():
             validity_days=form.validity_days.data,
         )
         db.session.commit()
-        flash("The welcome offer is saved. New coupons use it from now on.", "ok")
+        flash("The welcome offer is saved.", "ok")
         return redirect(url_for("coupons.offer"))
     db.session.commit()  # the default offer, if this was its first use
     return render_template("coupons/offer.html", form=form)

@@ -60,6 +60,9 @@ def message_html(name: str):
     response = current_app.response_class(body, mimetype="text/html")
     # The mail's HTML is shown as is, but may not run scripts or reach our cookies.
     response.headers["Content-Security-Policy"] = (
-        "sandbox allow-popups allow-top-navigation-by-user-activation; script-src 'none'"
+        "sandbox allow-popups allow-top-navigation-by-user-activation; script-src 'none'; "
+        "frame-ancestors 'self'"
     )
+    # Shown in the message page's frame: the site-wide DENY would leave it blank.
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response

@@ -8,7 +8,16 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from campaign.subscribers.addresses import has_control_characters
 
 ROLE_CHOICES = [SelectChoice(role, role) for role in ("receptionist", "marketing", "admin")]
 # Where a role is chosen for a new account, what each allows.
@@ -28,9 +37,30 @@ class TokenForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=100)])
 
 
+def plain_text(lines: bool = False):
+    """A validator: no control characters (line breaks too, unless ``lines``). The
+    offer's title goes into the welcome email's subject, where a line break would be
+    refused at send time and the welcome lost."""
+
+    def check(form, field) -> None:
+        text = field.data or ""
+        if lines:
+            text = text.replace("\r\n", "").replace("\n", "")
+        if has_control_characters(text):
+            raise ValidationError(
+                "Use text only: no line breaks or other control characters."
+                if not lines
+                else "Use text only: no control characters."
+            )
+
+    return check
+
+
 class OfferForm(FlaskForm):
-    title = StringField("What the coupon gives", validators=[DataRequired(), Length(max=100)])
-    terms = TextAreaField("Terms", validators=[Length(max=1000)])
+    title = StringField(
+        "What the coupon gives", validators=[DataRequired(), Length(max=100), plain_text()]
+    )
+    terms = TextAreaField("Terms", validators=[Length(max=1000), plain_text(lines=True)])
     validity_days = IntegerField(
         "Valid for (days)", validators=[DataRequired(), NumberRange(min=1, max=3650)]
     )

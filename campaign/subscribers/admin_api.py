@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from sqlalchemy import func, select
 
 from campaign import audit, database
-from campaign.api_util import iso, page_number
+from campaign.api_util import csv_cell, iso, page_number
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
 from campaign.staff.auth import api_role_required, current_staff
@@ -33,12 +33,6 @@ def subscriber_json(subscriber: Subscriber) -> dict:
         "created_at": iso(subscriber.created_at),
         "confirmed_at": iso(subscriber.confirmed_at),
     }
-
-
-def csv_cell(value: object) -> str:
-    """Neutralise spreadsheet formulas: a name like ``=HYPERLINK(...)`` stays text."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _filtered():

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import IO
 
 from flask import current_app
-from sqlalchemy import JSON, ForeignKey, LargeBinary, String, insert, select, update
+from sqlalchemy import JSON, ForeignKey, LargeBinary, String, delete, insert, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign import audit
@@ -302,6 +302,7 @@ def run(job_id: int, apply: bool) -> None:
     job.rows_done = tally.counts["rows"]
     job.status = "imported" if apply else "analysed"
     if apply:
+        _discard_upload(job_id)
         audit.record(
             "subscribers.imported",
             staff_id=job.created_by_id,
@@ -316,7 +317,36 @@ def _fail(job_id: int, message: str) -> None:
     job = db.session.get(ImportJob, job_id)
     job.status = "failed"
     job.errors = [{"row": 1, "error": message}]
+    _discard_upload(job_id)
     db.session.commit()
+
+
+def _discard_upload(job_id: int) -> None:
+    """The uploaded file holds people's addresses and names: keep it no longer than the
+    import needs it (the job keeps its counts and row errors)."""
+    db.session.execute(delete(ImportChunk).where(ImportChunk.job_id == job_id))
+
+
+def discard_waiting_uploads() -> None:
+    """Drop uploads not being read now: an erasure must not leave the person in a file
+    that waits to be imported. Their jobs fail, asking for the file again."""
+    waiting = select(ImportJob.id).where(ImportJob.status.in_(["uploaded", "analysed"]))
+    for job_id in db.session.scalars(waiting).all():
+        _discard_upload(job_id)
+    db.session.execute(
+        update(ImportJob)
+        .where(ImportJob.status.in_(["uploaded", "analysed"]))
+        .values(
+            status="failed",
+            errors=[
+                {
+                    "row": 1,
+                    "error": "A subscriber's data was erased meanwhile, and "
+                    "waiting uploads with it: upload the file again to import it.",
+                }
+            ],
+        )
+    )
 
 
 def _insert(rows: list[Row]) -> None:

@@ -108,6 +108,9 @@ def erase(subscriber: Subscriber, staff_id: int | None) -> None:
     subject_id = subscriber.id
     db.session.delete(subscriber)
     db.session.flush()
+    from campaign.subscribers.imports import discard_waiting_uploads
+
+    discard_waiting_uploads()
     audit.record("subscriber.erased", staff_id=staff_id, target=f"subscriber:{subject_id}")
 
 

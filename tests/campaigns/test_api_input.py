@@ -25,6 +25,15 @@ def marketing(api_token):
         ({"subject": "x", "body_markdown": "x", "preheader": "a\nb"}, "invalid_preheader"),
         ({"subject": "x", "body_markdown": "x", "audience": "all"}, "unknown_field"),
         ({"subject": 5, "body_markdown": "x"}, "invalid_subject"),
+        # The same for every reader: a variable there would reach them unfilled.
+        ({"subject": "News for {{ first_name }}", "body_markdown": "x"}, "invalid_subject"),
+        (
+            {"subject": "x", "body_markdown": "x", "preheader": "{{ coupon_code }}"},
+            "invalid_preheader",
+        ),
+        # Text of the mailer's own placeholder form would be filled (or fail) at send time.
+        ({"subject": "x", "body_markdown": "Our new line XQ7QX is here"}, "invalid_body_markdown"),
+        ({"subject": "Line XQTOQX", "body_markdown": "x"}, "invalid_subject"),
     ],
 )
 def test_bad_campaigns_are_refused(client, ctx, marketing, body, code):
@@ -78,3 +87,42 @@ def test_unknown_campaign_is_404_json(client, marketing):
     response = client.get("/api/v1/campaigns/99999", headers=marketing)
     assert response.status_code == 404
     assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_an_edit_that_loses_the_race_to_the_start_is_refused(client, ctx, marketing, app):
+    """The edit read "draft", then the campaign started before the edit was written."""
+    from campaign.campaigns import services
+    from campaign.campaigns.models import CampaignStatus
+
+    response = client.post(
+        "/api/v1/campaigns", headers=marketing, json={"subject": "Old", "body_markdown": "Old"}
+    )
+    campaign = db.session.get(Campaign, response.get_json()["id"])
+    assert campaign.status == CampaignStatus.DRAFT
+    with db.engine.begin() as other:  # the dispatcher, in a transaction of its own
+        other.execute(
+            Campaign.__table__.update()
+            .where(Campaign.__table__.c.id == campaign.id)
+            .values(status=CampaignStatus.SENDING)
+        )
+    with pytest.raises(services.MoveNotAllowed):
+        services.update_campaign(campaign, "New", "New body")
+    db.session.rollback()
+    stored = db.session.get(Campaign, campaign.id)
+    db.session.refresh(stored)
+    assert (stored.subject, stored.body_markdown) == ("Old", "Old")
+
+
+def test_the_live_preview_refuses_placeholder_text_clearly(marketing_client):
+    from tests.staff.helpers import csrf_from
+
+    token = csrf_from(marketing_client.get("/staff/campaigns/new").get_data(as_text=True))
+    for fields, words in [
+        ({"subject": "Hi", "body_markdown": "Our new line XQ7QX"}, "reserved"),
+        ({"subject": "Hi {{ first_name }}", "body_markdown": "x"}, "personalise the body"),
+    ]:
+        response = marketing_client.post(
+            "/staff/campaigns/preview", data={"csrf_token": token, **fields}
+        )
+        assert response.status_code == 400
+        assert words in response.get_json()["error"]

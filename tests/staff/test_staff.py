@@ -173,6 +173,26 @@ def test_offer_form_rejects_bad_values(client, make_staff):
     assert 'class="alert error"' in response.get_data(as_text=True)
 
 
+@pytest.mark.parametrize(
+    ("title", "terms"),
+    [("Free oil\r\nBcc: evil@evil.example", "ok"), ("Free oil", "One per guest.\x1b[31m")],
+)
+def test_offer_text_with_control_characters_is_refused(client, ctx, make_staff, title, terms):
+    """The title goes into the welcome email's subject: a line break there would be
+    refused at send time, and every welcome lost."""
+    _, email, password = make_staff("admin")
+    log_in(client, email, password)
+    page = client.get("/staff/offer").get_data(as_text=True)
+    response = client.post(
+        "/staff/offer",
+        data={"title": title, "terms": terms, "validity_days": "30", "csrf_token": csrf_from(page)},
+    )
+    assert "control characters" in response.get_data(as_text=True)
+    from campaign.coupons import services as coupon_services
+
+    assert coupon_services.welcome_offer().title == "Free massage oil"
+
+
 def test_cli_creates_staff_from_stdin_and_prints_a_token(app, ctx):
     runner = app.test_cli_runner()
     result = runner.invoke(

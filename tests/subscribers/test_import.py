@@ -211,3 +211,29 @@ def test_a_windows_spreadsheet_export_keeps_its_accents(marketing_client, ctx):
     run_import.apply(args=[job_id])
     names = set(db.session.scalars(select(Subscriber.first_name)))
     assert names == {"Jérôme", "Zoë"}
+
+
+def test_the_uploaded_file_is_deleted_once_imported_and_when_anyone_is_erased(
+    marketing_client, ctx, admin_headers
+):
+    imported = job_id_of(upload(marketing_client, CSV))
+    analyse_import.apply(args=[imported])
+    imports.claim(imported, "analysed", "queued")
+    db.session.commit()
+    run_import.apply(args=[imported])
+    assert count(imports.ImportChunk) == 0
+    db.session.expire_all()
+    assert db.session.get(imports.ImportJob, imported).counts["rows"] == 6  # the report stays
+
+    # A file analysed and waiting to be imported holds Eve: erasing anyone drops it.
+    waiting = job_id_of(upload(marketing_client, "email,first_name\neve@example.com,Eve\n"))
+    analyse_import.apply(args=[waiting])
+    assert count(imports.ImportChunk) == 1
+    ann = db.session.scalar(select(Subscriber.id).filter_by(email_canonical="ann@example.com"))
+    erased = marketing_client.delete(f"/api/v1/subscribers/{ann}", headers=admin_headers)
+    assert erased.status_code == 204
+    assert count(imports.ImportChunk) == 0
+    db.session.expire_all()
+    job = db.session.get(imports.ImportJob, waiting)
+    assert job.status == "failed"
+    assert "upload the file again" in job.errors[0]["error"]

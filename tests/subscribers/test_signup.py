@@ -1,5 +1,6 @@
 """Signup over the HTML form and the JSON API: one answer for every address."""
 
+import re
 import time
 
 import pytest
@@ -25,6 +26,17 @@ def test_signup_page_has_the_form_with_an_unticked_consent_box(client):
     assert 'type="checkbox" name="consent"' in page
     assert "checked" not in page
     assert 'name="website"' in page  # the honeypot
+
+
+def test_a_refused_form_keeps_what_the_visitor_entered_and_ticked(client, ctx):
+    response = client.post(
+        "/subscribe", data={"email": "ann@", "first_name": "Ann", "consent": "yes"}
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert 'value="Ann"' in page
+    assert re.search(r'name="consent" value="yes" required checked', page)
+    assert count(Subscriber) == 0
 
 
 def test_api_signup_stores_pending_subscriber_with_consent_record(client, ctx, email_address):
