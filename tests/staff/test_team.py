@@ -106,6 +106,10 @@ def test_an_admin_adds_a_member_who_cannot_log_in_until_they_choose_a_password(a
     )
     assert again.status_code == 400
     assert "already has an account" in again.get_data(as_text=True)
+    # Each member's row still shows their own role, not the one just posted.
+    page = again.get_data(as_text=True)
+    row = re.search(rf'<select[^>]*id="role-{added.id}".*?</select>', page, re.S).group(0)
+    assert '<option selected value="receptionist">' in row
     assert staff_by_email(app, "maria@clinic.example").role is Role.RECEPTIONIST
 
 
