@@ -25,6 +25,16 @@ def get(model, ident: int):
     return db.session.get(model, ident) if 0 < ident <= MAX_ID else None
 
 
+def get_or_404(model, ident: int):
+    """``get``, or the 404 page (or JSON) when there is no such row."""
+    from flask import abort
+
+    found = get(model, ident)
+    if found is None:
+        abort(404)
+    return found
+
+
 def insert_unless_exists(table, dialect: str | None = None):
     """``INSERT ... ON CONFLICT DO NOTHING``: a row clashing with a unique key is skipped.
 

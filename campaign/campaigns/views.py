@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from campaign import database
@@ -32,10 +32,7 @@ def monthly_slot() -> dict:
 
 
 def _campaign(campaign_id: int) -> Campaign:
-    campaign = database.get(Campaign, campaign_id)
-    if campaign is None:
-        abort(404)
-    return campaign
+    return database.get_or_404(Campaign, campaign_id)
 
 
 @bp.get("/")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from campaign import database
@@ -20,13 +20,6 @@ def _page(form: AddStaffForm, status: int = 200):
     return render_template(
         "staff/team.html", form=form, members=members, role_form=RoleForm, me=current_staff()
     ), status
-
-
-def _member(staff_id: int) -> Staff:
-    staff = database.get(Staff, staff_id)
-    if staff is None:
-        abort(404)
-    return staff
 
 
 @bp.get("/")
@@ -55,7 +48,7 @@ def add():
 
 def _act(staff_id: int, action) -> object:
     """Run one change to another member's account and come back to the list."""
-    staff = _member(staff_id)
+    staff = database.get_or_404(Staff, staff_id)
     try:
         message = action(staff)
     except services.StaffError as exc:
