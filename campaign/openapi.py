@@ -270,6 +270,16 @@ EXPORT = answer(
                     "issued_at": TIME,
                     "expires_at": TIME,
                     "redeemed_at": MAYBE_TIME,
+                    "redemptions": {
+                        "type": "array",
+                        "items": answer(
+                            {
+                                "redeemed_at": TIME,
+                                "undone_at": MAYBE_TIME,
+                                "undo_reason": MAYBE_TEXT,
+                            }
+                        ),
+                    },
                 }
             ),
         },

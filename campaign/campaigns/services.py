@@ -331,6 +331,19 @@ class Progress:
     eta_seconds: float | None
 
 
+def sent_counts(campaign_ids: list[int]) -> dict[int, int]:
+    """How many readers each campaign has reached so far (one query for a list)."""
+    if not campaign_ids:
+        return {}
+    return dict(
+        db.session.execute(
+            select(Delivery.campaign_id, func.count())
+            .where(Delivery.campaign_id.in_(campaign_ids), Delivery.status == DeliveryStatus.SENT)
+            .group_by(Delivery.campaign_id)
+        ).all()
+    )
+
+
 def progress(campaign: Campaign) -> Progress:
     counts = dict(
         db.session.execute(

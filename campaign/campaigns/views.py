@@ -43,6 +43,8 @@ def index():
     return render_template(
         "campaigns/index.html",
         campaigns=campaigns,
+        sent=services.sent_counts([c.id for c in campaigns]),
+        clinic_time=services.to_clinic_time,
         slot=slot,
         weekdays=WEEKDAYS,
         next_slot=services.next_monthly_slot(utcnow(), slot),

@@ -108,6 +108,9 @@ def _json_reason() -> str | None:
 
 
 @bp.get("/coupons/<code>")
+# Text with a slash (a scanned URL, say) is no code either: the same clear answer,
+# not a routing 404 that reads "no such coupon".
+@bp.get("/coupons/<path:code>")
 @api_role_required(Role.RECEPTIONIST)
 @desk_rate_limit
 def get_coupon(code: str):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from functools import cache
 
@@ -85,11 +86,22 @@ def code_for(secret_key: str, nonce: str) -> CouponCode:
     return CouponCode(_encode(body + _tag(secret_key, body)))
 
 
+# What phones and word processors type for "-" (smart punctuation turns "--" into an
+# en dash), and the invisible characters a copy from a message can carry along.
+_SEPARATORS = dict.fromkeys(
+    map(ord, "-\u2010\u2011\u2012\u2013\u2014\u2212\u200b\u200c\u200d\ufeff")
+)
+
+
 def normalize(text: str) -> str:
-    """Upper-case, drop dashes and spaces, read O as 0 and I/L as 1."""
+    """Upper-case, drop dashes and spaces, read O as 0 and I/L as 1.
+
+    Full-width letters and digits (an East Asian keyboard) read as their plain forms.
+    """
     if len(text) > 64:
         raise InvalidCode("too long")
-    cleaned = "".join(text.split()).replace("-", "").upper().translate(_TRANSLATE)
+    text = unicodedata.normalize("NFKC", text).translate(_SEPARATORS)
+    cleaned = "".join(text.split()).upper().translate(_TRANSLATE)
     if len(cleaned) != CODE_LENGTH or any(char not in _VALUES for char in cleaned):
         raise InvalidCode("not a coupon code")
     return cleaned

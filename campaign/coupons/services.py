@@ -93,6 +93,12 @@ def issue_welcome_coupon(subscriber_id: int) -> Coupon | None:
     key = owner_key(subscriber.email_canonical)
     existing = _coupon_for_owner(offer.id, key)
     if existing is not None:
+        if existing.subscriber_id is None:
+            # Their data was erased, the coupon kept anonymously (one per person):
+            # back through double opt-in with the same address, it is theirs again,
+            # so the desk, the newsletter and their export know it.
+            existing.subscriber_id = subscriber.id
+            db.session.flush()
         return existing
     now = utcnow()
     for _ in range(5):

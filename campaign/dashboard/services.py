@@ -221,7 +221,12 @@ def subscriber_growth(now: datetime, weeks: int = WEEKS) -> list[SubscriberWeek]
     def running(moment: ColumnElement, *criteria) -> list[int]:
         return _running_totals(_count_by_week(moment, since, *criteria), mondays)
 
-    signed_up = running(person.created_at)
+    # An imported person's consent (their confirmed_at) can predate the import that
+    # created their row: they were on the list from that date, never pending before it.
+    joined_at = case(
+        (person.confirmed_at < person.created_at, person.confirmed_at), else_=person.created_at
+    )
+    signed_up = running(joined_at)
     confirmed = running(person.confirmed_at, person.status != SubscriberStatus.PENDING)
     unsub_confirmed = running(left_at, unsubscribed, was_confirmed)
     unsub_pending = running(left_at, unsubscribed, ~was_confirmed)

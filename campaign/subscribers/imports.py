@@ -2,7 +2,8 @@
 
 The upload is streamed into the database in chunks (``ImportChunk``), so any worker on
 any host can read it and memory stays bounded whatever the file's size. Rows with a
-consent date come in as confirmed (source ``import``, that date recorded); rows without
+consent date come in as confirmed (that date recorded, with the row's source, or
+``import``); rows without
 one get a double opt-in email. Addresses already on the list are left alone, so
 importing the same file twice changes nothing, and erased addresses (the suppression
 list) are never imported.
@@ -30,7 +31,7 @@ from campaign.extensions import db
 from campaign.subscribers.addresses import InvalidAddress, canonical_address, normalize_address
 from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
 from campaign.subscribers.privacy import Suppression
-from campaign.subscribers.services import SignupInvalid, clean_first_name
+from campaign.subscribers.services import SOURCE_PATTERN, SignupInvalid, clean_first_name
 
 logger = logging.getLogger(__name__)
 
@@ -164,7 +165,10 @@ def _parse_date(value: str) -> datetime | None:
     value = value.strip()
     if not value:
         return None
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(f"{value[:40]!r} is not a date: write it as 2025-03-14") from None
     if moment.tzinfo is not None:
         try:
             moment = moment.astimezone(UTC).replace(tzinfo=None)
@@ -233,7 +237,12 @@ def _records(reader: csv.DictReader, blank: int, tally: Tally) -> Iterator[Row]:
         except ValueError as exc:
             tally.error(number, f"consented_at: {exc}")
             continue
-        yield Row(number, email, canonical_address(email), name, consented_at, "import")
+        # Where the list came from ("old-list", "front-desk"), as a signup's source.
+        source = record.get("source", "").strip() or "import"
+        if not SOURCE_PATTERN.fullmatch(source):
+            tally.error(number, "source: use 1-64 letters, digits or _.:-")
+            continue
+        yield Row(number, email, canonical_address(email), name, consented_at, source)
 
 
 def _batches(rows: Iterator[Row]) -> Iterator[list[Row]]:
@@ -388,7 +397,7 @@ def _insert(rows: list[Row]) -> None:
                 "subscriber_id": subscriber_ids[row.canonical],
                 "created_at": row.consented_at or now,
                 "wording_version": "import",
-                "source": "import",
+                "source": row.source,
                 "confirmed_at": row.consented_at,
             }
             for row in rows

@@ -45,12 +45,13 @@ def export(subscriber: Subscriber) -> dict:
         .order_by(Delivery.id)
     ).all()
     coupons = db.session.scalars(select(Coupon).filter_by(subscriber_id=subscriber.id)).all()
-    redemptions = {
-        r.coupon_id: r
-        for r in db.session.scalars(
-            select(Redemption).where(Redemption.coupon_id.in_([c.id for c in coupons]))
-        )
-    }
+    redemptions: dict[int, list[Redemption]] = {}
+    for redemption in db.session.scalars(
+        select(Redemption)
+        .where(Redemption.coupon_id.in_([c.id for c in coupons]))
+        .order_by(Redemption.id)
+    ):
+        redemptions.setdefault(redemption.coupon_id, []).append(redemption)
     return {
         "subscriber": {
             "id": subscriber.id,
@@ -91,7 +92,16 @@ def export(subscriber: Subscriber) -> dict:
                 "status": c.effective_status().value,
                 "issued_at": _iso(c.issued_at),
                 "expires_at": _iso(c.expires_at),
-                "redeemed_at": _iso(redemptions[c.id].redeemed_at) if c.id in redemptions else None,
+                "redeemed_at": _iso(c.redeemed_at),
+                # Every use at the desk, an undone one too (when, and why).
+                "redemptions": [
+                    {
+                        "redeemed_at": _iso(r.redeemed_at),
+                        "undone_at": _iso(r.undone_at),
+                        "undo_reason": r.undo_reason,
+                    }
+                    for r in redemptions.get(c.id, [])
+                ],
             }
             for c in coupons
         ],

@@ -110,6 +110,11 @@ def test_invalid_and_unknown_codes(client, desk, app):
     response = client.get("/api/v1/coupons/not-a-code", headers=desk)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "invalid_code"
+    # A scanned link is text with slashes: still "not a valid code", not a routing 404.
+    for scanned in ("https%3A%2F%2Fexample.com%2Fx", "a/b/c", "AAAA-BBBB/CCCC-DDDD"):
+        response = client.get(f"/api/v1/coupons/{scanned}", headers=desk, follow_redirects=True)
+        assert response.status_code == 400, scanned
+        assert response.get_json()["error"]["code"] == "invalid_code"
     # Correctly signed but never issued: "no such coupon" differs from "not a valid code".
     genuine = codes.code_for(app.config["SECRET_KEY"], codes.new_nonce()).display
     response = client.post(f"/api/v1/coupons/{genuine}/redeem", headers=desk)

@@ -108,8 +108,12 @@ def test_issued_code_verifies_however_typed(secret_key, nonce, data):
         str.swapcase,
         lambda d: d.replace("-", ""),
         lambda d: d.replace("-", " "),
+        # A phone's smart punctuation, a copy from a chat, an East Asian keyboard.
+        lambda d: d.replace("-", "\u2013"),
+        lambda d: d.replace("-", "\u2010") + "\u200b",
+        lambda d: "".join(chr(ord(c) + 0xFEE0) if c.isalnum() else c for c in d),
     ],
-    ids=["upper", "lower", "swapcase", "no-dashes", "spaces"],
+    ids=["upper", "lower", "swapcase", "no-dashes", "spaces", "en-dash", "zero-width", "fullwidth"],
 )
 def test_issued_code_verifies_in_fixed_forms(transform):
     for _ in range(200):

@@ -296,3 +296,13 @@ def test_the_work_is_done_by_aggregate_queries(seeded):
     subscriber_reads = [s for s in statements if "FROM subscriber" in s]
     assert subscriber_reads
     assert all("count(" in s.lower() or "GROUP BY" in s for s in subscriber_reads), statements
+
+
+def test_an_imported_list_counts_from_its_consent_dates_never_as_negative_pending(ctx):
+    imported_on = NOW - timedelta(days=3)
+    consented = NOW - timedelta(weeks=6)
+    confirmed_people(40, created=imported_on, confirmed=consented, source="import")
+    growth = services.subscriber_growth(NOW)
+    assert all(week.pending == 0 for week in growth), [w.pending for w in growth]
+    assert [w.confirmed for w in growth if w.week >= consented.date()][1:] == [40] * 5
+    assert growth[-1].confirmed == 40

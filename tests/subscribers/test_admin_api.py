@@ -115,3 +115,42 @@ def test_erase_leaves_no_trace_of_the_address(client, ctx, admin, issue_coupon):
 
     assert is_suppressed("erase.me@example.com")
     assert code
+
+
+def test_a_person_who_comes_back_after_erasure_gets_their_coupon_back(
+    client, ctx, admin, issue_coupon
+):
+    from campaign.coupons import services as coupon_services
+    from campaign.coupons.models import Coupon
+    from campaign.subscribers import services
+    from campaign.subscribers.services import Signup
+
+    code = issue_coupon("back.again@example.com", first_name="Bea")
+    erased_id = db.session.scalar(select(Subscriber.id))
+    assert client.delete(f"/api/v1/subscribers/{erased_id}", headers=admin).status_code == 204
+
+    services.subscribe(Signup.parse(email="Back.Again+spa@example.com", consent=True))
+    db.session.flush()
+    returning = db.session.scalar(select(Subscriber))
+    services.confirm(returning.id, returning.optin_round, ip=None)
+    db.session.info.clear()  # the welcome task is run here, not by a worker
+    coupon = coupon_services.issue_welcome_coupon(returning.id)
+    db.session.commit()
+    assert coupon_services.code_of(coupon).display == code  # still one per person
+    assert db.session.scalar(select(Coupon.subscriber_id)) == returning.id
+    export = client.get(f"/api/v1/subscribers/{returning.id}/export", headers=admin).get_json()
+    assert [c["code"] for c in export["coupons"]] == [code]
+
+
+def test_the_export_tells_a_redemption_that_was_undone(client, ctx, admin, api_token, issue_coupon):
+    code = issue_coupon("undo.me@example.com")
+    desk = {"Authorization": f"Bearer {api_token('receptionist')}"}
+    assert client.post(f"/api/v1/coupons/{code}/redeem", headers=desk).status_code == 200
+    assert client.post(f"/api/v1/coupons/{code}/undo", headers=desk, json={}).status_code == 200
+    subscriber_id = db.session.scalar(select(Subscriber.id))
+    export = client.get(f"/api/v1/subscribers/{subscriber_id}/export", headers=admin).get_json()
+    (coupon,) = export["coupons"]
+    assert (coupon["status"], coupon["redeemed_at"]) == ("issued", None)
+    (redemption,) = coupon["redemptions"]
+    assert redemption["redeemed_at"]
+    assert redemption["undone_at"]

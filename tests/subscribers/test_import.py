@@ -70,15 +70,18 @@ def test_dry_run_then_import(marketing_client, ctx, smtp):
     db.session.expire_all()
     ann = db.session.scalar(select(Subscriber).filter_by(email_canonical="ann@example.com"))
     assert ann.status == "confirmed"
-    assert ann.source == "import"
+    assert ann.source == "shop"  # the row's own source
     assert ann.confirmed_at.date().isoformat() == "2025-03-14"
     consent = db.session.scalar(select(ConsentRecord).filter_by(subscriber_id=ann.id))
     assert consent.created_at.date().isoformat() == "2025-03-14"
-    assert consent.source == "import"
+    assert consent.source == "shop"
+    assert consent.wording_version == "import"  # the consent was given elsewhere
     bob = db.session.scalar(select(Subscriber).filter_by(email_canonical="bob@example.com"))
     assert bob.status == "pending"
     assert bob.optin_round is not None
     assert count(Subscriber) == 3
+    dan = db.session.scalar(select(Subscriber).filter_by(email_canonical="dan@example.com"))
+    assert dan.source == "import"  # no source in the row
 
     # Bob is owed a double opt-in email; Ann and Dan are not.
     from campaign.subscribers.services import take_queued_confirmations
@@ -237,3 +240,14 @@ def test_the_uploaded_file_is_deleted_once_imported_and_when_anyone_is_erased(
     job = db.session.get(imports.ImportJob, waiting)
     assert job.status == "failed"
     assert "upload the file again" in job.errors[0]["error"]
+
+
+def test_row_errors_say_what_to_write(marketing_client, ctx):
+    content = "email,consented_at,source\na@example.com,14/03/2025,shop\nb@example.com,,old list!\n"
+    job_id = job_id_of(upload(marketing_client, content))
+    analyse_import.apply(args=[job_id])
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    assert report["errors"] == [
+        {"row": 2, "error": "consented_at: '14/03/2025' is not a date: write it as 2025-03-14"},
+        {"row": 3, "error": "source: use 1-64 letters, digits or _.:-"},
+    ]

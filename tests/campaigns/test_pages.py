@@ -1,0 +1,50 @@
+"""The newsletter pages show times in the clinic's zone and what has really gone out."""
+
+import re
+
+from sqlalchemy import insert
+
+from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from campaign.extensions import db
+from tests.staff.helpers import csrf_from
+
+
+def test_a_scheduled_campaign_shows_its_own_time_in_the_picker_and_the_list(
+    app, ctx, marketing_client
+):
+    token = csrf_from(marketing_client.get("/staff/campaigns/new").get_data(as_text=True))
+    headers = {"X-CSRFToken": token}
+    created = marketing_client.post(
+        "/api/v1/campaigns", headers=headers, json={"subject": "June", "body_markdown": "Hi"}
+    ).get_json()
+    # Naive: the clinic's time (Europe/London, BST in June: 09:30 local is 08:30 UTC).
+    scheduled = marketing_client.post(
+        f"/api/v1/campaigns/{created['id']}/schedule",
+        headers=headers,
+        json={"send_at": "2031-06-03T09:30"},
+    )
+    assert scheduled.status_code == 200, scheduled.get_json()
+    page = marketing_client.get(f"/staff/campaigns/{created['id']}").get_data(as_text=True)
+    assert re.search(r'id="send-at-input" type="datetime-local" value="2031-06-03T09:30"', page)
+    listing = marketing_client.get("/staff/campaigns/").get_data(as_text=True)
+    assert "2031-06-03 09:30" in listing
+    assert "08:30" not in listing
+
+
+def test_the_list_says_how_many_readers_a_send_has_reached(ctx, marketing_client):
+    campaign = Campaign(
+        subject="Halfway", body_markdown="b", status=CampaignStatus.CANCELLED, audience_size=3
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    db.session.execute(
+        insert(Delivery),
+        [
+            {"campaign_id": campaign.id, "status": DeliveryStatus.SENT},
+            {"campaign_id": campaign.id, "status": DeliveryStatus.CANCELLED},
+            {"campaign_id": campaign.id, "status": DeliveryStatus.CANCELLED},
+        ],
+    )
+    db.session.commit()
+    listing = marketing_client.get("/staff/campaigns/").get_data(as_text=True)
+    assert re.search(r"Halfway</a></td>.*?<td>1 of 3</td>", listing, re.S)
