@@ -214,9 +214,14 @@ def authenticate(email: str, password: str) -> Staff | None:
         return None
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
+    note_login(staff)
+    return staff
+
+
+def note_login(staff: Staff) -> None:
+    """A login, by password or by a set-password link: the staff page shows the last."""
     staff.last_login_at = utcnow()
     audit.record("staff.login", staff_id=staff.id)
-    return staff
 
 
 def _digest(token: str) -> str:

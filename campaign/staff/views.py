@@ -93,6 +93,7 @@ def set_password(token: str):
         except services.StaffError as exc:
             error = str(exc)
         else:
+            services.note_login(staff)
             db.session.commit()
             login_user(staff)
             flash("Your password is set. Welcome!", "ok")
