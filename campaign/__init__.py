@@ -7,7 +7,7 @@ from typing import Any
 from flask import Flask
 
 import config as config_module
-from campaign import database, errors, logs, outbox, security
+from campaign import clinic, database, errors, logs, outbox, security
 from campaign.api_util import JsonProvider, JsonRequest
 from campaign.celery_app import celery_init_app
 from campaign.extensions import cors, csrf, db, login_manager, mail, migrate, rate_limits
@@ -50,6 +50,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.json = JsonProvider(app)
     errors.register(app)
     security.install(app)
+    clinic.install(app)
     _register_blueprints(app)
     _register_commands(app)
     return app
@@ -76,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     from campaign.devmail.views import bp as devmail_bp
     from campaign.health import bp as health_bp
     from campaign.openapi import bp as openapi_bp
+    from campaign.staff.clinic_views import bp as clinic_bp
     from campaign.staff.team_views import bp as team_bp
     from campaign.staff.views import bp as staff_bp
     from campaign.subscribers.admin_api import bp as subscribers_admin_api_bp
@@ -91,6 +93,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(openapi_bp)
     app.register_blueprint(staff_bp)
     app.register_blueprint(team_bp)
+    app.register_blueprint(clinic_bp)
     app.register_blueprint(coupons_bp)
     app.register_blueprint(coupons_api_bp)
     app.register_blueprint(campaigns_bp)

@@ -75,14 +75,16 @@ def check_mail() -> Check:
 
 
 def check_postal_address() -> Check:
-    address = current_app.config["CLINIC_POSTAL_ADDRESS"]
+    from campaign import clinic
+
+    address = clinic.details().postal_address  # the admin's, else CLINIC_POSTAL_ADDRESS
     sample = config_module.Config.CLINIC_POSTAL_ADDRESS
     production = current_app.config["ENV_NAME"] == "production"
     ok = bool(address.strip()) and (address != sample or not production)
     return (
         ok,
-        "CLINIC_POSTAL_ADDRESS is the clinic's own (the law wants it in every email)",
-        ("set CLINIC_POSTAL_ADDRESS"),
+        "the postal address is the clinic's own (the law wants it in every email)",
+        "enter it on the staff page Clinic details, or set CLINIC_POSTAL_ADDRESS",
     )
 
 

@@ -21,6 +21,8 @@ import css_inline
 import flask_mail
 from flask import current_app, render_template
 
+from campaign import clinic
+
 logger = logging.getLogger(__name__)
 
 # RFC 5322 allows 998 characters a line. Folding at 78 makes the email package wrap
@@ -92,9 +94,9 @@ def list_headers(unsubscribe_url: str, unsubscribe_token: str) -> dict[str, str]
     if mailbox := current_app.config.get("UNSUBSCRIBE_MAILTO"):
         subject = quote("unsubscribe " + unsubscribe_token)
         targets.append(f"<mailto:{mailbox}?subject={subject}>")
-    clinic = " ".join(current_app.config["CLINIC_NAME"].split()).replace('"', "")
+    name = " ".join(clinic.details().name.split()).replace('"', "")
     return {
-        "List-Id": f'"{clinic}" <newsletter.{domain}>',
+        "List-Id": f'"{name}" <newsletter.{domain}>',
         "List-Unsubscribe": ", ".join(targets),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
@@ -124,8 +126,8 @@ class Email:
     def build(self) -> EmailMessage:
         context = {
             **self.context,
-            "clinic_name": current_app.config["CLINIC_NAME"],
-            "clinic_address": current_app.config["CLINIC_POSTAL_ADDRESS"],
+            "clinic_name": clinic.details().name,
+            "clinic_address": clinic.details().postal_address,
             "unsubscribe_url": self.unsubscribe_url,
             "subject": self.subject,
         }

@@ -22,6 +22,8 @@ from flask import current_app, render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from campaign import clinic
+from campaign.campaigns.plaintext import markdown_to_text
 from campaign.emails import inline_css
 
 VARIABLE = re.compile(
@@ -144,13 +146,13 @@ def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
     defaults: list[str] = []
     marked = _mark_coupon_blocks(body)
     fragment = markdown_to_html(_placeholders(marked, defaults, "H"))
-    text_body = _placeholders(marked, defaults, "T")
+    text_body = markdown_to_text(_placeholders(marked, defaults, "T"))
     context = {
         "subject": subject,
         "preheader": preheader,
         "content": Markup(fragment),  # noqa: S704 - sanitised by nh3 above
-        "clinic_name": current_app.config["CLINIC_NAME"],
-        "clinic_address": current_app.config["CLINIC_POSTAL_ADDRESS"],
+        "clinic_name": clinic.details().name,
+        "clinic_address": clinic.details().postal_address,
         "unsubscribe_url": current_app.config["BASE_URL"] + "/unsubscribe/XQUNSUBQX",
     }
     html = inline_css(render_template("email/newsletter.html", **context))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from campaign import database
 from campaign.coupons import services
 from campaign.coupons.models import Coupon
 from campaign.coupons.qr import qr_svg
@@ -11,6 +12,7 @@ from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.forms import OfferForm
 from campaign.staff.models import Role
+from campaign.subscribers.addresses import has_control_characters
 from campaign.tokens import Purpose, TokenError, read_token, row_id
 
 bp = Blueprint("coupons", __name__, template_folder="templates")
@@ -59,3 +61,50 @@ def offer():
         return redirect(url_for("coupons.offer"))
     db.session.commit()  # the default offer, if this was its first use
     return render_template("coupons/offer.html", form=form)
+
+
+ADMIN_MOVES = {
+    "void": (
+        services.void_coupon,
+        {services.Outcome.VOID: "Coupon voided: it can no longer be used."},
+    ),
+    "undo": (
+        services.undo_redemption,
+        {services.Outcome.UNDONE: "Redemption undone: the coupon can be used again."},
+    ),
+}
+
+
+@bp.post("/staff/coupons/<int:coupon_id>/void")
+@page_role_required(Role.ADMIN)
+def void_coupon(coupon_id: int):
+    return _admin_move(coupon_id, "void")
+
+
+@bp.post("/staff/coupons/<int:coupon_id>/undo")
+@page_role_required(Role.ADMIN)
+def undo_redemption(coupon_id: int):
+    return _admin_move(coupon_id, "undo")
+
+
+def _admin_move(coupon_id: int, move: str):
+    """An admin voids an unused coupon or undoes a redemption, from the subscriber's
+    page, giving a reason (the API's /void and /undo, for a person at a desk)."""
+    coupon = database.get_or_404(Coupon, coupon_id)
+    back = (
+        url_for("subscriber_pages.detail", subscriber_id=coupon.subscriber_id)
+        if coupon.subscriber_id
+        else url_for("subscriber_pages.index")
+    )
+    reason = " ".join((request.form.get("reason") or "").split())
+    if not reason or len(reason) > 200 or has_control_characters(reason):
+        flash("Give a reason of at most 200 characters (it goes into the audit log).", "error")
+        return redirect(back, 303)
+    action, done = ADMIN_MOVES[move]
+    result = action(services.code_of(coupon).display, current_staff(), reason)
+    db.session.commit()
+    if result.outcome in done:
+        flash(done[result.outcome], "ok")
+    else:
+        flash(f"Nothing changed: the coupon is {result.coupon.effective_status().value}.", "error")
+    return redirect(back, 303)

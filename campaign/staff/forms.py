@@ -90,3 +90,8 @@ class AddStaffForm(FlaskForm):
 
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
+
+
+class ClinicForm(FlaskForm):
+    name = StringField("Clinic name", validators=[DataRequired(), Length(max=100)])
+    postal_address = StringField("Postal address", validators=[DataRequired(), Length(max=200)])

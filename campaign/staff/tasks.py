@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from flask import current_app
 
+from campaign import clinic
 from campaign.emails import MAX_RETRIES, Email, public_url, send_or_retry
 from campaign.extensions import db
 from campaign.staff import services
@@ -32,10 +32,10 @@ def send_password_email(self, staff_id: int, kind: str) -> None:
 
 
 def password_email(staff: Staff, kind: str) -> Email:
-    clinic = current_app.config["CLINIC_NAME"]
+    name = clinic.details().name
     return Email(
         to=staff.email,
-        subject=SUBJECTS[kind].format(clinic=clinic),
+        subject=SUBJECTS[kind].format(clinic=name),
         template="staff_password",
         context={
             "kind": kind,

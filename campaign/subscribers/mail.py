@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app
 
+from campaign import clinic
 from campaign.emails import Email, public_url
 from campaign.subscribers import services
 from campaign.subscribers.models import Subscriber
@@ -19,7 +20,7 @@ def confirmation_email(subscriber: Subscriber) -> Email:
     days = current_app.config["CONFIRM_MAX_AGE_SECONDS"] // 86400
     return Email(
         to=subscriber.email,
-        subject=f"Please confirm your subscription to {current_app.config['CLINIC_NAME']}",
+        subject=f"Please confirm your subscription to {clinic.details().name}",
         template="confirm",
         context={
             "first_name": subscriber.first_name,
@@ -33,7 +34,7 @@ def welcome_email(subscriber: Subscriber, extra: dict | None = None) -> Email:
     url, token = unsubscribe_link(subscriber.id)
     return Email(
         to=subscriber.email,
-        subject=f"Welcome to the {current_app.config['CLINIC_NAME']} newsletter",
+        subject=f"Welcome to the {clinic.details().name} newsletter",
         template="welcome",
         context={"first_name": subscriber.first_name, **(extra or {})},
         unsubscribe_url=url,

@@ -1,0 +1,130 @@
+"""The newsletter's plain-text part, written from the same Markdown as its HTML.
+
+What a reader without HTML sees: no Markdown marks left (``**``, ``[x](y)``, fences),
+links as ``text (address)``, lists, quotes and tables laid out in plain lines, and
+paragraphs wrapped for reading. Placeholders (``XQ...QX``) pass through as words.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from functools import cache
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+WIDTH = 72
+
+
+@cache
+def _parser() -> MarkdownIt:
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+
+
+def _inline(token: Token) -> str:
+    """One inline run as text; a hard line break stays a line break."""
+    out: list[str] = []
+    link: list[tuple[str, int]] = []  # (href, where its text starts in out)
+    for child in token.children or []:
+        kind = child.type
+        if kind in ("text", "code_inline"):
+            out.append(child.content)
+        elif kind == "softbreak":
+            out.append(" ")
+        elif kind == "hardbreak":
+            out.append("\n")
+        elif kind == "image":
+            alt = "".join(c.content for c in child.children or []) or child.content
+            out.append(f"[{alt}]" if alt else "")
+        elif kind == "link_open":
+            link.append((str(child.attrs.get("href", "")), len(out)))
+        elif kind == "link_close" and link:
+            href, start = link.pop()
+            text = "".join(out[start:]).strip()
+            if href and href not in (text, f"mailto:{text}"):
+                out.append(f" ({href})" if text else href)
+    return "".join(out)
+
+
+def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
+    lines: list[str] = []
+    for index, part in enumerate(text.split("\n")):
+        wrapped = textwrap.wrap(
+            " ".join(part.split()),
+            width=WIDTH,
+            initial_indent=first if index == 0 else rest,
+            subsequent_indent=rest,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        lines.extend(wrapped or [(first if index == 0 else rest).rstrip()])
+    return lines
+
+
+def markdown_to_text(body: str) -> str:
+    blocks: list[list[str]] = []
+    lists: list[list] = []  # [marker kind, next number, items so far] per open list
+    pending_marker: list[str] = []  # the marker of a list item's first paragraph
+    quote = 0
+    row: list[str] = []
+    table: list[str] = []
+
+    def add(lines: list[str], joined: bool = False) -> None:
+        prefix = "> " * quote
+        lines = [prefix + line if line else prefix.rstrip() for line in lines]
+        if joined and blocks:
+            blocks[-1].extend(lines)
+        else:
+            blocks.append(lines)
+
+    tokens = _parser().parse(body)
+    for index, token in enumerate(tokens):
+        kind = token.type
+        if kind in ("bullet_list_open", "ordered_list_open"):
+            start = int(token.attrs.get("start", 1) or 1)
+            lists.append(["-" if kind == "bullet_list_open" else ".", start, 0])
+        elif kind in ("bullet_list_close", "ordered_list_close"):
+            lists.pop()
+        elif kind == "list_item_open":
+            marker, number, _ = lists[-1]
+            pending_marker.append("- " if marker == "-" else f"{number}. ")
+            lists[-1][1] = number + 1
+            lists[-1][2] += 1
+        elif kind == "blockquote_open":
+            quote += 1
+        elif kind == "blockquote_close":
+            quote -= 1
+        elif kind == "inline" and tokens[index - 1].type == "heading_open":
+            text = _inline(token).strip()
+            level = tokens[index - 1].tag
+            rule = {"h1": "=", "h2": "-"}.get(level)
+            add([text] + ([rule * min(len(text), WIDTH)] if rule else []))
+        elif kind == "inline" and tokens[index - 1].type == "paragraph_open":
+            text = _inline(token)
+            if pending_marker:
+                marker = pending_marker.pop()
+                indent = " " * (len(marker) + 2 * (len(lists) - 1))
+                first = " " * (2 * (len(lists) - 1)) + marker
+                # Items of a tight list follow each other line after line, and a
+                # nested list follows its item.
+                follows = tokens[index - 1].hidden and (lists[-1][2] > 1 or len(lists) > 1)
+                add(_wrap(text, first, indent), joined=follows)
+            else:
+                add(_wrap(text))
+        elif kind in ("th_open", "td_open"):
+            pass
+        elif kind == "inline" and tokens[index - 1].type in ("th_open", "td_open"):
+            row.append(" ".join(_inline(token).split()))
+        elif kind == "tr_close":
+            table.append(" | ".join(row))
+            if tokens[index - 1].type == "th_close":
+                table.append("-" * min(len(table[-1]), WIDTH))
+            row = []
+        elif kind == "table_close":
+            add(table)
+            table = []
+        elif kind in ("code_block", "fence"):
+            add(["    " + line for line in token.content.rstrip("\n").split("\n")])
+        elif kind == "hr":
+            add(["-" * 20])
+    return "\n\n".join("\n".join(lines) for lines in blocks)

@@ -1,0 +1,90 @@
+"""The clinic's own details, shown in every page's and every email's footer.
+
+The environment gives the defaults (``CLINIC_NAME``, ``CLINIC_POSTAL_ADDRESS``); an
+admin can change them on the staff page ``/staff/clinic``, stored as a clinic setting.
+Read once per app context (a request, a task), so an edit shows on the next page or
+email without a restart, at the cost of one small query per rendered page.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from flask import Flask, current_app, g
+from sqlalchemy.exc import SQLAlchemyError
+
+from campaign import audit
+from campaign.extensions import db
+from campaign.subscribers.addresses import has_control_characters
+
+SETTING_KEY = "clinic_details"
+MAX_NAME = 100
+MAX_ADDRESS = 200
+
+
+class DetailsInvalid(ValueError):
+    """Details that cannot go into a footer or a header; ``field`` names the input."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class ClinicDetails:
+    name: str
+    postal_address: str
+
+
+def details() -> ClinicDetails:
+    """The clinic's details as they are now (the setting, else the environment's)."""
+    found = g.get("clinic_details")
+    if found is None:
+        from campaign.campaigns.models import ClinicSetting
+
+        try:
+            row = db.session.get(ClinicSetting, SETTING_KEY)
+        except SQLAlchemyError:
+            # The error page of a database outage still needs a footer.
+            db.session.rollback()
+            row = None
+        stored = json.loads(row.value) if row else {}
+        found = g.clinic_details = ClinicDetails(
+            name=stored.get("name") or current_app.config["CLINIC_NAME"],
+            postal_address=stored.get("postal_address")
+            or current_app.config["CLINIC_POSTAL_ADDRESS"],
+        )
+    return found
+
+
+def _line(value: object, field: str, limit: int, label: str) -> str:
+    text = " ".join(value.split()) if isinstance(value, str) else ""
+    if not text:
+        raise DetailsInvalid(field, f"Please enter the {label}.")
+    if len(text) > limit:
+        raise DetailsInvalid(field, f"Please keep the {label} under {limit} characters.")
+    if has_control_characters(text):
+        # The name goes into email headers (From-style List-Id, subjects).
+        raise DetailsInvalid(field, f"The {label} contains characters that are not allowed.")
+    return text
+
+
+def save_details(staff_id: int, name: object, postal_address: object) -> ClinicDetails:
+    """Check and store new details (flushed; the caller commits)."""
+    from campaign.campaigns.models import ClinicSetting
+
+    new = ClinicDetails(
+        name=_line(name, "name", MAX_NAME, "clinic's name"),
+        postal_address=_line(postal_address, "postal_address", MAX_ADDRESS, "postal address"),
+    )
+    db.session.merge(ClinicSetting(key=SETTING_KEY, value=json.dumps(asdict(new))))
+    db.session.flush()
+    audit.record("clinic.details_changed", staff_id=staff_id, **asdict(new))
+    g.clinic_details = new
+    return new
+
+
+def install(app: Flask) -> None:
+    """Every template (pages and emails) gets ``clinic``."""
+    app.context_processor(lambda: {"clinic": details()})

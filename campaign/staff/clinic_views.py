@@ -1,0 +1,32 @@
+"""The admin's page for the clinic's details: the footer of every page and email."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+
+from campaign import clinic
+from campaign.extensions import db
+from campaign.staff.auth import current_staff, page_role_required
+from campaign.staff.forms import ClinicForm
+from campaign.staff.models import Role
+
+bp = Blueprint("clinic_pages", __name__, url_prefix="/staff/clinic")
+
+
+@bp.route("/", methods=["GET", "POST"])
+@page_role_required(Role.ADMIN)
+def edit():
+    current = clinic.details()
+    form = ClinicForm(name=current.name, postal_address=current.postal_address)
+    error = None
+    if form.validate_on_submit():
+        try:
+            clinic.save_details(current_staff().id, form.name.data, form.postal_address.data)
+        except clinic.DetailsInvalid as exc:
+            error = exc
+        else:
+            db.session.commit()
+            flash("Saved: every page and email from now on shows these details.", "ok")
+            return redirect(url_for("clinic_pages.edit"))
+    status = 400 if form.errors or error else 200
+    return render_template("staff/clinic.html", form=form, error=error), status
