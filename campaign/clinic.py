@@ -59,13 +59,18 @@ def details() -> ClinicDetails:
 
 
 def _line(value: object, field: str, limit: int, label: str) -> str:
+    # emails and rendering read these details: imported here, no cycle at import time
+    from campaign.campaigns.rendering import RESERVED
+    from campaign.emails import header_safe
+
     text = " ".join(value.split()) if isinstance(value, str) else ""
     if not text:
         raise DetailsInvalid(field, f"Please enter the {label}.")
     if len(text) > limit:
         raise DetailsInvalid(field, f"Please keep the {label} under {limit} characters.")
-    if has_control_characters(text):
-        # The name goes into email headers (From-style List-Id, subjects).
+    if has_control_characters(text) or not header_safe(text) or RESERVED.search(text):
+        # The name goes into email headers (List-Id, subjects), both into every
+        # newsletter, where text of the mailer's placeholder form would be filled.
         raise DetailsInvalid(field, f"The {label} contains characters that are not allowed.")
     return text
 

@@ -53,9 +53,25 @@ def refuse_unmailable(address: str) -> None:
 
 
 def check_header(value: str) -> str:
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
-        raise UnsafeHeader("header value holds a control character")
+    """``value``, safe to put into a header; ``UnsafeHeader`` otherwise.
+
+    An RFC 2047 encoded word (``=?utf-8?q?...?=``) is refused too: the email package
+    decodes one found in a value and writes what it holds, a line break included, so
+    "=?utf-8?q?Hi=0D=0ABcc:_x@evil.example?=" would add a header. We never write
+    encoded words into values; the package makes them when it folds.
+    """
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value) or "=?" in value:
+        raise UnsafeHeader("header value holds a control character or an encoded word")
     return value
+
+
+def header_safe(text: str) -> bool:
+    """Whether staff text can go into a header (checked where it is typed)."""
+    try:
+        check_header(text)
+    except UnsafeHeader:
+        return False
+    return True
 
 
 @cache
@@ -94,9 +110,12 @@ def list_headers(unsubscribe_url: str, unsubscribe_token: str) -> dict[str, str]
     if mailbox := current_app.config.get("UNSUBSCRIBE_MAILTO"):
         subject = quote("unsubscribe " + unsubscribe_token)
         targets.append(f"<mailto:{mailbox}?subject={subject}>")
-    name = " ".join(clinic.details().name.split()).replace('"', "")
+    name = " ".join(clinic.details().name.split())
+    # The description is optional (RFC 2919): only a plain ASCII one is quoted in, since
+    # a quote, a backslash or a non-ASCII word would make a list id clients cannot read.
+    plain = name.isascii() and name.isprintable() and not set(name) & set('"\\')
     return {
-        "List-Id": f'"{name}" <newsletter.{domain}>',
+        "List-Id": (f'"{name}" ' if plain and name else "") + f"<newsletter.{domain}>",
         "List-Unsubscribe": ", ".join(targets),
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
     }
@@ -133,7 +152,9 @@ class Email:
         }
         html = inline_css(render_template(f"email/{self.template}.html", **context))
         text = render_template(f"email/{self.template}.txt", **context)
-        message = EmailMessage(policy=SMTP_POLICY)
+        # Built under the standard policy, so the parts are encoded in lines of 76
+        # (RFC 2045); ``as_bytes`` writes the headers with SMTP_POLICY (see there).
+        message = EmailMessage(policy=SMTP)
         message["Subject"] = check_header(self.subject)
         message["From"] = check_header(current_app.config["MAIL_DEFAULT_SENDER"])
         message["To"] = check_header(self.to)
@@ -218,7 +239,9 @@ def send(email: Email) -> None:
     refuse_unmailable(email.to)
     message = email.build()
     with connect() as connection:
-        connection.host.sendmail(envelope_sender(), [email.to], message.as_bytes())
+        connection.host.sendmail(
+            envelope_sender(), [email.to], message.as_bytes(policy=SMTP_POLICY)
+        )
     logger.info("sent %s email", email.template)
 
 

@@ -17,9 +17,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, select, text
 
 from campaign import create_app
+from campaign.coupons.models import OwedWelcome
 from campaign.extensions import db, rate_limits
 from campaign.subscribers.models import Subscriber
 from tests.smtp_sink import SmtpSink
@@ -287,10 +288,11 @@ def issue_coupon(app):
             db.session.flush()
             subscriber = db.session.scalar(select(Subscriber).filter_by(email=email))
             subscriber_services.confirm(subscriber.id, subscriber.optin_round, ip=None)
-            # Confirming queues the welcome task after commit; drop it (and the
-            # confirmation wake-up), we issue here.
+            # Confirming owes the welcome and wakes its drain after commit; drop both
+            # (and the confirmation wake-up), we issue here.
             db.session.info.pop("campaign.after_commit", None)
             db.session.info.pop("campaign.wake_after_commit", None)
+            db.session.execute(delete(OwedWelcome).filter_by(subscriber_id=subscriber.id))
             coupon = coupon_services.issue_welcome_coupon(subscriber.id)
             code = coupon_services.code_of(coupon).display
             db.session.commit()

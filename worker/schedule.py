@@ -14,4 +14,9 @@ def beat_schedule(config) -> dict:
             "task": "campaign.subscribers.tasks.send_queued_confirmations",
             "schedule": 60.0,
         },
+        # Confirmations wake this themselves; the sweep catches a lost wake-up.
+        "send-owed-welcomes": {
+            "task": "campaign.coupons.tasks.send_owed_welcomes",
+            "schedule": 60.0,
+        },
     }

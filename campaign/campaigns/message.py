@@ -2,10 +2,11 @@
 
 The skeleton is a complete RFC 5322 message with placeholders. Both parts are
 quoted-printable: whatever staff write (a paragraph of 2,000 characters, a long line of
-code), no line of the message reaches SMTP's 998 octets, and the message is 7-bit
-clean for servers without 8BITMIME. The encoder never splits a placeholder, and each
-reader's values are encoded as they are filled in, so filling stays a plain byte
-substitution.
+code), the message is 7-bit clean for servers without 8BITMIME and its lines stay
+within quoted-printable's 76 characters (RFC 2045 6.7), far under SMTP's 998 octets.
+In the parts, each placeholder stands on a line of its own (soft line breaks around
+it), and each reader's value is encoded as it is filled in, wrapped the same way:
+however long a name or a link, no line grows. Filling stays a byte substitution.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from email.policy import SMTP
 from email.utils import formatdate, parseaddr
 from html import escape
 
@@ -23,7 +25,8 @@ from campaign.emails import SMTP_POLICY, check_header, list_headers, mail_domain
 
 CRLF = "\r\n"
 QP_LINE = 76  # RFC 2045 6.7: encoded lines of at most 76 characters
-_PLACEHOLDER = re.compile(r"XQ([A-Z0-9]+)QX")
+_PLACEHOLDER = re.compile(r"XQ([A-Z0-9]+?)QX")
+SOFT_BREAK = "=" + "\r\n"
 # A block shown only to coupon holders, with the blank lines around its markers (in
 # HTML, the paragraphs that hold them).
 _COUPON_BLOCK = re.compile(
@@ -54,7 +57,9 @@ def _qp_units(text: str) -> list[str]:
 def quoted_printable(text: str) -> str:
     """RFC 2045 quoted-printable of ``text``, lines ended by CRLF.
 
-    An ``XQ...QX`` placeholder is one unit that no soft line break splits.
+    An ``XQ...QX`` placeholder stands alone between soft line breaks, so the value
+    filled in (itself quoted-printable, at most 76 characters a line) starts and ends
+    its own lines.
     """
     lines = []
     for line in text.replace("\r\n", "\n").split("\n"):
@@ -65,8 +70,14 @@ def quoted_printable(text: str) -> str:
             units[-1] = f"={ord(units[-1]):02X}"
         encoded, column = [], 0
         for unit in units:
+            if unit.startswith("XQ") and len(unit) > 4:  # a placeholder, on its own
+                if column:
+                    encoded.append(SOFT_BREAK)
+                encoded.extend([unit, SOFT_BREAK])
+                column = 0
+                continue
             if column + len(unit) > QP_LINE - 1:  # room for the "=" of a soft break
-                encoded.append("=" + CRLF)
+                encoded.append(SOFT_BREAK)
                 column = 0
             encoded.append(unit)
             column += len(unit)
@@ -75,13 +86,8 @@ def quoted_printable(text: str) -> str:
 
 
 def quoted_printable_value(value: str) -> bytes:
-    """A reader's value for a placeholder inside a quoted-printable part.
-
-    It starts with a soft break, so however long it is, and wherever on its line the
-    placeholder stood, no line grows past the limit.
-    """
-    encoded = quoted_printable(value)
-    return (("=" + CRLF + encoded) if len(encoded) > 20 else encoded).encode()
+    """A reader's value for a placeholder inside a quoted-printable part."""
+    return quoted_printable(value).encode()
 
 
 def _part(content_type: str, body: str) -> str:
@@ -92,9 +98,9 @@ def _part(content_type: str, body: str) -> str:
     )
 
 
-def _header(name: str, value: str) -> str:
+def _header(name: str, value: str, policy=SMTP) -> str:
     """One header, folded, and RFC 2047-encoded where it is not ASCII."""
-    return SMTP_POLICY.header_factory(name, check_header(value)).fold(policy=SMTP_POLICY)
+    return policy.header_factory(name, check_header(value)).fold(policy=policy)
 
 
 def _coupon_blocks(text: str, has_coupon: bool) -> str:
@@ -105,18 +111,19 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
     """Build the campaign's message once; ``personalize`` fills it per reader."""
     config = current_app.config
     domain = mail_domain()
-    unsubscribe_url = config["BASE_URL"] + "/unsubscribe/XQUNSUBQX"
-    headers = [
-        *list_headers(unsubscribe_url, "XQUNSUBQX").items(),
-        ("From", config["MAIL_DEFAULT_SENDER"]),
-        ("Subject", subject),
-        ("MIME-Version", "1.0"),
-    ]
+    # The token has a placeholder of its own in the headers: there it goes in as it is.
+    unsubscribe_url = config["BASE_URL"] + "/unsubscribe/XQUNSUBHQX"
+    lists = list_headers(unsubscribe_url, "XQUNSUBHQX")
     head = (
         "To: XQTOQX" + CRLF
         + "Date: XQDATEQX" + CRLF
         + f"Message-ID: <XQMSGIDQX@{domain}>" + CRLF
-        + "".join(_header(name, value) for name, value in headers)
+        # List-Unsubscribe is folded at 998: at 78 the package would turn a long link
+        # into encoded words, which no client reads. Subject and From at 78 (RFC 5322).
+        + "".join(_header(name, value, SMTP_POLICY) for name, value in lists.items())
+        + _header("From", config["MAIL_DEFAULT_SENDER"])
+        + _header("Subject", subject)
+        + "MIME-Version: 1.0" + CRLF
     )  # fmt: skip
 
     def message(has_coupon: bool) -> bytes:
@@ -154,12 +161,16 @@ def personalize(skeleton: Skeleton, reader: Reader, message_id: str) -> bytes:
     # The token, the code and the link are ASCII without "=": the same in a header
     # and in quoted-printable. Names are encoded for the part they go into.
     values: dict[bytes, bytes] = {
+        # In the headers, as they are:
         b"TO": check_header(reader.email).encode(),
         b"DATE": formatdate(usegmt=True).encode(),
         b"MSGID": message_id.encode(),
-        b"UNSUB": reader.unsubscribe_token.encode(),
-        b"CCODE": (reader.coupon_code or "").encode(),
-        b"CURL": escape(reader.coupon_url or "").encode(),
+        b"UNSUBH": reader.unsubscribe_token.encode(),
+        # In the quoted-printable parts (the same in text and HTML: no character of a
+        # token, a code or a link changes when HTML-escaped):
+        b"UNSUB": quoted_printable_value(reader.unsubscribe_token),
+        b"CCODE": quoted_printable_value(reader.coupon_code or ""),
+        b"CURL": quoted_printable_value(escape(reader.coupon_url or "")),
     }
     for index, default in enumerate(skeleton.first_name_defaults):
         name = reader.first_name or default

@@ -160,7 +160,8 @@ def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
     return Rendered(html=html, text=text, first_name_defaults=defaults)
 
 
-PLACEHOLDER = re.compile(rb"XQ([A-Z0-9]+)QX")
+# Lazy: two variables side by side ("XQFNAMET0QXXQFNAMET0QX") are two placeholders.
+PLACEHOLDER = re.compile(rb"XQ([A-Z0-9]+?)QX")
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from campaign import audit
 from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from campaign.campaigns.rendering import RenderError, check_campaign, render_campaign
 from campaign.database import utcnow
+from campaign.emails import header_safe
 from campaign.extensions import db
 from campaign.outbox import after_commit
 from campaign.staff.models import Staff
@@ -63,6 +64,10 @@ def _text(value: object, field: str, limit: int, required: bool, single_line: bo
     checked = value if single_line else value.replace("\n", "").replace("\t", "")
     if has_control_characters(checked):
         raise CampaignInvalid(field, f"invalid_{field}", f"{field} holds control characters.")
+    if single_line and not header_safe(value):  # the subject is a header
+        raise CampaignInvalid(
+            field, f"invalid_{field}", f"{field} cannot hold '=?' (it reads as an encoded word)."
+        )
     return value
 
 

@@ -92,3 +92,19 @@ class Redemption(db.Model):
     coupon: Mapped[Coupon] = relationship()
     staff = relationship("Staff", foreign_keys=[staff_id])
     undone_by = relationship("Staff", foreign_keys=[undone_by_id])
+
+
+class OwedWelcome(db.Model):
+    """A confirmed subscriber's welcome (coupon and email) not yet handed to a worker.
+
+    Written in the confirmation's own transaction, so a broker that is away at that
+    moment loses nothing: the drain (woken after the commit, and swept by beat each
+    minute) hands each row to a ``welcome_subscriber`` task and deletes it.
+    """
+
+    __tablename__ = "owed_welcome"
+
+    subscriber_id: Mapped[int] = mapped_column(
+        ForeignKey("subscriber.id", ondelete="CASCADE"), primary_key=True
+    )
+    queued_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -16,15 +16,27 @@ from enum import StrEnum
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import Executable, String, bindparam, cast, insert, literal, select, true, update
+from sqlalchemy import (
+    Executable,
+    String,
+    bindparam,
+    cast,
+    delete,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from campaign import audit
 from campaign.coupons import codes
 from campaign.coupons.codes import CouponCode, InvalidCode
-from campaign.coupons.models import Coupon, CouponStatus, Offer, Redemption
-from campaign.database import utcnow
+from campaign.coupons.models import Coupon, CouponStatus, Offer, OwedWelcome, Redemption
+from campaign.database import insert_unless_exists, utcnow
 from campaign.extensions import db
+from campaign.outbox import wake_after_commit
 from campaign.staff.models import Role, Staff
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 from campaign.tokens import Purpose, make_token
@@ -125,6 +137,30 @@ def issue_welcome_coupon(subscriber_id: int) -> Coupon | None:
         logger.info("issued welcome coupon %s to subscriber %s", coupon.id, subscriber.id)
         return coupon
     raise RuntimeError("could not issue a unique coupon code")
+
+
+def owe_welcome(subscriber_id: int) -> None:
+    """Record the welcome as owed and wake the drain after the commit."""
+    from campaign.coupons.tasks import send_owed_welcomes
+
+    table = OwedWelcome.__table__
+    db.session.execute(
+        insert_unless_exists(table).values(subscriber_id=subscriber_id, queued_at=utcnow())
+    )
+    wake_after_commit(send_owed_welcomes)
+
+
+def take_owed_welcomes(limit: int) -> list[int]:
+    """Take up to ``limit`` owed welcomes, oldest first; each is taken once (deleted:
+    two drains at the same moment never both take one)."""
+    oldest = select(OwedWelcome.subscriber_id).order_by(OwedWelcome.queued_at).limit(limit)
+    return list(
+        db.session.scalars(
+            delete(OwedWelcome)
+            .where(OwedWelcome.subscriber_id.in_(oldest.scalar_subquery()))
+            .returning(OwedWelcome.subscriber_id)
+        )
+    )
 
 
 def _coupon_for_owner(offer_id: int, key: str) -> Coupon | None:

@@ -37,3 +37,24 @@ def welcome_subscriber(self, subscriber_id: int) -> None:
     if sent and coupon is not None:
         coupon.emailed_at = utcnow()
         db.session.commit()
+
+
+@shared_task
+def send_owed_welcomes() -> None:
+    """Give every owed welcome its own task (and so its own retries).
+
+    Woken after confirmations commit, and each minute by beat as a safety net (a
+    wake-up lost while the broker was away).
+    """
+    while taken := services.take_owed_welcomes(limit=500):
+        db.session.commit()
+        for position, subscriber_id in enumerate(taken):
+            try:
+                welcome_subscriber.delay(subscriber_id)
+            except Exception:
+                # The broker went away mid-batch: what it did not take is owed again.
+                logger.exception("broker unreachable; welcomes left owed")
+                for left in taken[position:]:
+                    services.owe_welcome(left)
+                db.session.commit()
+                return

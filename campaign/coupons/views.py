@@ -6,7 +6,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from campaign import database
 from campaign.coupons import services
-from campaign.coupons.models import Coupon
+from campaign.coupons.models import Coupon, CouponStatus
 from campaign.coupons.qr import qr_svg
 from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
@@ -101,9 +101,11 @@ def _admin_move(coupon_id: int, move: str):
         flash("Give a reason of at most 200 characters (it goes into the audit log).", "error")
         return redirect(back, 303)
     action, done = ADMIN_MOVES[move]
+    # Voiding answers "void" for a coupon voided before too: only a change is news.
+    already_void = coupon.effective_status() is CouponStatus.VOID
     result = action(services.code_of(coupon).display, current_staff(), reason)
     db.session.commit()
-    if result.outcome in done:
+    if result.outcome in done and not already_void:
         flash(done[result.outcome], "ok")
     else:
         flash(f"Nothing changed: the coupon is {result.coupon.effective_status().value}.", "error")

@@ -46,9 +46,9 @@ def plain_text(lines: bool = False):
         text = field.data or ""
         if lines:
             text = text.replace("\r\n", "").replace("\n", "")
-        if has_control_characters(text):
+        if has_control_characters(text) or "=?" in text:
             raise ValidationError(
-                "Use text only: no line breaks or other control characters."
+                "Use text only: no line breaks, control characters or '=?'."
                 if not lines
                 else "Use text only: no control characters."
             )

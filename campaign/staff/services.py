@@ -15,6 +15,7 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Executable, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
 
 from campaign import audit, database
 from campaign.database import utcnow
@@ -66,8 +67,11 @@ def create_staff(
     # random part gives the account a fingerprint of its own for the first link.
     password_hash = _hasher.hash(password) if password else UNSET_PASSWORD + secrets.token_hex(16)
     staff = Staff(email=address, role_name=role.label, password_hash=password_hash, name=name)
-    db.session.add(staff)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(staff)
+    except IntegrityError:  # the same address added at the same moment by someone else
+        raise StaffError(f"{address} already has an account.") from None
     audit.record(
         "staff.created", staff_id=by.id if by else None, target=f"staff:{staff.id}", role=role.label
     )
@@ -104,10 +108,28 @@ def check_password(password: str) -> None:
 
 
 def _others_account(staff: Staff, by: Staff) -> None:
-    # An admin who demoted or deactivated themselves could leave the clinic with no
-    # admin at all; another admin can do it for them.
+    """Refuse a change to one's own account, or by someone no longer an active admin.
+
+    An admin who demoted or deactivated themselves could leave the clinic with no admin
+    at all; another admin can do it for them. The active admins' rows are locked first
+    (PostgreSQL; SQLite has one writer), so two admins demoting each other at the same
+    moment cannot both win: the second finds it is no longer an admin.
+    """
     if staff.id == by.id:
         raise StaffError("You cannot change your own role or deactivate yourself.")
+    if db.engine.dialect.name == "sqlite":
+        # No FOR UPDATE in SQLite: a write first makes this a write transaction, which
+        # waits for the one writer's turn and then reads the latest rows.
+        db.session.execute(update(Staff).where(Staff.id == by.id).values(active=Staff.active))
+    admins = db.session.scalars(
+        select(Staff.id)
+        .where(Staff.role_name == Role.ADMIN.label, Staff.active.is_(True))
+        .order_by(Staff.id)  # every caller locks in one order: no deadlock
+        .with_for_update()
+    ).all()
+    if by.id not in admins:
+        raise StaffError("Your account is no longer an active admin account.")
+    db.session.refresh(staff)  # as it is now, after the lock
 
 
 def change_role(staff: Staff, role: Role, by: Staff) -> None:
@@ -131,9 +153,22 @@ def set_active(staff: Staff, active: bool, by: Staff) -> None:
 
 def set_password(staff: Staff, password: str) -> None:
     """Replace the password. Every login session of the account ends (they carry the
-    old password's fingerprint), and so does every set-password link."""
+    old password's fingerprint), and so does every set-password link.
+
+    One conditional UPDATE on the password being replaced: a link used twice at the
+    same moment sets one password, and the other use is told the link is spent.
+    """
     check_password(password)
-    staff.password_hash = _hasher.hash(password)
+    new_hash = _hasher.hash(password)
+    replaced = db.session.execute(
+        update(Staff)
+        .where(Staff.id == staff.id, Staff.password_hash == staff.password_hash)
+        .values(password_hash=new_hash)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not replaced:
+        raise StaffError("The password was changed meanwhile: this link or form is spent.")
+    db.session.refresh(staff)
     audit.record("staff.password_set", staff_id=staff.id, target=f"staff:{staff.id}")
 
 
@@ -160,12 +195,18 @@ def send_password_link(staff: Staff, by: Staff | None = None) -> None:
 
 
 def request_password_link(email: str) -> None:
-    """ "Forgot your password?": a link to the account with that address, if it is an
-    active one. The caller answers the same whatever happened, so the form tells
-    nobody which addresses have accounts."""
-    staff = find_staff(email) if len(email) <= 254 else None
-    if staff is not None:
-        send_password_link(staff)
+    """A "forgot your password?" request: a link to the account with that address, if
+    it is an active one, mailed by the worker.
+
+    The request does the same work whatever the address (an audit row, a task): the
+    answer, and the time it takes, tell nobody which addresses have accounts. The
+    worker looks the address up.
+    """
+    from campaign.staff.tasks import send_password_email_to
+
+    address = email.strip()[:254]
+    audit.record("staff.password_link_requested", target=f"email:{address[:100]}")
+    after_commit(send_password_email_to, address)
 
 
 def password_link_token(staff: Staff) -> str:

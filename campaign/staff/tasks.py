@@ -31,6 +31,16 @@ def send_password_email(self, staff_id: int, kind: str) -> None:
     send_or_retry(self, password_email(staff, kind))
 
 
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def send_password_email_to(self, address: str) -> None:
+    """A "forgot your password?" request: a link, if the address has an active account."""
+    staff = services.find_staff(address)
+    if staff is None or not staff.active:
+        logger.info("password link not sent: no active account for that address")
+        return
+    send_or_retry(self, password_email(staff, "reset"))
+
+
 def password_email(staff: Staff, kind: str) -> Email:
     name = clinic.details().name
     return Email(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from campaign import database
@@ -77,6 +77,8 @@ def change_role(staff_id: int):
 @bp.post("/<int:staff_id>/active")
 @page_role_required(Role.ADMIN)
 def set_active(staff_id: int):
+    if request.form.get("active") not in ("0", "1"):
+        abort(400, description="active must be 0 or 1.")
     active = request.form.get("active") == "1"
 
     def change(staff: Staff) -> str:

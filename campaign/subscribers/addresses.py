@@ -14,9 +14,17 @@ class InvalidAddress(ValueError):
     """The text is not an address we can send to."""
 
 
+# Format characters that belong in ordinary text: the zero-width non-joiner of Persian
+# and other scripts (علی‌رضا), and the joiner inside emoji sequences (👩‍⚕️).
+JOINERS = {"\u200c", "\u200d"}
+
+
 def has_control_characters(text: str) -> bool:
-    """True for CR, LF, NUL and every other control or format character."""
-    return any(unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} for ch in text)
+    """True for CR, LF, NUL and every other control or format character (direction
+    overrides included), but for the joiners of ordinary text."""
+    return any(
+        unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} and ch not in JOINERS for ch in text
+    )
 
 
 def normalize_address(raw: str) -> str:

@@ -34,6 +34,12 @@ def marketing(api_token):
         # Text of the mailer's own placeholder form would be filled (or fail) at send time.
         ({"subject": "x", "body_markdown": "Our new line XQ7QX is here"}, "invalid_body_markdown"),
         ({"subject": "Line XQTOQX", "body_markdown": "x"}, "invalid_subject"),
+        # An encoded word is decoded by the email package when it builds the header:
+        # its CR/LF would add a Bcc.
+        (
+            {"subject": "=?utf-8?q?Hi=0D=0ABcc:_x@evil.example?=", "body_markdown": "x"},
+            "invalid_subject",
+        ),
     ],
 )
 def test_bad_campaigns_are_refused(client, ctx, marketing, body, code):

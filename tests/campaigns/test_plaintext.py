@@ -66,3 +66,31 @@ def test_the_sent_text_part_keeps_variables_and_coupon_blocks(ctx):
     assert "Hi XQFNAMET0QX, welcome." in rendered.text
     assert "XQCSTARTQX" in rendered.text
     assert "**" not in rendered.text
+
+
+def test_variables_side_by_side_and_long_values_fill_short_lines(ctx, app):
+    """Two placeholders in a row are two (one greedy match was a KeyError that stalled
+    the send), and every filled line stays within quoted-printable's 76 characters."""
+    import email
+    import email.policy
+
+    from campaign.campaigns.message import Reader, build_skeleton, personalize
+
+    body = "Dear {{ first_name }}{{ first_name }}, {{ coupon_code }}{{ coupon_url }}A1QX"
+    skeleton = build_skeleton("Subject", render_campaign("Subject", "", body))
+    reader = Reader(
+        email="r@example.com",
+        first_name="Zoë " * 20,
+        unsubscribe_token="T" * 60,
+        coupon_code="AAAA-BBBB-CCCC-DDDD",
+        coupon_url="https://clinic.example/coupon/" + "c" * 120,
+    )
+    raw = personalize(skeleton, reader, "c1.d1")
+    body_bytes = raw.partition(b"\r\n\r\n")[2]
+    assert max(len(line) for line in body_bytes.split(b"\r\n")) <= 76
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content()
+    name = " ".join(["Zoë"] * 20)
+    assert f"Dear {name} {name}" in " ".join(text.split())
+    assert "AAAA-BBBB-CCCC-DDDDhttps://clinic.example/coupon/" + "c" * 120 + "A1QX" in text
+    assert "/unsubscribe/" + "T" * 60 in message.get_body(("html",)).get_content()

@@ -5,7 +5,7 @@ import uuid
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaign.campaigns.models import Delivery, DeliveryStatus
 from campaign.extensions import db
@@ -193,6 +193,8 @@ def test_any_paragraph_and_any_name_fit_smtps_lines(worker, client, ctx, smtp, m
 
     (received,) = smtp.to(address)
     assert max(len(line) for line in received.raw.split(b"\r\n")) <= 998
+    body = received.raw.partition(b"\r\n\r\n")[2]
+    assert max(len(line) for line in body.split(b"\r\n")) <= 76  # RFC 2045 6.7
     assert received.raw.isascii()  # 7-bit: no server needs 8BITMIME for it
     assert received.message["Subject"] == subject
     assert b"=?utf-8?" in received.raw.partition(b"\r\n\r\n")[0]
@@ -290,10 +292,21 @@ def test_a_reader_who_unsubscribes_during_the_send_gets_nothing_after(
     campaign_id = create_campaign(client, marketing, body="Hi")
     client.post(f"/api/v1/campaigns/{campaign_id}/send", headers=marketing)
     wait_until(lambda: len(smtp.messages) >= 5)
-    # A reader no sender has claimed yet. (The claims follow no order, so the last
-    # reader added may well be among the first mailed; and a claimed reader's check
-    # may have passed already, their message in flight.)
-    db.session.expire_all()
+    # Paused, with every claim given back, no reader's check can have passed unseen:
+    # any reader not mailed yet is one whose message has not started. (Picking "the
+    # last reader added" raced: claims follow no order, and a loaded machine may have
+    # mailed most of the list before the test looked.)
+    client.post(f"/api/v1/campaigns/{campaign_id}/pause", headers=marketing)
+
+    def unclaimed() -> bool:
+        db.session.expire_all()
+        return not db.session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.SENDING)
+        )
+
+    wait_until(unclaimed)
     subscriber_id, leaver = db.session.execute(
         select(Subscriber.id, Subscriber.email)
         .join(Delivery, Delivery.subscriber_id == Subscriber.id)
@@ -302,6 +315,7 @@ def test_a_reader_who_unsubscribes_during_the_send_gets_nothing_after(
     ).one()
     token = services.unsubscribe_token(subscriber_id)
     client.post(f"/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    client.post(f"/api/v1/campaigns/{campaign_id}/resume", headers=marketing)
     final = wait_for_status(client, marketing, campaign_id, {"sent"})
     assert smtp.to(leaver) == []
     assert final["counts"]["skipped"] == 1

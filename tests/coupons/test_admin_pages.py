@@ -1,6 +1,6 @@
 """Admins void a coupon or undo a redemption from the subscriber's page, with a reason."""
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from campaign.audit import AuditEvent
 from campaign.coupons.models import Coupon, CouponStatus
@@ -79,3 +79,21 @@ def test_only_admins_void_or_undo_from_the_page(app, ctx, make_staff, issue_coup
     assert response.status_code == 403
     db.session.expire_all()
     assert db.session.get(Coupon, coupon_id).status == CouponStatus.ISSUED
+
+
+def test_a_second_void_says_nothing_changed(app, ctx, make_staff, issue_coupon):
+    issue_coupon()
+    coupon_id = db.session.scalar(select(Coupon.id))
+    subscriber_id = db.session.scalar(select(Subscriber.id))
+    admin = logged_in(app, make_staff, "admin")
+    first = move(admin, subscriber_id, coupon_id, "void", "lost")
+    assert "Coupon voided" in admin.get(first.headers["Location"]).get_data(as_text=True)
+    second = move(admin, subscriber_id, coupon_id, "void", "lost again")
+    page = admin.get(second.headers["Location"]).get_data(as_text=True)
+    assert "Nothing changed: the coupon is void" in page
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(AuditEvent).filter_by(action="coupon.voided")
+        )
+        == 1
+    )

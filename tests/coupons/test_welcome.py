@@ -104,3 +104,44 @@ def test_a_welcome_the_server_refuses_leaves_the_coupon_unmailed(ctx, smtp, emai
     coupon = db.session.scalar(select(Coupon).filter_by(subscriber_id=subscriber.id))
     assert coupon is not None  # the coupon is theirs; only the email did not go
     assert coupon.emailed_at is None
+
+
+def test_a_welcome_owed_while_the_broker_is_down_is_sent_by_the_sweep(
+    app, client, ctx, monkeypatch, email_address
+):
+    """The welcome is owed in the confirmation's own transaction: a broker away at the
+    commit loses no coupon (beat's sweep hands it to a worker)."""
+    from campaign import outbox
+    from campaign.coupons.models import OwedWelcome
+    from campaign.coupons.tasks import send_owed_welcomes, welcome_subscriber
+    from campaign.subscribers import services
+    from tests.subscribers.helpers import pending_subscriber
+    from worker.schedule import beat_schedule
+
+    def broker_down(**_):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(outbox, "_wakeups", {})
+    monkeypatch.setattr(send_owed_welcomes, "apply_async", broker_down)
+    subscriber = pending_subscriber(email_address)
+    token = services.confirm_token(subscriber)
+    assert client.post(f"/confirm/{token}").status_code == 200  # no 500, confirmed
+    db.session.expire_all()
+    assert db.session.scalars(select(OwedWelcome.subscriber_id)).all() == [subscriber.id]
+
+    sweep = beat_schedule(app.config)["send-owed-welcomes"]
+    assert sweep["task"] == send_owed_welcomes.name
+    handed = []
+    monkeypatch.setattr(welcome_subscriber, "delay", handed.append)
+    send_owed_welcomes.apply()  # what beat runs each minute
+    assert handed == [subscriber.id]
+    assert db.session.scalar(select(func.count()).select_from(OwedWelcome)) == 0
+
+    # A broker that fails mid-batch leaves the rest owed, not lost.
+    from campaign.coupons.services import owe_welcome
+
+    owe_welcome(subscriber.id)
+    db.session.commit()
+    monkeypatch.setattr(welcome_subscriber, "delay", broker_down)
+    send_owed_welcomes.apply()
+    assert db.session.scalars(select(OwedWelcome.subscriber_id)).all() == [subscriber.id]

@@ -45,6 +45,11 @@ def test_new_details_show_in_pages_and_emails(app, ctx, make_staff, smtp, email_
         ({"name": "Spa\x07Bell", "postal_address": "1 Road"}, "not allowed"),
         ({"name": "Spa", "postal_address": "1 Road\x1bTown"}, "not allowed"),
         ({"name": "x" * 101, "postal_address": "1 Road"}, "100"),
+        (
+            {"name": "=?utf-8?q?Spa=0D=0ABcc:_x@evil.example?=", "postal_address": "1 Road"},
+            "not allowed",
+        ),
+        ({"name": "Spa", "postal_address": "Unit XQ7QX"}, "not allowed"),
     ],
 )
 def test_bad_details_are_refused_and_nothing_changes(app, make_staff, fields, message):
@@ -68,3 +73,13 @@ def test_only_admins_edit_the_details(app, make_staff):
     _, email, password = make_staff("marketing")
     log_in(client, email, password)
     assert client.get("/staff/clinic/").status_code == 403
+
+
+def test_a_name_no_list_id_can_quote_is_left_out_of_it(app, ctx, make_staff, smtp, email_address):
+    client = admin(app, make_staff)
+    assert save(client, name='Zoë\'s "Spa" \\ Co', postal_address="1 Road").status_code == 302
+    subscriber = confirmed_subscriber(email_address)
+    welcome_subscriber.apply(args=[subscriber.id])
+    (welcome,) = smtp.wait_for(email_address)
+    assert welcome.message["List-Id"] == "<newsletter.clinic.test>"  # the phrase is optional
+    assert 'Zoë\'s "Spa" \\ Co' in welcome.text

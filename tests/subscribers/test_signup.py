@@ -435,3 +435,15 @@ def test_concurrent_signups_of_one_address_make_one_subscriber(app, settings, em
         subscriber = db.session.scalar(select(Subscriber))
         assert subscriber.confirmation_sent_at is not None
         db.session.remove()
+
+
+def test_names_with_joiners_are_names(client, ctx):
+    """The zero-width non-joiner of Persian and the joiner inside emoji are ordinary
+    text; a direction override is not."""
+    for number, name in enumerate(["علی\u200cرضا", "Ana \U0001f469\u200d\u2695\ufe0f"]):
+        response = subscribe_api(
+            client, email=f"joiner{number}@example.com", first_name=name, consent=True
+        )
+        assert response.status_code == 202, name
+    refused = subscribe_api(client, email="rtl@example.com", first_name="Ann\u202e", consent=True)
+    assert refused.get_json()["error"]["code"] == "invalid_first_name"
