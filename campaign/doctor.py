@@ -88,6 +88,24 @@ def check_postal_address() -> Check:
     )
 
 
+def check_sender() -> Check:
+    """The From of every email: one address (a name with a comma must be quoted)."""
+    from email.policy import SMTP
+
+    sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    try:
+        header = SMTP.header_factory("From", sender)
+        ok = len(header.addresses) == 1 and "@" in header.addresses[0].addr_spec
+        ok = ok and not header.defects and "\n" not in sender
+    except (ValueError, IndexError):
+        ok = False
+    return (
+        ok,
+        "MAIL_DEFAULT_SENDER is one address",
+        'set it as Name <address>, quoting a name with a comma: "Spa, Town" <news@...>',
+    )
+
+
 CHECKS: list[Callable[[], Check]] = [
     check_secret,
     check_base_url,
@@ -95,6 +113,7 @@ CHECKS: list[Callable[[], Check]] = [
     check_migrations,
     check_broker,
     check_mail,
+    check_sender,
     check_postal_address,
 ]
 

@@ -174,6 +174,10 @@ def test_doctor_passes_on_a_ready_install_and_names_each_fix(make_app):
     assert result.exit_code != 0
     assert "FIX   SECRET_KEY" in result.output
     assert "FIX   the mail server" in result.output
+    assert "ok    MAIL_DEFAULT_SENDER is one address" in result.output
+    unquoted = make_app(MAIL_DEFAULT_SENDER="Sol Spa, Barcelona <news@clinic.test>")
+    result = unquoted.test_cli_runner().invoke(args=["doctor"])
+    assert "FIX   MAIL_DEFAULT_SENDER is one address" in result.output
 
 
 def test_gunicorn_workers_freeze_the_loaded_app_out_of_the_collector():
