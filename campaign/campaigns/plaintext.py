@@ -65,6 +65,7 @@ def markdown_to_text(body: str) -> str:
     blocks: list[list[str]] = []
     lists: list[list] = []  # [marker kind, next number, items so far] per open list
     pending_marker: list[str] = []  # the marker of a list item's first paragraph
+    item_indent = ""  # where the text of the list item being written starts
     quote = 0
     row: list[str] = []
     table: list[str] = []
@@ -103,12 +104,14 @@ def markdown_to_text(body: str) -> str:
             text = _inline(token)
             if pending_marker:
                 marker = pending_marker.pop()
-                indent = " " * (len(marker) + 2 * (len(lists) - 1))
+                indent = item_indent = " " * (len(marker) + 2 * (len(lists) - 1))
                 first = " " * (2 * (len(lists) - 1)) + marker
                 # Items of a tight list follow each other line after line, and a
                 # nested list follows its item.
                 follows = tokens[index - 1].hidden and (lists[-1][2] > 1 or len(lists) > 1)
                 add(_wrap(text, first, indent), joined=follows)
+            elif lists:  # a later paragraph of a list item: under the item's text
+                add(_wrap(text, item_indent, item_indent))
             else:
                 add(_wrap(text))
         elif kind in ("th_open", "td_open"):

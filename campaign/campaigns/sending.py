@@ -378,7 +378,15 @@ class CampaignSender:
             if isinstance(host, Exception):
                 self._failed(claim, _exception_answer(host), is_temporary(host))
                 continue
-            data = self._message(delivery_id, subscriber_id, email, first_name, coupons)
+            try:
+                data = self._message(delivery_id, subscriber_id, email, first_name, coupons)
+            except Exception as exc:
+                # A reader whose message cannot be built (a bug of ours, for a value we
+                # did not foresee) fails alone: one bad row must not stall the send of
+                # everyone, retried by every sender the dispatcher revives.
+                logger.exception("delivery %s: the message could not be built", delivery_id)
+                self._failed(claim, f"not sent: message not built ({type(exc).__name__})", False)
+                continue
             self._deliver(host, claim, email, data)
 
     def _message(self, delivery_id, subscriber_id, email, first_name, coupons) -> bytes:

@@ -145,3 +145,27 @@ def test_a_mail_server_that_never_answers_costs_a_sender_mail_timeout(
     assert delivery.attempts == 1
     assert "timed out" in delivery.smtp_response
     assert smtp.messages == []
+
+
+def test_a_reader_whose_message_cannot_be_built_fails_alone(
+    client, ctx, smtp, marketing, monkeypatch
+):
+    from campaign.campaigns import sending
+
+    campaign = started_campaign(client, marketing, readers=3)
+    built = sending.personalize
+    doomed = db.session.scalar(select(Delivery.id).filter_by(campaign_id=campaign.id).limit(1))
+
+    def personalize(skeleton, reader, message_id):
+        if message_id.endswith(f".d{doomed}"):
+            raise KeyError("a value we did not foresee")
+        return built(skeleton, reader, message_id)
+
+    monkeypatch.setattr(sending, "personalize", personalize)
+    claimed_at = utcnow()
+    send(campaign, claim_batch(campaign.id, 10, claimed_at), claimed_at)
+    assert len(smtp.messages) == 2  # the others went out
+    db.session.expire_all()
+    failed = db.session.get(Delivery, doomed)
+    assert failed.status == DeliveryStatus.FAILED
+    assert failed.smtp_response == "not sent: message not built (KeyError)"

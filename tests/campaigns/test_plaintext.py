@@ -94,3 +94,8 @@ def test_variables_side_by_side_and_long_values_fill_short_lines(ctx, app):
     assert f"Dear {name} {name}" in " ".join(text.split())
     assert "AAAA-BBBB-CCCC-DDDDhttps://clinic.example/coupon/" + "c" * 120 + "A1QX" in text
     assert "/unsubscribe/" + "T" * 60 in message.get_body(("html",)).get_content()
+
+
+def test_a_list_items_later_paragraphs_stay_under_its_text():
+    text = markdown_to_text("- one\n\n  one, more\n\n- two\n\n10. ten\n\n    ten, more\n")
+    assert text == "- one\n\n  one, more\n\n- two\n\n10. ten\n\n    ten, more"
