@@ -28,6 +28,19 @@ from tests.smtp_sink import SmtpSink
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def beat_schedule(config) -> dict:
+    """``worker.schedule.beat_schedule``, read without importing the ``worker`` package:
+    its ``__init__`` builds an app of its own from the environment, which becomes
+    Celery's current app, and every task published afterwards in this process went to
+    that app's broker, not the tests' (so no worker saw it)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("beat_schedule", ROOT / "worker" / "schedule.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.beat_schedule(config)
+
+
 @pytest.fixture(scope="session")
 def smtp() -> Iterator[SmtpSink]:
     sink = SmtpSink().start()

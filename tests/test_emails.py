@@ -7,6 +7,7 @@ import pytest
 
 from campaign import emails
 from campaign.coupons.tasks import welcome_subscriber
+from campaign.extensions import db
 from campaign.subscribers import mail
 from tests.subscribers.helpers import confirmed_subscriber
 
@@ -101,3 +102,28 @@ def test_first_names_are_escaped_in_html(ctx, smtp):
     html = message.get_body(("html",)).get_content()
     assert "<b>Ann</b>" not in html
     assert "&lt;b&gt;Ann&lt;/b&gt;" in html
+
+
+def test_transactional_lines_keep_to_the_rfcs(ctx, smtp, email_address):
+    """Headers folded at 78 with encoded words of at most 75 (RFC 5322, 2047), body
+    lines of at most 76 (RFC 2045: quoted-printable and the QR's base64), and the list
+    headers on one line each, as clients read them."""
+    from campaign import clinic
+
+    clinic.save_details(None, "Physiotherapie und Massage Zürich-Oerlikon Süd", "1 Road")
+    db.session.commit()
+    subscriber = confirmed_subscriber(email_address)
+    welcome_subscriber.apply(args=[subscriber.id])
+    (received,) = smtp.wait_for(email_address)
+    head, _, body = received.raw.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if not line.startswith((b"List-Unsubscribe:", b"List-Id:")):
+            assert len(line) <= 78, line
+    assert all(len(word) <= 75 for word in re.findall(rb"=\?[^?]+\?[bq]\?[^?]*\?=", head, re.I))
+    long_lines = [line for line in body.split(b"\r\n") if len(line) > 76]
+    assert long_lines == [], long_lines
+    assert received.message["Subject"] == "Welcome! Your coupon: Free massage oil"
+    assert "Zürich-Oerlikon Süd" in received.text
+    assert re.search(
+        rb"^List-Unsubscribe: <https://clinic\.test/unsubscribe/[^>\r\n]+>\r$", head + b"\r", re.M
+    )

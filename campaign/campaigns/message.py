@@ -14,7 +14,6 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from email.policy import SMTP
 from email.utils import formatdate, parseaddr
 from html import escape
 
@@ -98,9 +97,9 @@ def _part(content_type: str, body: str) -> str:
     )
 
 
-def _header(name: str, value: str, policy=SMTP) -> str:
+def _header(name: str, value: str) -> str:
     """One header, folded, and RFC 2047-encoded where it is not ASCII."""
-    return policy.header_factory(name, check_header(value)).fold(policy=policy)
+    return SMTP_POLICY.header_factory(name, check_header(value)).fold(policy=SMTP_POLICY)
 
 
 def _coupon_blocks(text: str, has_coupon: bool) -> str:
@@ -118,9 +117,8 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
         "To: XQTOQX" + CRLF
         + "Date: XQDATEQX" + CRLF
         + f"Message-ID: <XQMSGIDQX@{domain}>" + CRLF
-        # List-Unsubscribe is folded at 998: at 78 the package would turn a long link
-        # into encoded words, which no client reads. Subject and From at 78 (RFC 5322).
-        + "".join(_header(name, value, SMTP_POLICY) for name, value in lists.items())
+        # The list headers verbatim, Subject and From folded at 78 (SMTP_POLICY).
+        + "".join(_header(name, value) for name, value in lists.items())
         + _header("From", config["MAIL_DEFAULT_SENDER"])
         + _header("Subject", subject)
         + "MIME-Version: 1.0" + CRLF

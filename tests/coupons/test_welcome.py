@@ -115,8 +115,8 @@ def test_a_welcome_owed_while_the_broker_is_down_is_sent_by_the_sweep(
     from campaign.coupons.models import OwedWelcome
     from campaign.coupons.tasks import send_owed_welcomes, welcome_subscriber
     from campaign.subscribers import services
+    from tests.conftest import beat_schedule
     from tests.subscribers.helpers import pending_subscriber
-    from worker.schedule import beat_schedule
 
     def broker_down(**_):
         raise ConnectionError("broker unreachable")
@@ -133,7 +133,7 @@ def test_a_welcome_owed_while_the_broker_is_down_is_sent_by_the_sweep(
     assert sweep["task"] == send_owed_welcomes.name
     handed = []
     monkeypatch.setattr(welcome_subscriber, "delay", handed.append)
-    send_owed_welcomes.apply()  # what beat runs each minute
+    send_owed_welcomes.run()  # what beat runs each minute (the body, not an eager run)
     assert handed == [subscriber.id]
     assert db.session.scalar(select(func.count()).select_from(OwedWelcome)) == 0
 
@@ -143,5 +143,5 @@ def test_a_welcome_owed_while_the_broker_is_down_is_sent_by_the_sweep(
     owe_welcome(subscriber.id)
     db.session.commit()
     monkeypatch.setattr(welcome_subscriber, "delay", broker_down)
-    send_owed_welcomes.apply()
+    send_owed_welcomes.run()
     assert db.session.scalars(select(OwedWelcome.subscriber_id)).all() == [subscriber.id]

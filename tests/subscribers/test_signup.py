@@ -184,7 +184,7 @@ def test_a_signup_made_while_the_broker_is_down_is_mailed_by_the_sweep(
     app, client, ctx, monkeypatch, email_address
 ):
     from campaign import outbox
-    from worker.schedule import beat_schedule
+    from tests.conftest import beat_schedule
 
     def broker_down(**_):
         raise ConnectionError("broker unreachable")
