@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -112,3 +113,23 @@ def install() -> None:
     if not event.contains(Session, "after_commit", _send_pending):
         event.listen(Session, "after_commit", _send_pending)
         event.listen(Session, "after_soft_rollback", _drop_pending)
+
+
+def hand_over(taken: list[int], task: Any, owe_again: Callable[[list[int]], None]) -> bool:
+    """Give each taken row id its own ``task`` (and so its own retries).
+
+    For work owed in the database and taken off it (owed confirmations, welcomes): if
+    the broker goes away mid-batch, what it did not take is owed again, committed, for
+    the next wake-up or beat's sweep; the answer is then False.
+    """
+    from campaign.extensions import db
+
+    for position, row_id in enumerate(taken):
+        try:
+            task.delay(row_id)
+        except Exception:
+            logger.exception("broker unreachable; %s left owed", task.name)
+            owe_again(taken[position:])
+            db.session.commit()
+            return False
+    return True

@@ -150,6 +150,12 @@ def owe_welcome(subscriber_id: int) -> None:
     wake_after_commit(send_owed_welcomes)
 
 
+def owe_welcomes(subscriber_ids: list[int]) -> None:
+    """Put taken welcomes back as owed (their tasks never reached the broker)."""
+    for subscriber_id in subscriber_ids:
+        owe_welcome(subscriber_id)
+
+
 def take_owed_welcomes(limit: int) -> list[int]:
     """Take up to ``limit`` owed welcomes, oldest first; each is taken once (deleted:
     two drains at the same moment never both take one)."""

@@ -11,6 +11,7 @@ from campaign.coupons.models import CouponStatus
 from campaign.database import utcnow
 from campaign.emails import MAX_RETRIES, send_or_retry
 from campaign.extensions import db
+from campaign.outbox import hand_over
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 
 logger = logging.getLogger(__name__)
@@ -48,13 +49,5 @@ def send_owed_welcomes() -> None:
     """
     while taken := services.take_owed_welcomes(limit=500):
         db.session.commit()
-        for position, subscriber_id in enumerate(taken):
-            try:
-                welcome_subscriber.delay(subscriber_id)
-            except Exception:
-                # The broker went away mid-batch: what it did not take is owed again.
-                logger.exception("broker unreachable; welcomes left owed")
-                for left in taken[position:]:
-                    services.owe_welcome(left)
-                db.session.commit()
-                return
+        if not hand_over(taken, welcome_subscriber, services.owe_welcomes):
+            return

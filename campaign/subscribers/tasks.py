@@ -9,6 +9,7 @@ from celery import shared_task
 
 from campaign.emails import MAX_RETRIES, send_or_retry
 from campaign.extensions import db
+from campaign.outbox import hand_over
 from campaign.subscribers import mail
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 
@@ -35,16 +36,8 @@ def send_queued_confirmations() -> None:
 
     while taken := services.take_queued_confirmations(limit=500):
         db.session.commit()
-        for position, subscriber_id in enumerate(taken):
-            try:
-                send_confirmation_email.delay(subscriber_id)
-            except Exception:
-                # The broker went away mid-batch: what it did not take is owed again,
-                # for the next wake-up or the beat sweep.
-                logger.exception("broker unreachable; confirmations left owed")
-                services.owe_confirmations(taken[position:])
-                db.session.commit()
-                return
+        if not hand_over(taken, send_confirmation_email, services.owe_confirmations):
+            return
 
 
 @shared_task(acks_late=True)
