@@ -117,7 +117,7 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
         "To: XQTOQX" + CRLF
         + "Date: XQDATEQX" + CRLF
         + f"Message-ID: <XQMSGIDQX@{domain}>" + CRLF
-        # The list headers verbatim, Subject and From folded at 78 (SMTP_POLICY).
+        # The list headers verbatim; Subject and From folded within 78 (SMTP_POLICY).
         + "".join(_header(name, value) for name, value in lists.items())
         + _header("From", config["MAIL_DEFAULT_SENDER"])
         + _header("Subject", subject)
