@@ -17,6 +17,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from campaign.emails import header_safe
 from campaign.subscribers.addresses import has_control_characters
 
 ROLE_CHOICES = [SelectChoice(role, role) for role in ("receptionist", "marketing", "admin")]
@@ -46,7 +47,7 @@ def plain_text(lines: bool = False):
         text = field.data or ""
         if lines:
             text = text.replace("\r\n", "").replace("\n", "")
-        if has_control_characters(text) or "=?" in text:
+        if has_control_characters(text) or not header_safe(text):
             raise ValidationError(
                 "Use text only: no line breaks, control characters or '=?'."
                 if not lines

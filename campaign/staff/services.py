@@ -180,17 +180,12 @@ def change_password(staff: Staff, current: str, new: str) -> None:
     set_password(staff, new)
 
 
-def send_password_link(staff: Staff, by: Staff | None = None) -> None:
-    """Email the account's owner a link to set a new password (after the commit).
-
-    ``by`` is the admin who asked; None when the owner asked from the login page, and
-    then nothing is sent to an inactive account.
-    """
-    if by is None and not staff.active:
-        return
-    audit.record(
-        "staff.password_link_sent", staff_id=by.id if by else None, target=f"staff:{staff.id}"
-    )
+def send_password_link(staff: Staff, by: Staff) -> None:
+    """Email the account's owner a link to set a new password (after the commit), at
+    an admin's request; an inactive account is sent none."""
+    if not staff.active:
+        raise StaffError(f"{staff.email} is deactivated: reactivate them first.")
+    audit.record("staff.password_link_sent", staff_id=by.id, target=f"staff:{staff.id}")
     after_commit(_password_link_task(), staff.id, "reset")
 
 

@@ -93,8 +93,6 @@ def set_active(staff_id: int):
 @page_role_required(Role.ADMIN)
 def send_password_link(staff_id: int):
     def send(staff: Staff) -> str:
-        if not staff.active:
-            raise services.StaffError(f"{staff.email} is deactivated: reactivate them first.")
         services.send_password_link(staff, by=current_staff())
         return f"A link to choose a new password is on its way to {staff.email}."
 

@@ -440,3 +440,13 @@ def test_active_must_be_zero_or_one(app, make_staff):
         )
         assert response.status_code == 400, value
     assert account(app, member_id).active is True
+
+
+def test_no_password_link_goes_to_a_deactivated_account(app, make_staff):
+    client, _ = admin_client(app, make_staff)
+    member_id, _, _ = make_staff("receptionist")
+    update_account(app, member_id, active=False)
+    response = post_form(client, "/staff/team/", f"/staff/team/{member_id}/password-link")
+    assert response.status_code == 303
+    assert "reactivate them first" in client.get("/staff/team/").get_data(as_text=True)
+    assert audit_events(app, "staff.password_link_sent") == []
