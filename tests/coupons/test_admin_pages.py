@@ -56,9 +56,9 @@ def test_an_admin_voids_an_unused_coupon_and_undoes_a_redemption(
     db.session.expire_all()
     assert db.session.get(Coupon, coupon_id).status == CouponStatus.VOID
     reasons = db.session.scalars(
-        select(AuditEvent.details).where(
-            AuditEvent.action.in_(["coupon.redemption_undone", "coupon.voided"])
-        )
+        select(AuditEvent.details)
+        .where(AuditEvent.action.in_(["coupon.redemption_undone", "coupon.voided"]))
+        .order_by(AuditEvent.id)
     ).all()
     assert [r["reason"] for r in reasons] == ["pressed by mistake", "issued twice by mistake"]
     # Voided: no more buttons, and a second void changes nothing.

@@ -49,7 +49,9 @@ def update_account(app, staff_id: int, **values) -> None:
 
 def audit_events(app, action: str) -> list[AuditEvent]:
     with app.app_context():
-        events = db.session.scalars(select(AuditEvent).filter_by(action=action)).all()
+        events = db.session.scalars(
+            select(AuditEvent).filter_by(action=action).order_by(AuditEvent.id)
+        ).all()
         db.session.expunge_all()
         return events
 
