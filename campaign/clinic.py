@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app, g
 from sqlalchemy.exc import SQLAlchemyError
@@ -90,6 +92,40 @@ def save_details(staff_id: int, name: object, postal_address: object) -> ClinicD
     return new
 
 
+def zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
+
+
+def local_time(moment: datetime | None) -> datetime | None:
+    """A stored (naive UTC) time as the clinic's wall-clock time: what staff and
+    subscribers read, whatever time zone the server keeps."""
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC).astimezone(zone()).replace(tzinfo=None)
+
+
+def start_of_today() -> datetime:
+    """The clinic's last midnight, as a stored (naive UTC) time."""
+    clinic_zone = zone()
+    midnight = datetime.combine(datetime.now(clinic_zone).date(), time(), tzinfo=clinic_zone)
+    return midnight.astimezone(UTC).replace(tzinfo=None)
+
+
+def _format_local(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    local = local_time(moment)
+    return local.strftime(pattern) if local else ""
+
+
 def install(app: Flask) -> None:
-    """Every template (pages and emails) gets ``clinic``."""
+    """Every template (pages and emails) gets ``clinic`` and the ``clinic_time``
+    filter, which writes a stored time in the clinic's time zone."""
+    name = app.config["CLINIC_TIMEZONE"]
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        # Every page writes times in it: refuse to start rather than fail each page.
+        raise RuntimeError(
+            f"CLINIC_TIMEZONE={name!r} is not a time zone name, e.g. Europe/London."
+        ) from None
     app.context_processor(lambda: {"clinic": details()})
+    app.add_template_filter(_format_local, "clinic_time")

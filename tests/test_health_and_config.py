@@ -39,6 +39,12 @@ def test_production_refuses_debug(make_app, settings):
         make_app(ENV_NAME="production", SECRET_KEY="s" * 40, DEBUG=True)
 
 
+@pytest.mark.parametrize("zone", ["Europe/Londn", "", "../../etc/passwd"])
+def test_a_time_zone_that_does_not_exist_is_refused_at_start(make_app, settings, zone):
+    with pytest.raises(RuntimeError, match="CLINIC_TIMEZONE"):
+        make_app(CLINIC_TIMEZONE=zone)
+
+
 def test_production_starts_with_a_real_secret_and_hides_the_mail_viewer(make_app, settings):
     app = make_app(ENV_NAME="production", SECRET_KEY="s" * 40)
     assert app.config["SESSION_COOKIE_SECURE"] is True

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, insert, literal, select, update
 
-from campaign import audit
+from campaign import audit, clinic
 from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from campaign.campaigns.rendering import RenderError, check_campaign, render_campaign
 from campaign.database import utcnow
@@ -119,17 +118,6 @@ def update_campaign(
         raise MoveNotAllowed(campaign, "edit")
 
 
-def clinic_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
-
-
-def to_clinic_time(moment: datetime | None) -> datetime | None:
-    """A stored (naive UTC) time as the clinic's wall-clock time."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC).astimezone(clinic_zone()).replace(tzinfo=None)
-
-
 def parse_send_at(value: object) -> datetime:
     """ISO 8601 to naive UTC; a time without offset is in the clinic's time zone."""
     if not isinstance(value, str) or len(value) > 40:
@@ -141,7 +129,7 @@ def parse_send_at(value: object) -> datetime:
             "send_at", "invalid_send_at", "send_at must be an ISO 8601 time."
         ) from None
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=clinic_zone())
+        moment = moment.replace(tzinfo=clinic.zone())
     try:
         return moment.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # a year-1 or year-9999 time that leaves the calendar in UTC
@@ -421,7 +409,7 @@ def monthly_slot_default() -> dict:
 
 def next_monthly_slot(after: datetime, slot: dict) -> datetime:
     """The next clinic-local datetime matching the slot (week n of the month, weekday, time)."""
-    zone = clinic_zone()
+    zone = clinic.zone()
     local = after.replace(tzinfo=UTC).astimezone(zone)
     hour, minute = (int(part) for part in slot["time"].split(":"))
     year, month = local.year, local.month

@@ -7,7 +7,7 @@ import json
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from campaign import database
+from campaign import clinic, database
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, ClinicSetting
 from campaign.campaigns.preview import preview_html
@@ -44,7 +44,6 @@ def index():
         "campaigns/index.html",
         campaigns=campaigns,
         sent=services.sent_counts([c.id for c in campaigns]),
-        clinic_time=services.to_clinic_time,
         slot=slot,
         weekdays=WEEKDAYS,
         next_slot=services.next_monthly_slot(utcnow(), slot),
@@ -120,7 +119,7 @@ def edit(campaign_id: int):
         form=request.form if error else None,
         error=error,
         next_slot=services.next_monthly_slot(utcnow(), slot),
-        send_at_local=services.to_clinic_time(campaign.send_at),
+        send_at_local=clinic.local_time(campaign.send_at),
     ), (400 if error else 200)
 
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, time
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
+from campaign import clinic
 from campaign.api_util import json_object
 from campaign.coupons import abuse, services
 from campaign.coupons.services import CouponResult, Outcome
@@ -166,11 +166,8 @@ def void_coupon(code: str):
 @bp.get("/desk/redemptions")
 @api_role_required(Role.RECEPTIONIST)
 def desk_redemptions():
-    zone = ZoneInfo(current_app.config["CLINIC_TIMEZONE"])
-    local_midnight = datetime.combine(datetime.now(zone).date(), time(), tzinfo=zone)
-    day_start = local_midnight.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
     items = []
-    for redemption in services.redemptions_today(current_staff(), day_start):
+    for redemption in services.redemptions_today(current_staff(), clinic.start_of_today()):
         coupon = redemption.coupon
         items.append(
             {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from campaign import clinic
 from campaign.coupons import services
 from campaign.coupons.models import Coupon
 from campaign.coupons.qr import qr_png
@@ -16,7 +17,7 @@ def coupon_context(coupon: Coupon) -> dict:
         "coupon_code": code.display,
         "coupon_offer": coupon.offer.title,
         "coupon_terms": coupon.offer.terms,
-        "coupon_expires": coupon.expires_at.strftime("%-d %B %Y"),
+        "coupon_expires": clinic.local_time(coupon.expires_at).strftime("%-d %B %Y"),
         "coupon_url": public_url(f"/coupon/{services.coupon_page_token(coupon)}"),
     }
 

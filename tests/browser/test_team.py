@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 # Left behind for a person to look at the phone layout (/tmp/team-phone.png).
 SCREENSHOT = Path(tempfile.gettempdir()) / "team-phone.png"
 PASSWORD = "sea salt and lavender"
-# What the "Last login (UTC)" column shows once someone has logged in.
+# What the "Last login" column shows (clinic time) once someone has logged in.
 LOGIN_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d$")
 
 

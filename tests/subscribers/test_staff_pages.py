@@ -7,3 +7,40 @@ import pytest
 def test_the_subscriber_list_takes_any_page_number_text(marketing_client, page):
     response = marketing_client.get(f"/staff/subscribers/?page={page}")
     assert response.status_code == 200
+
+
+def test_staff_pages_and_the_coupon_page_show_the_clinics_time(
+    app, ctx, make_staff, issue_coupon, monkeypatch
+):
+    from datetime import datetime
+
+    from sqlalchemy import select
+
+    from campaign.audit import AuditEvent
+    from campaign.coupons import services
+    from campaign.coupons.models import Coupon
+    from campaign.extensions import db
+    from campaign.subscribers.models import Subscriber
+    from tests.staff.helpers import log_in
+
+    # Tokyo keeps no summer time: 20:30 UTC is 05:30 the next morning there.
+    monkeypatch.setitem(app.config, "CLINIC_TIMEZONE", "Asia/Tokyo")
+    issue_coupon("kei@example.com", first_name="Kei")
+    subscriber = db.session.scalar(select(Subscriber))
+    coupon = db.session.scalar(select(Coupon))
+    subscriber.created_at = datetime(2026, 6, 1, 20, 30)
+    coupon.expires_at = datetime(2026, 6, 30, 20, 0)
+    db.session.add(AuditEvent(at=datetime(2026, 6, 1, 23, 59, 58), action="test.moment"))
+    db.session.commit()
+    client = app.test_client()
+    _, email, password = make_staff("admin")
+    log_in(client, email, password)
+
+    detail = client.get(f"/staff/subscribers/{subscriber.id}").get_data(as_text=True)
+    assert "2026-06-02 05:30" in detail
+    assert "expires 2026-07-01" in detail
+    assert "UTC" not in detail
+    audit = client.get("/staff/audit").get_data(as_text=True)
+    assert "2026-06-02 08:59:58" in audit
+    coupon_page = app.test_client().get(f"/coupon/{services.coupon_page_token(coupon)}")
+    assert "Valid until 1 July 2026" in coupon_page.get_data(as_text=True)
