@@ -44,6 +44,9 @@ class Staff(UserMixin, db.Model):
     last_login_at: Mapped[datetime | None]
     # Set after a burst of invalid coupon codes: someone may be guessing.
     locked_until: Mapped[datetime | None]
+    # Raised to end every login session and set-password link of the account while
+    # its password stays (a deactivation, "log out everywhere else"): both carry it.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
     tokens: Mapped[list[ApiToken]] = relationship(
         back_populates="staff", order_by="ApiToken.id", cascade="all, delete-orphan"
@@ -63,9 +66,11 @@ class Staff(UserMixin, db.Model):
 
     @property
     def password_fingerprint(self) -> str:
-        """Changes whenever the password does: a set-password link and every login
-        session carry it, so a new password ends both."""
-        return hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]
+        """Changes whenever the password or the session epoch does: a set-password
+        link and every login session carry it, so either change ends both."""
+        # Epoch 0 leaves the hash alone: sessions from before the epoch existed stay.
+        epoch = f"#{self.session_epoch}" if self.session_epoch else ""
+        return hashlib.sha256(f"{self.password_hash}{epoch}".encode()).hexdigest()[:16]
 
     def get_id(self) -> str:
         # What Flask-Login keeps in the session cookie, read back by ``load_staff``.

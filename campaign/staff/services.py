@@ -143,12 +143,29 @@ def change_role(staff: Staff, role: Role, by: Staff) -> None:
 
 def set_active(staff: Staff, active: bool, by: Staff) -> None:
     """Deactivated staff are logged out at their next request, and their API tokens
-    stop working at once; reactivating restores both."""
+    stop working at once. Reactivating restores the tokens, not the sessions or the
+    set-password links: those ended with the deactivation."""
     _others_account(staff, by)
     if staff.active != active:
         action = "staff.reactivated" if active else "staff.deactivated"
         audit.record(action, staff_id=by.id, target=f"staff:{staff.id}")
         staff.active = active
+        if not active:
+            _raise_session_epoch(staff)
+
+
+def end_other_sessions(staff: Staff) -> None:
+    """Log the account out everywhere and spend its set-password links; the caller
+    logs the current session in again (``login_user``) after the commit."""
+    _raise_session_epoch(staff)
+    audit.record("staff.sessions_ended", staff_id=staff.id, target=f"staff:{staff.id}")
+
+
+def _raise_session_epoch(staff: Staff) -> None:
+    # In SQL, so two requests at once both count.
+    staff.session_epoch = Staff.session_epoch + 1
+    db.session.flush()
+    db.session.refresh(staff, ["session_epoch"])
 
 
 def set_password(staff: Staff, password: str) -> None:

@@ -132,6 +132,17 @@ def account():
     return page, status
 
 
+@bp.post("/account/sessions")
+@page_role_required(Role.RECEPTIONIST)
+def end_other_sessions():
+    staff = current_staff()
+    services.end_other_sessions(staff)
+    db.session.commit()
+    login_user(staff)  # this session carries the new fingerprint; the others do not
+    flash("Logged out on every other device.", "ok")
+    return redirect(url_for("staff.account"))
+
+
 @bp.post("/logout")
 def logout():
     logout_user()

@@ -159,6 +159,11 @@ def test_role_changes_and_deactivation_take_effect_at_once(app, make_staff):
 
     post_form(admin, "/staff/team/", f"/staff/team/{member_id}/active", active="1")
     assert member.get("/api/v1/campaigns", headers=bearer).status_code == 200
+    # The session the deactivation ended stays ended: someone left logged in on a
+    # shared computer is not let back in by the reactivation. The password still works.
+    assert member.get("/staff/").status_code == 302
+    assert log_in(member, email, password).status_code == 302
+    assert member.get("/staff/campaigns/").status_code == 200
     for action in ("staff.role_changed", "staff.deactivated", "staff.reactivated"):
         (event,) = audit_events(app, action)
         assert event.target == f"staff:{member_id}"
@@ -244,11 +249,41 @@ def test_expired_tampered_and_foreign_links_get_a_friendly_page(app, make_staff)
         assert "cannot be used" in response.get_data(as_text=True)
 
 
-def test_a_deactivated_account_cannot_use_its_link(app, make_staff):
+def test_a_deactivated_account_cannot_use_its_link_even_once_reactivated(app, make_staff):
+    admin, _ = admin_client(app, make_staff)
     member_id, _, _ = make_staff("receptionist")
     path = link_for(app, member_id)
-    update_account(app, member_id, active=False)
+    post_form(admin, "/staff/team/", f"/staff/team/{member_id}/active", active="0")
     assert app.test_client().get(path).status_code == 400
+    post_form(admin, "/staff/team/", f"/staff/team/{member_id}/active", active="1")
+    assert app.test_client().get(path).status_code == 400
+    assert app.test_client().get(link_for(app, member_id)).status_code == 200
+
+
+def test_log_out_everywhere_else_keeps_this_session_and_ends_the_others(app, make_staff):
+    member_id, email, password = make_staff("receptionist")
+    here, there, elsewhere = app.test_client(), app.test_client(), app.test_client()
+    for client in (here, there, elsewhere):
+        log_in(client, email, password)
+    path = link_for(app, member_id)
+    with app.app_context():
+        token = services.create_api_token(db.session.get(Staff, member_id))
+        db.session.commit()
+
+    ended = post_form(here, "/staff/account", "/staff/account/sessions")
+    assert ended.status_code == 302
+    assert "Logged out on every other device" in here.get("/staff/account").get_data(as_text=True)
+    assert there.get("/staff/account").status_code == 302
+    assert elsewhere.get("/staff/").status_code == 302
+    assert app.test_client().get(path).status_code == 400  # links minted before: spent
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert here.get("/api/v1/desk/redemptions", headers=bearer).status_code == 200
+    assert log_in(there, email, password).status_code == 302  # the password still works
+    (event,) = audit_events(app, "staff.sessions_ended")
+    assert event.target == f"staff:{member_id}"
+    # Without its CSRF token, nothing ends.
+    assert there.post("/staff/account/sessions").status_code == 400
+    assert there.get("/staff/account").status_code == 200
 
 
 def test_forgot_password_answers_the_same_for_every_address(app, make_staff, smtp):
