@@ -11,7 +11,8 @@ import logging
 import smtplib
 import socket
 from dataclasses import dataclass, field
-from email.headerregistry import HeaderRegistry
+from email.errors import HeaderParseError
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid, parseaddr
@@ -109,6 +110,21 @@ def inline_css(html: str) -> str:
     return _inliner().inline(html)
 
 
+def from_header() -> str:
+    """Who every email is from: ``MAIL_DEFAULT_SENDER``, whose name follows the
+    clinic's, so a clinic renamed on *Clinic details* sends under its new name. A
+    name of the sender's own (not ``CLINIC_NAME``, e.g. "Anna at Harbour") is kept."""
+    configured = current_app.config["MAIL_DEFAULT_SENDER"]
+    name, address = parseaddr(configured)
+    if name and name != current_app.config["CLINIC_NAME"]:
+        return check_header(configured)
+    try:
+        # Address quotes what a phrase cannot hold (a comma, a quote) as it formats.
+        return check_header(str(Address(display_name=clinic.details().name, addr_spec=address)))
+    except (HeaderParseError, ValueError, IndexError):
+        return check_header(configured)  # an address `flask doctor` reports as broken
+
+
 def mail_domain() -> str:
     """The domain our Message-IDs and List-Id live on."""
     _, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
@@ -179,7 +195,7 @@ class Email:
         text = render_template(f"email/{self.template}.txt", **context)
         message = EmailMessage(policy=SMTP_POLICY)
         message["Subject"] = check_header(self.subject)
-        message["From"] = check_header(current_app.config["MAIL_DEFAULT_SENDER"])
+        message["From"] = from_header()
         message["To"] = check_header(self.to)
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid(domain=mail_domain())

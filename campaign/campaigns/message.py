@@ -20,7 +20,7 @@ from html import escape
 from flask import current_app
 
 from campaign.campaigns.rendering import Rendered, Template, compile_template, fill
-from campaign.emails import SMTP_POLICY, check_header, list_headers, mail_domain
+from campaign.emails import SMTP_POLICY, check_header, from_header, list_headers, mail_domain
 
 CRLF = "\r\n"
 QP_LINE = 76  # RFC 2045 6.7: encoded lines of at most 76 characters
@@ -119,7 +119,7 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
         + f"Message-ID: <XQMSGIDQX@{domain}>" + CRLF
         # The list headers verbatim; Subject and From folded within 78 (SMTP_POLICY).
         + "".join(_header(name, value) for name, value in lists.items())
-        + _header("From", config["MAIL_DEFAULT_SENDER"])
+        + _header("From", from_header())
         + _header("Subject", subject)
         + "MIME-Version: 1.0" + CRLF
     )  # fmt: skip

@@ -2,6 +2,7 @@
 
 import pytest
 
+from campaign import emails
 from campaign.coupons.tasks import welcome_subscriber
 from tests.staff.helpers import csrf_from, log_in
 from tests.subscribers.helpers import confirmed_subscriber
@@ -36,6 +37,18 @@ def test_new_details_show_in_pages_and_emails(app, ctx, make_staff, smtp, email_
     assert "9 Quay Road, Hull HU1 1AA" in welcome.text
     assert "9 Quay Road, Hull HU1 1AA" in welcome.html
     assert welcome.message["List-Id"] == '"Ocean Spa" <newsletter.clinic.test>'
+    # The sender's name was the clinic's (CLINIC_NAME): it follows the new name.
+    assert welcome.message["From"] == "Ocean Spa <news@clinic.test>"
+
+
+def test_a_sender_name_of_its_own_is_kept_after_a_rename(app, make_app, make_staff):
+    save(admin(app, make_staff), name="Ocean Spa", postal_address="9 Quay Road, Hull HU1 1AA")
+    own_name = make_app(MAIL_DEFAULT_SENDER="Anna at Harbour <anna@clinic.test>")
+    no_name = make_app(MAIL_DEFAULT_SENDER="news@clinic.test")
+    with own_name.app_context():
+        assert emails.from_header() == "Anna at Harbour <anna@clinic.test>"
+    with no_name.app_context():
+        assert emails.from_header() == "Ocean Spa <news@clinic.test>"
 
 
 @pytest.mark.parametrize(
@@ -82,4 +95,22 @@ def test_a_name_no_list_id_can_quote_is_left_out_of_it(app, ctx, make_staff, smt
     welcome_subscriber.apply(args=[subscriber.id])
     (welcome,) = smtp.wait_for(email_address)
     assert welcome.message["List-Id"] == "<newsletter.clinic.test>"  # the phrase is optional
+    (sender,) = welcome.message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ('Zoë\'s "Spa" \\ Co', "news@clinic.test")
     assert 'Zoë\'s "Spa" \\ Co' in welcome.text
+
+
+def test_the_newsletter_is_sent_under_the_new_name_too(app, ctx, make_staff):
+    import email
+    import email.policy
+
+    from campaign.campaigns.message import Reader, build_skeleton, personalize
+    from campaign.campaigns.rendering import render_campaign
+
+    save(admin(app, make_staff), name="Mañana Spa", postal_address="9 Quay Road, Hull HU1 1AA")
+    skeleton = build_skeleton("June news", render_campaign("June news", "", "Hello"))
+    reader = Reader(email="r@example.com", first_name="Ann", unsubscribe_token="T" * 40)
+    raw = personalize(skeleton, reader, "c1.d1")
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    (sender,) = message["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Mañana Spa", "news@clinic.test")
