@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
@@ -18,6 +18,7 @@ from sqlalchemy import Executable, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from campaign import audit, database
+from campaign.audit import AuditEvent
 from campaign.database import utcnow
 from campaign.extensions import db
 from campaign.outbox import after_commit
@@ -37,6 +38,9 @@ UNSET_PASSWORD = "!unset:"  # noqa: S105 - marks an account whose password is no
 # A set-password link (a new account's invitation, or a reset) works for three days,
 # and only until a password is set with it.
 PASSWORD_LINK_MAX_AGE_SECONDS = 3 * 86400
+# Anyone may send the "forgot your password?" form, from as many addresses as they
+# have: from it, each account is mailed at most this many links an hour.
+FORGOT_LINKS_PER_HOUR = 3
 
 
 class StaffError(ValueError):
@@ -219,6 +223,32 @@ def request_password_link(email: str) -> None:
     address = email.strip()[:254]
     audit.record("staff.password_link_requested", target=f"email:{address[:100]}")
     after_commit(send_password_email_to, address)
+
+
+def forgot_link_recipient(address: str) -> Staff | None:
+    """The account a "forgot your password?" request for ``address`` mails a link
+    to: an active one that has not had ``FORGOT_LINKS_PER_HOUR`` this hour. The
+    mailing is recorded here (kept if the caller commits after sending)."""
+    found = find_staff(address)
+    if found is None or not found.active:
+        return None
+    # The row is locked, so two requests at once cannot both take the last link.
+    staff = db.session.get(Staff, found.id, with_for_update=True, populate_existing=True)
+    target = f"staff:{staff.id}"
+    mailed = db.session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.action == "staff.password_link_mailed",
+            AuditEvent.target == target,
+            AuditEvent.at >= utcnow() - timedelta(hours=1),
+        )
+    )
+    if mailed >= FORGOT_LINKS_PER_HOUR:
+        logger.warning("password link not sent to %s: %s this hour already", target, mailed)
+        return None
+    audit.record("staff.password_link_mailed", target=target)
+    return staff
 
 
 def password_link_token(staff: Staff) -> str:

@@ -33,12 +33,15 @@ def send_password_email(self, staff_id: int, kind: str) -> None:
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def send_password_email_to(self, address: str) -> None:
-    """A "forgot your password?" request: a link, if the address has an active account."""
-    staff = services.find_staff(address)
-    if staff is None or not staff.active:
-        logger.info("password link not sent: no active account for that address")
+    """A "forgot your password?" request: a link, if the address has an active account
+    (and it has not had its links for the hour)."""
+    staff = services.forgot_link_recipient(address)
+    if staff is None:
+        logger.info("password link not sent: no active account for that address, or enough")
+        db.session.rollback()
         return
-    send_or_retry(self, password_email(staff, "reset"))
+    if send_or_retry(self, password_email(staff, "reset")):
+        db.session.commit()  # the mailing counts once the server has the email
 
 
 def password_email(staff: Staff, kind: str) -> Email:

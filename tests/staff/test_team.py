@@ -6,9 +6,10 @@ first request's login, and a logout would go unnoticed.
 """
 
 import re
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from campaign.audit import AuditEvent
 from campaign.extensions import db
@@ -311,6 +312,33 @@ def test_forgot_password_answers_the_same_for_every_address(app, make_staff, smt
     assert mailed.subject.startswith("Set a new password")
     assert smtp.to(inactive_email) == []
     assert smtp.to("nobody@clinic.example") == []
+
+
+def test_an_account_is_mailed_a_few_forgot_links_an_hour_whoever_asks(app, make_staff, smtp):
+    """The form's limit is per IP; someone with many addresses could still flood one
+    inbox. The worker mails each account three links an hour, then none."""
+    from campaign.staff.tasks import send_password_email_to
+
+    member_id, email, _ = make_staff("receptionist")
+    other_id, other_email, _ = make_staff("receptionist")
+    with app.app_context():
+        for _ in range(5):
+            send_password_email_to.apply(args=[email.upper()])
+        send_password_email_to.apply(args=[other_email])
+    smtp.wait_for(other_email)
+    assert len(smtp.to(email)) == services.FORGOT_LINKS_PER_HOUR == 3
+    mailed = [event.target for event in audit_events(app, "staff.password_link_mailed")]
+    assert mailed == [f"staff:{member_id}"] * 3 + [f"staff:{other_id}"]
+    # An hour on, the account can be mailed again.
+    with app.app_context():
+        db.session.execute(
+            update(AuditEvent)
+            .where(AuditEvent.action == "staff.password_link_mailed")
+            .values(at=AuditEvent.at - timedelta(minutes=61))
+        )
+        db.session.commit()
+        send_password_email_to.apply(args=[email])
+    assert len(smtp.wait_for(email, count=4)) == 4
 
 
 def test_forgot_password_is_rate_limited(make_app):
