@@ -2,7 +2,8 @@
 
 Each function runs a few GROUP BY queries and returns small dataclasses: nothing loops
 over subscribers, deliveries or coupons in Python, only over the 26 weeks or 12
-campaigns the answer holds. Weeks start on Monday, in UTC (the columns store UTC).
+campaigns the answer holds. Weeks start on Monday at midnight in the clinic's time zone
+(``CLINIC_TIMEZONE``; the columns store UTC, so each week is a range of UTC times).
 
 Erasing a subscriber leaves their deliveries and coupons behind with no subscriber
 (``subscriber_id`` NULL). The delivery and coupon figures never join the subscriber
@@ -12,11 +13,12 @@ table, so they still count those rows; only "unsubscribes caused" needs the pers
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import Date, and_, case, cast, func, literal_column, select, text
+from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.sql import ColumnElement
 
+from campaign import clinic
 from campaign.campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaign.coupons.models import Coupon, CouponStatus, Offer
 from campaign.database import utcnow
@@ -127,7 +129,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     )
 
 
-# The only dialect-specific SQL lives in these three helpers.
+# The only dialect-specific SQL lives in these two helpers.
 
 
 def skip_jit_compilation() -> None:
@@ -140,14 +142,6 @@ def skip_jit_compilation() -> None:
         db.session.execute(text("SET LOCAL jit = off"))
 
 
-def week_start(moment: ColumnElement) -> ColumnElement:
-    """The Monday of the week ``moment`` falls in (a date on PostgreSQL, text on SQLite)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return cast(func.date_trunc(literal_column("'week'"), moment), Date)
-    # Forward to the coming Sunday (a Sunday stays put), then back six days.
-    return func.date(moment, literal_column("'weekday 0'"), literal_column("'-6 days'"))
-
-
 def shift_days(moment: ColumnElement, days: int) -> ColumnElement:
     """``moment`` moved by whole days (SQLite answers in text, which compares as time)."""
     if db.session.get_bind().dialect.name == "postgresql":
@@ -155,25 +149,39 @@ def shift_days(moment: ColumnElement, days: int) -> ColumnElement:
     return func.datetime(moment, f"{days:+d} days")
 
 
-def _as_date(value: date | str | None) -> date | None:
-    if value is None or isinstance(value, date):
-        return value.date() if isinstance(value, datetime) else value
-    return date.fromisoformat(value[:10])
+@dataclass(frozen=True)
+class Weeks:
+    """The clinic's Mondays of the last weeks, this week's last, and the stored (naive
+    UTC) time at which each begins: midnight there, summer time or not."""
+
+    mondays: list[date]
+    starts: list[datetime]
 
 
-def _weeks(now: datetime, count: int) -> list[date]:
-    """The Mondays of the last ``count`` weeks, this week's last."""
-    monday = now.date() - timedelta(days=now.weekday())
-    return [monday - timedelta(weeks=back) for back in range(count - 1, -1, -1)]
+def _weeks(now: datetime, count: int) -> Weeks:
+    zone = clinic.zone()
+    today = clinic.local_time(now).date()
+    this_monday = today - timedelta(days=today.weekday())
+    mondays = [this_monday - timedelta(weeks=back) for back in range(count - 1, -1, -1)]
+    starts = [
+        datetime.combine(monday, time(), tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+        for monday in mondays
+    ]
+    return Weeks(mondays, starts)
 
 
-def _count_by_week(moment: ColumnElement, since: datetime, *criteria) -> dict[date | None, int]:
-    """Rows per week of ``moment``; rows from before ``since`` are counted under None."""
-    bucket = case((moment < since, None), else_=week_start(moment)).label("week")
+def _count_by_week(moment: ColumnElement, weeks: Weeks, *criteria) -> dict[date | None, int]:
+    """Rows per week of ``moment``; rows from before the first week are under None."""
+    # The week's number: the first start the moment is before (one comparison each in
+    # SQL, the same on every database; 0 is before the first week).
+    bucket = case(
+        *((moment < start, number) for number, start in enumerate(weeks.starts)),
+        else_=len(weeks.starts),
+    ).label("week")
     # Grouping a subquery's column: PostgreSQL cannot match an expression with parameters.
     rows = select(bucket).where(moment.is_not(None), *criteria).subquery()
     counts = db.session.execute(select(rows.c.week, func.count()).group_by(rows.c.week))
-    return {_as_date(week): count for week, count in counts}
+    return {(weeks.mondays[number - 1] if number else None): count for number, count in counts}
 
 
 def _running_totals(counts: dict[date | None, int], weeks: list[date]) -> list[int]:
@@ -209,8 +217,8 @@ def subscriber_growth(now: datetime, weeks: int = WEEKS) -> list[SubscriberWeek]
     from ``confirmed_at``. A person who left and came back is shown in their current
     round only. The last week ends now, so it matches ``status_counts()``.
     """
-    mondays = _weeks(now, weeks)
-    since = datetime.combine(mondays[0], time())
+    weeks_shown = _weeks(now, weeks)
+    mondays = weeks_shown.mondays
     person = Subscriber
     was_confirmed = person.confirmed_at.is_not(None)
     unsubscribed = person.status == SubscriberStatus.UNSUBSCRIBED
@@ -219,7 +227,7 @@ def subscriber_growth(now: datetime, weeks: int = WEEKS) -> list[SubscriberWeek]
     bounced_was_confirmed = bounced.c.confirmed_at.is_not(None)
 
     def running(moment: ColumnElement, *criteria) -> list[int]:
-        return _running_totals(_count_by_week(moment, since, *criteria), mondays)
+        return _running_totals(_count_by_week(moment, weeks_shown, *criteria), mondays)
 
     # An imported person's consent (their confirmed_at) can predate the import that
     # created their row: they were on the list from that date, never pending before it.
@@ -373,12 +381,12 @@ def _unsubscribes_caused(since: datetime) -> dict[int | None, int]:
 
 def coupons_by_week(now: datetime, weeks: int = WEEKS) -> list[CouponWeek]:
     """Coupons issued (any offer, any state) and redeemed (still redeemed) per week."""
-    mondays = _weeks(now, weeks)
-    since = datetime.combine(mondays[0], time())
-    issued = _count_by_week(Coupon.issued_at, since)
-    redeemed = _count_by_week(Coupon.redeemed_at, since, Coupon.status == CouponStatus.REDEEMED)
+    shown = _weeks(now, weeks)
+    issued = _count_by_week(Coupon.issued_at, shown)
+    redeemed = _count_by_week(Coupon.redeemed_at, shown, Coupon.status == CouponStatus.REDEEMED)
     return [
-        CouponWeek(monday, issued.get(monday, 0), redeemed.get(monday, 0)) for monday in mondays
+        CouponWeek(monday, issued.get(monday, 0), redeemed.get(monday, 0))
+        for monday in shown.mondays
     ]
 
 

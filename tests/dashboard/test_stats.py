@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, insert, literal, select, update
+from sqlalchemy import event, insert, select, update
 
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.coupons.models import Coupon, Offer
@@ -260,17 +260,25 @@ def test_empty_database(ctx):
 
 
 @pytest.mark.parametrize(
-    ("moment", "monday"),
+    ("zone", "moment", "monday"),
     [
-        (datetime(2026, 3, 8, 23, 59, 59), date(2026, 3, 2)),  # Sunday night
-        (datetime(2026, 3, 9, 0, 0), date(2026, 3, 9)),  # Monday midnight
-        (datetime(2026, 3, 11, 12, 30), date(2026, 3, 9)),
-        (datetime(2026, 1, 1, 8, 0), date(2025, 12, 29)),  # across a year end
+        ("Europe/London", datetime(2026, 3, 8, 23, 59, 59), date(2026, 3, 2)),  # Sunday night
+        ("Europe/London", datetime(2026, 3, 9, 0, 0), date(2026, 3, 9)),  # Monday midnight
+        ("Europe/London", datetime(2026, 1, 1, 8, 0), date(2025, 12, 29)),  # across a year end
+        # 22:00 UTC on Sunday is 09:00 on Monday in Sydney (summer time, UTC+11).
+        ("Australia/Sydney", datetime(2026, 3, 8, 22, 0), date(2026, 3, 9)),
+        # 03:00 UTC on Monday is 23:00 on Sunday in New York (summer time since 8 March).
+        ("America/New_York", datetime(2026, 3, 9, 3, 0), date(2026, 3, 2)),
     ],
 )
-def test_week_start(ctx, moment, monday):
-    value = db.session.scalar(select(services.week_start(literal(moment))))
-    assert services._as_date(value) == monday
+def test_weeks_follow_the_clinics_calendar(app, ctx, monkeypatch, zone, moment, monday):
+    monkeypatch.setitem(app.config, "CLINIC_TIMEZONE", zone)
+    person("pending", moment)
+    weeks = services.subscriber_growth(NOW)
+    first = next(week for week in weeks if week.pending)
+    assert first.week == monday
+    coupons = services.coupons_by_week(NOW)
+    assert [week.week for week in coupons][-1] == W0
 
 
 def test_the_work_is_done_by_aggregate_queries(seeded):
