@@ -73,6 +73,25 @@ def welcome_offer() -> Offer:
     return offer
 
 
+def welcome_promise(subscriber: Subscriber | None = None) -> str | None:
+    """What the welcome coupon gives (the offer's title, as the pages and the
+    confirmation email promise it), or None when there is nothing to promise: the
+    offer is switched off, or ``subscriber`` has had theirs (one per person, ever)
+    and it is used up. A person back with a coupon still good is sent it again."""
+    offer = db.session.scalar(
+        select(Offer).filter_by(kind="welcome").order_by(Offer.id.desc()).limit(1)
+    )
+    if offer is None:  # not saved yet: the defaults, as welcome_offer() will store them
+        return DEFAULT_OFFER["title"]
+    if not offer.active:
+        return None
+    if subscriber is not None:
+        held = _coupon_for_owner(offer.id, owner_key(subscriber.email_canonical))
+        if held is not None and held.effective_status() != CouponStatus.ISSUED:
+            return None
+    return offer.title.rstrip(".")
+
+
 def update_welcome_offer(staff: Staff, *, title: str, terms: str, validity_days: int) -> Offer:
     """Admins edit the one welcome offer in place, so its one-per-person rule holds."""
     offer = welcome_offer()

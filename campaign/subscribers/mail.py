@@ -16,6 +16,8 @@ def unsubscribe_link(subscriber_id: int) -> tuple[str, str]:
 
 
 def confirmation_email(subscriber: Subscriber) -> Email:
+    from campaign.coupons.services import welcome_promise  # coupons build on subscribers
+
     token = services.confirm_token(subscriber)
     days = current_app.config["CONFIRM_MAX_AGE_SECONDS"] // 86400
     return Email(
@@ -26,6 +28,7 @@ def confirmation_email(subscriber: Subscriber) -> Email:
             "first_name": subscriber.first_name,
             "confirm_url": public_url(f"/confirm/{token}"),
             "valid_days": days,
+            "welcome": welcome_promise(subscriber),
         },
     )
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
+from campaign.coupons.services import welcome_promise
 from campaign.extensions import csrf, db, rate_limits
 from campaign.subscribers import services
+from campaign.subscribers.models import Subscriber
 from campaign.subscribers.services import ConfirmOutcome, Signup, SignupInvalid
 from campaign.tokens import TokenError, TokenExpired, TokenInvalid
 
@@ -30,7 +32,8 @@ def _invalid_link(kind: str):
 
 @bp.get("/")
 def signup_page():
-    return render_template("subscribers/signup.html", form={}, error=None)
+    welcome = welcome_promise()
+    return render_template("subscribers/signup.html", form={}, error=None, welcome=welcome)
 
 
 @bp.post("/subscribe")
@@ -50,7 +53,10 @@ def subscribe():
             user_agent=request.headers.get("User-Agent"),
         )
     except SignupInvalid as exc:
-        return render_template("subscribers/signup.html", form=form, error=exc), 400
+        page = render_template(
+            "subscribers/signup.html", form=form, error=exc, welcome=welcome_promise()
+        )
+        return page, 400
     services.subscribe_now(signup)
     return render_template("subscribers/check_inbox.html")
 
@@ -78,7 +84,9 @@ def confirm_post(token: str):
     db.session.commit()
     if outcome is ConfirmOutcome.STALE:
         return render_template("subscribers/confirm_stale.html"), 409
-    return render_template("subscribers/confirmed.html", outcome=outcome)
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    welcome = welcome_promise(subscriber) if subscriber is not None else None
+    return render_template("subscribers/confirmed.html", outcome=outcome, welcome=welcome)
 
 
 @bp.post("/confirm/<token>/resend")

@@ -145,3 +145,46 @@ def test_a_welcome_owed_while_the_broker_is_down_is_sent_by_the_sweep(
     monkeypatch.setattr(welcome_subscriber, "delay", broker_down)
     send_owed_welcomes.run()
     assert db.session.scalars(select(OwedWelcome.subscriber_id)).all() == [subscriber.id]
+
+
+def test_the_promise_follows_the_offer_and_is_not_made_twice(client, ctx, smtp):
+    """The signup page, the confirmation email and the confirmed page promise the
+    offer as it is now, and promise nothing to someone whose one coupon is used."""
+    from campaign.coupons import services
+    from campaign.coupons.models import CouponStatus
+    from campaign.subscribers import services as subscriber_services
+    from campaign.subscribers.tasks import send_confirmation_email
+    from tests.subscribers.helpers import pending_subscriber
+
+    offer = services.welcome_offer()
+    offer.title = "10% off your next treatment."
+    db.session.commit()
+    signup_page = client.get("/").get_data(as_text=True)
+    assert "get a welcome coupon: 10% off your next treatment.</strong>" in signup_page
+    assert "massage oil" not in signup_page
+
+    subscriber = pending_subscriber("rosa@example.com")
+    send_confirmation_email.apply(args=[subscriber.id])
+    (first,) = smtp.wait_for("rosa@example.com")
+    assert "your welcome coupon: 10% off your next treatment." in " ".join(first.text.split())
+    confirmed = client.post(link(first.text, "confirm")).get_data(as_text=True)
+    assert "with your coupon (10% off your next treatment) is on its way" in confirmed
+
+    # Her coupon is used at the desk; she leaves, and comes back.
+    coupon = services.issue_welcome_coupon(subscriber.id)
+    coupon.status = CouponStatus.REDEEMED
+    subscriber_services.unsubscribe(subscriber.id)
+    db.session.commit()
+    subscriber_services.resubscribe(subscriber.id, ip="127.0.0.1", user_agent="test")
+    db.session.commit()
+    send_confirmation_email.apply(args=[subscriber.id])
+    again = smtp.wait_for("rosa@example.com", count=2)[-1]
+    assert "coupon" not in again.text
+    back = client.post(link(again.text, "confirm")).get_data(as_text=True)
+    assert "Your welcome email is on its way" in back
+    assert "coupon" not in back
+
+    # An offer switched off is promised nowhere.
+    offer.active = False
+    db.session.commit()
+    assert "welcome coupon" not in client.get("/").get_data(as_text=True)
