@@ -62,10 +62,19 @@
     return { status: response.status, data: data };
   }
 
+  // Times in the clinic's time zone, as every other page shows them, whatever the
+  // tablet's own clock is set to.
+  const clinicZone = document.querySelector('meta[name="clinic-timezone"]').content;
+
   function formatTime(iso) {
     if (!iso) return "";
     const when = new Date(iso);
-    return when.toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+    const style = { dateStyle: "medium", timeStyle: "short" };
+    try {
+      return when.toLocaleString([], Object.assign({ timeZone: clinicZone }, style));
+    } catch (e) {  // a zone this browser does not know
+      return when.toLocaleString([], style);
+    }
   }
 
   function row(label, value) {

@@ -116,6 +116,33 @@ def test_redeem_recheck_and_undo(phone: Page, live_server, make_staff, issue_cou
     expect(redeem).to_be_visible()
 
 
+def test_times_are_the_clinics_whatever_the_tablets_clock(
+    browser, live_server, make_staff, issue_coupon
+):
+    """The clinic is in London; this tablet's clock is set to Tokyo (nine hours on)."""
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from tests.browser.conftest import PHONE, open_page
+
+    code = issue_coupon()
+    with open_page(browser, {**PHONE, "timezone_id": "Asia/Tokyo"}) as page:
+        log_in_at_desk(page, live_server, make_staff)
+        before = datetime.now(UTC)
+        check(page, code)
+        page.locator("#redeem-button").tap()
+        used = page.locator("#result dd", has_text="by Rita Desk")
+        expect(used).to_be_visible()
+        after = datetime.now(UTC) + timedelta(minutes=1)
+        london = {
+            moment.astimezone(ZoneInfo("Europe/London")).strftime("%H:%M")
+            for moment in (before, after)
+        }
+        shown = re.search(r"\d\d:\d\d", used.inner_text()).group(0)
+        assert shown in london, f"{shown} is not London's time ({london})"
+        expect(page.locator("#today-list li").first).to_contain_text(shown)
+
+
 def test_code_typed_lower_case_without_dashes(phone: Page, live_server, make_staff, issue_coupon):
     code = issue_coupon()
     page = phone
