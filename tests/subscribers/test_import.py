@@ -2,6 +2,7 @@
 
 import io
 import re
+from datetime import datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -251,3 +252,26 @@ def test_row_errors_say_what_to_write(marketing_client, ctx):
         {"row": 2, "error": "consented_at: '14/03/2025' is not a date: write it as 2025-03-14"},
         {"row": 3, "error": "source: use 1-64 letters, digits or _.:-"},
     ]
+
+
+def test_a_consent_date_is_the_clinics_day(marketing_client, ctx, monkeypatch):
+    """2025-06-01 from a clinic in Los Angeles is that day from its midnight there
+    (07:00 UTC), and the pages show 1 June; a time with an offset is taken as written."""
+    monkeypatch.setitem(
+        marketing_client.application.config, "CLINIC_TIMEZONE", "America/Los_Angeles"
+    )
+    content = (
+        "email,consented_at\nlee@example.com,2025-06-01\nkim@example.com,2025-06-01T23:30:00Z\n"
+    )
+    job_id = job_id_of(upload(marketing_client, content))
+    analyse_import.apply(args=[job_id])
+    imports.claim(job_id, "analysed", "queued")
+    db.session.commit()
+    run_import.apply(args=[job_id])
+    db.session.expire_all()
+    lee = db.session.scalar(select(Subscriber).filter_by(email_canonical="lee@example.com"))
+    kim = db.session.scalar(select(Subscriber).filter_by(email_canonical="kim@example.com"))
+    assert lee.confirmed_at == datetime(2025, 6, 1, 7, 0)
+    assert kim.confirmed_at == datetime(2025, 6, 1, 23, 30)
+    page = marketing_client.get(f"/staff/subscribers/{lee.id}").get_data(as_text=True)
+    assert "2025-06-01 00:00 (consent given elsewhere, imported)" in page
