@@ -34,6 +34,18 @@ def marketing(api_token):
         # Text of the mailer's own placeholder form would be filled (or fail) at send time.
         ({"subject": "x", "body_markdown": "Our new line XQ7QX is here"}, "invalid_body_markdown"),
         ({"subject": "Line XQTOQX", "body_markdown": "x"}, "invalid_subject"),
+        # Spelled with character references, which Markdown decodes to XQAQX.
+        ({"subject": "x", "body_markdown": "Hello XQ&#65;QX"}, "invalid_body_markdown"),
+        ({"subject": "x", "body_markdown": "XQ&#x55;NSUBQX"}, "invalid_body_markdown"),
+        # 16,500 nested <strong>: the CSS inliner's stack overflowed and the process died.
+        (
+            {"subject": "x", "body_markdown": "*" * 33_000 + "a" + "*" * 33_000},
+            "invalid_body_markdown",
+        ),
+        (
+            {"subject": "x", "body_markdown": "_" * 26_000 + "a" + "_" * 26_000},
+            "invalid_body_markdown",
+        ),
         # An encoded word is decoded by the email package when it builds the header:
         # its CR/LF would add a Bcc.
         (
@@ -126,6 +138,8 @@ def test_the_live_preview_refuses_placeholder_text_clearly(marketing_client):
     for fields, words in [
         ({"subject": "Hi", "body_markdown": "Our new line XQ7QX"}, "reserved"),
         ({"subject": "Hi {{ first_name }}", "body_markdown": "x"}, "personalise the body"),
+        ({"subject": "Hi", "body_markdown": "*" * 26_000 + "a" + "*" * 26_000}, "nested"),
+        ({"subject": "Hi", "body_markdown": "Hello XQ&#65;QX"}, "type the character"),
     ]:
         response = marketing_client.post(
             "/staff/campaigns/preview", data={"csrf_token": token, **fields}
