@@ -104,6 +104,8 @@ def export(subscriber_id: int):
 @bp.delete("/<int:subscriber_id>")
 @api_role_required(Role.ADMIN)
 def erase(subscriber_id: int):
-    privacy.erase(_subscriber(subscriber_id), current_staff().id)
+    if not privacy.erase(subscriber_id, current_staff().id):
+        db.session.rollback()
+        raise ApiError(404, "not_found", "No subscriber has this id.")
     db.session.commit()
     return "", 204

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, select
+from sqlalchemy import String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign import audit
-from campaign.database import utcnow
+from campaign.database import insert_unless_exists, utcnow
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber
 
@@ -108,20 +108,38 @@ def export(subscriber: Subscriber) -> dict:
     }
 
 
-def erase(subscriber: Subscriber, staff_id: int | None) -> None:
-    """Delete the person's data; keep anonymous aggregates and the suppression hash."""
-    from campaign.coupons.services import owner_key
+def erase(subscriber_id: int, staff_id: int | None) -> bool:
+    """Delete the person's data; keep anonymous aggregates and the suppression hash.
 
-    key = owner_key(subscriber.email_canonical)
-    if db.session.get(Suppression, key) is None:
-        db.session.add(Suppression(email_key=key, reason="erased"))
-    subject_id = subscriber.id
-    db.session.delete(subscriber)
-    db.session.flush()
+    False when there is no such person, erased meanwhile (a second click, another
+    admin at the same moment): the caller rolls back and answers as for an unknown
+    id. Both writes are single statements that tell, so two erasures at once are one.
+    """
+    from campaign.coupons.services import owner_key
     from campaign.subscribers.imports import discard_waiting_uploads
 
+    canonical = db.session.scalar(
+        select(Subscriber.email_canonical).where(Subscriber.id == subscriber_id)
+    )
+    if canonical is None:
+        return False
+    db.session.execute(
+        insert_unless_exists(Suppression.__table__).values(
+            email_key=owner_key(canonical), reason="erased", created_at=utcnow()
+        )
+    )
+    deleted = db.session.execute(
+        delete(Subscriber)
+        .where(Subscriber.id == subscriber_id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not deleted:
+        return False
+    # The database removes the consent records and unlinks deliveries and coupons.
+    db.session.expire_all()
     discard_waiting_uploads()
-    audit.record("subscriber.erased", staff_id=staff_id, target=f"subscriber:{subject_id}")
+    audit.record("subscriber.erased", staff_id=staff_id, target=f"subscriber:{subscriber_id}")
+    return True
 
 
 def is_suppressed(canonical_email: str) -> bool:

@@ -94,12 +94,12 @@ def detail(subscriber_id: int):
 @bp.post("/subscribers/<int:subscriber_id>/erase")
 @page_role_required(Role.ADMIN)
 def erase(subscriber_id: int):
-    subscriber = database.get(Subscriber, subscriber_id)
-    if subscriber is None:
-        abort(404)
-    privacy.erase(subscriber, current_staff().id)
-    db.session.commit()
-    flash("The subscriber's personal data is erased.", "ok")
+    if privacy.erase(subscriber_id, current_staff().id):
+        db.session.commit()
+        flash("The subscriber's personal data is erased.", "ok")
+    else:  # a second click, or another admin first: the data is gone all the same
+        db.session.rollback()
+        flash("That subscriber is already erased.", "ok")
     return redirect(url_for("subscriber_pages.index"))
 
 

@@ -154,3 +154,45 @@ def test_the_export_tells_a_redemption_that_was_undone(client, ctx, admin, api_t
     (redemption,) = coupon["redemptions"]
     assert redemption["redeemed_at"]
     assert redemption["undone_at"]
+
+
+def test_ten_erasures_of_one_person_at_once_are_one(app, live_server, api_token, issue_coupon):
+    """A double click, or two admins at once: one 204, the others 404, never a 500."""
+    import http.client
+    import threading
+    from urllib.parse import urlsplit
+
+    from campaign.audit import AuditEvent
+
+    issue_coupon("twice@example.com", first_name="Tess")
+    with app.app_context():
+        subscriber_id = db.session.scalar(select(Subscriber.id))
+        db.session.remove()
+    headers = {"Authorization": f"Bearer {api_token('admin')}"}
+    parts = urlsplit(live_server)
+    barrier = threading.Barrier(10, timeout=60)
+    statuses: list[int | str] = []
+
+    def erase() -> None:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        try:
+            barrier.wait()
+            connection.request("DELETE", f"/api/v1/subscribers/{subscriber_id}", headers=headers)
+            statuses.append(connection.getresponse().status)
+        except Exception as error:  # reported below, with the statuses
+            statuses.append(repr(error))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=erase) for _ in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert sorted(statuses, key=str) == [204] + [404] * 9, statuses
+    with app.app_context():
+        erased = db.session.scalars(
+            select(AuditEvent.target).filter_by(action="subscriber.erased")
+        ).all()
+        db.session.remove()
+    assert erased == [f"subscriber:{subscriber_id}"]
