@@ -105,10 +105,16 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def page_number() -> int:
-    raw = request.args.get("page", "1")
+    # ``?page=`` (empty, as PRODUCT.md writes the query) is the first page.
+    raw = request.args.get("page", "").strip() or "1"
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
         raise ApiError(400, "invalid_page", "page must be a positive whole number.", "page")
     return int(raw)
+
+
+def wants_csv() -> bool:
+    """``?format=csv`` (any case): the answer as CSV instead of JSON."""
+    return request.args.get("format", "").strip().lower() == "csv"
 
 
 def csv_cell(value: object) -> str:

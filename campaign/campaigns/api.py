@@ -5,11 +5,11 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, stream_with_context
 from sqlalchemy import func, select
 
 from campaign import database
-from campaign.api_util import csv_cell, iso, json_body, page_number
+from campaign.api_util import csv_cell, iso, json_body, page_number, wants_csv
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed
@@ -192,7 +192,7 @@ def _delivery_row(delivery: Delivery, email: str | None, first_name: str | None)
 def deliveries(campaign_id: int):
     """Who got what: JSON pages, or the whole ledger streamed as CSV."""
     _campaign(campaign_id)
-    if request.args.get("format") == "csv":
+    if wants_csv():
         return _deliveries_csv(campaign_id)
     page = page_number()
     total = db.session.scalar(

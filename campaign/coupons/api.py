@@ -74,7 +74,8 @@ def _answer(result: CouponResult, ok_status: int = 200):
         card = result.shown()
         if result.outcome is Outcome.ALREADY_REDEEMED and card.redeemed_at:
             message = f"Already used on {_iso(card.redeemed_at)} by {card.redeemed_by or 'staff'}."
-        body = {"error": {"code": result.outcome.value, "message": message, "field": "code"}}
+        field = "reason" if result.outcome is Outcome.REASON_REQUIRED else "code"
+        body = {"error": {"code": result.outcome.value, "message": message, "field": field}}
         if card is not None:
             body["coupon"] = coupon_json(result)
         return jsonify(body), status

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from sqlalchemy import func, select
 
 from campaign import audit, database
-from campaign.api_util import csv_cell, iso, page_number
+from campaign.api_util import csv_cell, iso, page_number, wants_csv
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
 from campaign.staff.auth import api_role_required, current_staff
@@ -49,7 +49,7 @@ def _filtered():
 @api_role_required(Role.MARKETING)
 def list_subscribers():
     query = _filtered()
-    if request.args.get("format") == "csv":
+    if wants_csv():
         audit.record("subscribers.exported", staff_id=current_staff().id)
         db.session.commit()
         return _csv(query)

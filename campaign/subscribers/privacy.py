@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import String, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campaign import audit
+from campaign import audit, database
 from campaign.database import insert_unless_exists, utcnow
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber
@@ -118,11 +118,10 @@ def erase(subscriber_id: int, staff_id: int | None) -> bool:
     from campaign.coupons.services import owner_key
     from campaign.subscribers.imports import discard_waiting_uploads
 
-    canonical = db.session.scalar(
-        select(Subscriber.email_canonical).where(Subscriber.id == subscriber_id)
-    )
-    if canonical is None:
+    subscriber = database.get(Subscriber, subscriber_id)
+    if subscriber is None:
         return False
+    canonical = subscriber.email_canonical
     db.session.execute(
         insert_unless_exists(Suppression.__table__).values(
             email_key=owner_key(canonical), reason="erased", created_at=utcnow()

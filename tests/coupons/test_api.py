@@ -200,6 +200,7 @@ def test_after_15_minutes_only_an_admin_undoes_and_gives_a_reason(
     response = client.post(f"/api/v1/coupons/{code}/undo", headers=admin, json={})
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "reason_required"
+    assert response.get_json()["error"]["field"] == "reason"
     response = client.post(
         f"/api/v1/coupons/{code}/undo", headers=admin, json={"reason": "guest changed mind"}
     )

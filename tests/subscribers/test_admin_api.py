@@ -47,6 +47,11 @@ def test_list_search_filter_and_page(client, ctx, marketing):
     assert client.get("/api/v1/subscribers?status=nope", headers=marketing).status_code == 400
     assert client.get("/api/v1/subscribers?page=0", headers=marketing).status_code == 400
     assert client.get("/api/v1/subscribers?page=x", headers=marketing).status_code == 400
+    # The query as PRODUCT.md writes it, every parameter empty: the first page of everyone.
+    everyone = client.get("/api/v1/subscribers?q=&status=&page=", headers=marketing)
+    assert (everyone.status_code, everyone.get_json()["total"]) == (200, 2)
+    listed = client.get("/api/v1/subscribers?format=CSV", headers=marketing)
+    assert listed.mimetype == "text/csv"
 
 
 @pytest.mark.parametrize(
