@@ -26,7 +26,7 @@ from sqlalchemy import JSON, ForeignKey, LargeBinary, String, delete, insert, se
 from sqlalchemy.orm import Mapped, mapped_column
 
 from campaign import audit, clinic
-from campaign.database import utcnow
+from campaign.database import insert_unless_exists, utcnow
 from campaign.extensions import db
 from campaign.subscribers.addresses import InvalidAddress, canonical_address, normalize_address
 from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
@@ -296,7 +296,11 @@ def run(job_id: int, apply: bool) -> None:
                     tally.counts["confirmed" if row.consented_at else "opt_in"] += 1
                     new_rows.append(row)
             if apply and new_rows:
-                _insert(new_rows)
+                # Added meanwhile (a signup, another import of the same file running
+                # at once): on the list already, so counted as existing.
+                for row in _insert(new_rows):
+                    tally.counts["confirmed" if row.consented_at else "opt_in"] -= 1
+                    tally.counts["existing"] += 1
             job.rows_done = tally.counts["rows"]
             job.counts = dict(tally.counts)
             db.session.commit()
@@ -361,8 +365,9 @@ def discard_waiting_uploads() -> None:
     )
 
 
-def _insert(rows: list[Row]) -> None:
+def _insert(rows: list[Row]) -> list[Row]:
     """Add one batch of new people with bulk statements; invite the unconfirmed.
+    Returns the rows left out because their address arrived since it was looked up.
 
     An invitation is owed in the person's row (``confirmation_queued_at``), as for a
     signup, and one wake-up per batch drains them: a broker that is away when the batch
@@ -372,8 +377,9 @@ def _insert(rows: list[Row]) -> None:
     from campaign.subscribers.tasks import send_queued_confirmations
 
     now = utcnow()
+    table = Subscriber.__table__
     ids = db.session.execute(
-        insert(Subscriber).returning(Subscriber.id, Subscriber.email_canonical),
+        insert_unless_exists(table).returning(table.c.id, table.c.email_canonical),
         [
             {
                 "email": row.email,
@@ -393,6 +399,10 @@ def _insert(rows: list[Row]) -> None:
         ],
     ).all()
     subscriber_ids = {canonical: subscriber_id for subscriber_id, canonical in ids}
+    skipped = [row for row in rows if row.canonical not in subscriber_ids]
+    rows = [row for row in rows if row.canonical in subscriber_ids]
+    if not rows:
+        return skipped
     consents = db.session.execute(
         insert(ConsentRecord).returning(ConsentRecord.id, ConsentRecord.subscriber_id),
         [
@@ -416,6 +426,7 @@ def _insert(rows: list[Row]) -> None:
     )
     if any(row.consented_at is None for row in rows):
         wake_after_commit(send_queued_confirmations)
+    return skipped
 
 
 def claim(job_id: int, from_status: str, to_status: str) -> bool:

@@ -275,3 +275,31 @@ def test_a_consent_date_is_the_clinics_day(marketing_client, ctx, monkeypatch):
     assert kim.confirmed_at == datetime(2025, 6, 1, 23, 30)
     page = marketing_client.get(f"/staff/subscribers/{lee.id}").get_data(as_text=True)
     assert "2025-06-01 00:00 (consent given elsewhere, imported)" in page
+
+
+def test_an_address_that_arrives_during_the_import_counts_as_existing(
+    marketing_client, ctx, monkeypatch
+):
+    """A signup, or the same file imported twice at once, between the batch's look-up
+    and its insert: the row is skipped and counted, not a failed import."""
+    from tests.subscribers.helpers import pending_subscriber
+
+    content = "email,consented_at\nfirst@example.com,2025-03-14\nracer@example.com,\n"
+    job_id = job_id_of(upload(marketing_client, content))
+    analyse_import.apply(args=[job_id])
+    imports.claim(job_id, "analysed", "queued")
+    db.session.commit()
+    real_insert = imports._insert
+
+    def insert_after_a_signup(rows):
+        pending_subscriber("racer@example.com")  # commits, as another request would
+        return real_insert(rows)
+
+    monkeypatch.setattr(imports, "_insert", insert_after_a_signup)
+    run_import.apply(args=[job_id])
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    assert report["status"] == "imported", report
+    assert (report["counts"]["confirmed"], report["counts"]["opt_in"]) == (1, 0)
+    assert report["counts"]["existing"] == 1
+    assert count(Subscriber) == 2
+    assert count(ConsentRecord) == 2  # the signup's own and the imported one
