@@ -157,6 +157,10 @@ class Tally:
 
     def error(self, number: int, message: str) -> None:
         self.counts["invalid"] += 1
+        self.note(number, message)
+
+    def note(self, number: int, message: str) -> None:
+        """Shown with the row errors, without counting the row as one."""
         if len(self.errors) < MAX_ERRORS_KEPT:
             self.errors.append({"row": number, "error": message})
 
@@ -217,14 +221,46 @@ def _rows(job_id: int, tally: Tally) -> Iterator[Row]:
         ) from None
 
 
-def _records(reader: csv.DictReader, blank: int, tally: Tally) -> Iterator[Row]:
-    header = {name.strip().lower() for name in (reader.fieldnames or []) if name}
-    if "email" not in header:
+def _check_header(fieldnames: list[str], line: int, tally: Tally) -> None:
+    names = [name.strip().lower() for name in fieldnames if name and name.strip()]
+    if "email" not in names:
         raise ImportInvalid("The first line must name the columns, including 'email'.")
+    for name in names:
+        if names.count(name) > 1:
+            raise ImportInvalid(f"The column '{name[:40]}' is named twice: keep one of them.")
+    unread = [name for name in names if name not in COLUMNS]
+    for name in unread:
+        if "consent" in name:
+            # Read as no consent at all, it would mail everyone a confirmation request.
+            raise ImportInvalid(
+                f"The column '{name[:40]}' is not read: name the consent date column "
+                "'consented_at', or people who consented would be asked again."
+            )
+    if unread:
+        listed = ", ".join(f"'{name[:40]}'" for name in unread[:10])
+        tally.note(
+            line,
+            f"Columns not read: {listed}. Only email, first_name, consented_at and "
+            "source are read.",
+        )
+
+
+def _cell(value: str) -> str:
+    """A cell as the person wrote it: our own exports put a ' before a leading = + - @
+    (so spreadsheets do not run it as a formula); read back, it goes again."""
+    if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        return value[1:]
+    return value
+
+
+def _records(reader: csv.DictReader, blank: int, tally: Tally) -> Iterator[Row]:
+    _check_header(reader.fieldnames or [], blank + 1, tally)
     for number, raw in enumerate(reader, start=blank + 2):
         tally.counts["rows"] += 1
         record = {
-            (k or "").strip().lower(): (v or "") for k, v in raw.items() if isinstance(v, str)
+            (k or "").strip().lower(): _cell(v or "")
+            for k, v in raw.items()
+            if isinstance(v, str)
         }
         try:
             email = normalize_address(record.get("email", ""))

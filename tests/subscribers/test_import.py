@@ -303,3 +303,55 @@ def test_an_address_that_arrives_during_the_import_counts_as_existing(
     assert report["counts"]["existing"] == 1
     assert count(Subscriber) == 2
     assert count(ConsentRecord) == 2  # the signup's own and the imported one
+
+
+@pytest.mark.parametrize(
+    ("header", "words"),
+    [
+        ("email,first_name,email", "'email' is named twice"),
+        ("Email,EMAIL ,first_name", "'email' is named twice"),
+        # Read as no consent at all, it would mail everyone who consented.
+        ("email,first_name,consent_date", "name the consent date column 'consented_at'"),
+    ],
+)
+def test_a_header_that_would_be_misread_is_refused(marketing_client, ctx, header, words):
+    job_id = job_id_of(upload(marketing_client, f"{header}\nann@example.com,Ann,2025-03-14\n"))
+    analyse_import.apply(args=[job_id])
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    assert report["status"] == "failed"
+    assert words in report["errors"][0]["error"]
+    assert count(Subscriber) == 0
+
+
+def test_columns_not_read_are_named_in_the_dry_run(marketing_client, ctx):
+    content = "email,phone,first_name,notes\nann@example.com,0123,Ann,regular\n"
+    job_id = job_id_of(upload(marketing_client, content))
+    analyse_import.apply(args=[job_id])
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    assert report["status"] == "analysed"
+    assert report["counts"]["invalid"] == 0
+    assert report["errors"] == [
+        {
+            "row": 1,
+            "error": "Columns not read: 'phone', 'notes'. Only email, first_name, "
+            "consented_at and source are read.",
+        }
+    ]
+    page = marketing_client.get(f"/staff/subscribers/import/{job_id}").get_data(as_text=True)
+    assert "Columns not read: &#39;phone&#39;" in page
+
+
+def test_our_own_export_imports_back_as_it_was(marketing_client, ctx):
+    """The export puts a ' before a leading - or + (spreadsheets run those as
+    formulas); an import of that file reads the addresses as they were."""
+    from tests.subscribers.helpers import confirmed_subscriber
+
+    for address in ("-ann@example.com", "+bob@example.com"):
+        confirmed_subscriber(address)
+    exported = marketing_client.get("/api/v1/subscribers?format=csv").get_data(as_text=True)
+    assert "'-ann@example.com" in exported
+    job_id = job_id_of(upload(marketing_client, exported))
+    analyse_import.apply(args=[job_id])
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    assert report["counts"]["existing"] == 2, report
+    assert report["counts"]["confirmed"] + report["counts"]["opt_in"] == 0
