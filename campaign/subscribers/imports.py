@@ -258,9 +258,7 @@ def _records(reader: csv.DictReader, blank: int, tally: Tally) -> Iterator[Row]:
     for number, raw in enumerate(reader, start=blank + 2):
         tally.counts["rows"] += 1
         record = {
-            (k or "").strip().lower(): _cell(v or "")
-            for k, v in raw.items()
-            if isinstance(v, str)
+            (k or "").strip().lower(): _cell(v or "") for k, v in raw.items() if isinstance(v, str)
         }
         try:
             email = normalize_address(record.get("email", ""))
