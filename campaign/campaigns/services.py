@@ -128,14 +128,29 @@ def parse_send_at(value: object) -> datetime:
         raise CampaignInvalid(
             "send_at", "invalid_send_at", "send_at must be an ISO 8601 time."
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=clinic.zone())
     try:
+        if moment.tzinfo is None:
+            return _clinic_time_to_utc(moment, value)
         return moment.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # a year-1 or year-9999 time that leaves the calendar in UTC
         raise CampaignInvalid(
             "send_at", "invalid_send_at", "send_at must be an ISO 8601 time."
         ) from None
+
+
+def _clinic_time_to_utc(local: datetime, typed: str) -> datetime:
+    """A wall-clock time of the clinic's as naive UTC. Of a time the clocks pass twice
+    (when they go back), the first; one they skip (when they go forward) is refused."""
+    zone = clinic.zone()
+    moment = local.replace(tzinfo=zone).astimezone(UTC)
+    if moment.astimezone(zone).replace(tzinfo=None) != local:
+        raise CampaignInvalid(
+            "send_at",
+            "invalid_send_at",
+            f"{typed} does not exist in {zone.key}: the clocks go forward then. "
+            "Please pick another time.",
+        )
+    return moment.replace(tzinfo=None)
 
 
 def _move(campaign: Campaign, allowed: set[CampaignStatus], move: str, **values) -> None:
@@ -151,7 +166,9 @@ def _move(campaign: Campaign, allowed: set[CampaignStatus], move: str, **values)
 
 def schedule(campaign: Campaign, send_at: datetime, staff: Staff) -> None:
     if send_at < utcnow() - timedelta(minutes=1):
-        raise CampaignInvalid("send_at", "send_at_in_past", "send_at is in the past.")
+        raise CampaignInvalid(
+            "send_at", "send_at_in_past", "That time has passed: please pick a later one."
+        )
     _move(campaign, EDITABLE, "schedule", status=CampaignStatus.SCHEDULED, send_at=send_at)
     audit.record(
         "campaign.scheduled",

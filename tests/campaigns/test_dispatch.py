@@ -69,6 +69,20 @@ def test_schedule_reads_naive_times_in_the_clinic_time_zone(client, ctx, marketi
     assert response.get_json()["status"] == "scheduled"
 
 
+def test_clock_changes_a_skipped_hour_is_refused_and_a_doubled_one_is_the_first(
+    client, ctx, marketing
+):
+    campaign_id = create_campaign(client, marketing)
+    path = f"/api/v1/campaigns/{campaign_id}/schedule"
+    # London's clocks go forward at 01:00 on 28 March 2027: 01:30 never happens.
+    skipped = client.post(path, headers=marketing, json={"send_at": "2027-03-28T01:30"})
+    assert skipped.status_code == 400
+    assert "does not exist in Europe/London" in skipped.get_json()["error"]["message"]
+    # They go back at 02:00 on 31 October 2027: 01:30 happens twice, first in summer time.
+    doubled = client.post(path, headers=marketing, json={"send_at": "2027-10-31T01:30"})
+    assert doubled.get_json()["send_at"] == "2027-10-31T00:30:00Z"
+
+
 @pytest.mark.parametrize(
     ("send_at", "code"),
     [
