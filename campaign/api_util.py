@@ -71,6 +71,11 @@ class JsonRequest(Request):
     """Flask's request, whose unreadable JSON body is the API's 400 with the reason."""
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
+        limit = self.max_content_length
+        if self.content_length is None and limit and len(self.get_data()) >= limit:
+            # A chunked body has no length to refuse up front: Werkzeug stops reading
+            # at the limit, and the cut-off JSON would read as malformed.
+            raise ApiError(413, "payload_too_large", "The request body is too large.")
         if isinstance(e, UnstorableText):
             # As for any other bad value: "invalid_<field>", naming the field.
             named = e.field is not None and e.field.isidentifier()

@@ -81,3 +81,35 @@ def test_a_coupon_reason_with_unstorable_text_is_a_400(
     assert response.get_json()["error"]["code"] == "invalid_reason"
     expected = CouponStatus.REDEEMED if action == "undo" else CouponStatus.ISSUED
     assert db.session.scalar(select(Coupon.status)) == expected
+
+
+def test_a_chunked_body_over_the_limit_is_a_413_as_any_other(live_server):
+    """A chunked body has no Content-Length to refuse up front; cut off at the limit,
+    it used to read as malformed JSON (400)."""
+    import http.client
+    import json
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(live_server)
+
+    def post_chunked(body: bytes) -> tuple[int, dict]:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+        try:
+            pieces = (body[i : i + 65536] for i in range(0, len(body), 65536))
+            connection.request(
+                "POST",
+                "/api/v1/subscribe",
+                body=pieces,
+                headers={"Content-Type": "application/json"},
+                encode_chunked=True,
+            )
+            response = connection.getresponse()
+            return response.status, json.loads(response.read())
+        finally:
+            connection.close()
+
+    big = json.dumps({"email": "a@example.com", "consent": True, "first_name": "x" * 1_500_000})
+    status, body = post_chunked(big.encode())
+    assert (status, body["error"]["code"]) == (413, "payload_too_large")
+    small = json.dumps({"email": "chunked@example.com", "consent": True})
+    assert post_chunked(small.encode()) == (202, {"status": "pending_confirmation"})

@@ -7,6 +7,7 @@ import unicodedata
 from email_validator import EmailNotValidError, validate_email
 
 MAX_EMAIL_LENGTH = 254
+MAX_LOCAL_PART_LENGTH = 64
 GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
 
 
@@ -48,6 +49,9 @@ def normalize_address(raw: str) -> str:
         raise InvalidAddress(str(exc)) from None
     if len(result.ascii_email) > MAX_EMAIL_LENGTH:
         raise InvalidAddress("Please enter an email address of at most 254 characters.")
+    if len(result.local_part) > MAX_LOCAL_PART_LENGTH:
+        # RFC 5321's limit, which mail servers enforce (email-validator only when strict).
+        raise InvalidAddress("The part before the @ is longer than 64 characters.")
     return result.ascii_email
 
 

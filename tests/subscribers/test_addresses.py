@@ -30,11 +30,16 @@ def test_canonical_address_folds_variants_of_one_mailbox(typed, canonical):
         "x" * 250 + "@example.com",
         "ann@@example.com",
         "üñî@example.com",  # SMTP without SMTPUTF8 cannot carry it: refused, not kept
+        "a" * 65 + "@example.com",  # RFC 5321: at most 64 before the @
     ],
 )
 def test_normalize_address_rejects_malformed_input(bad):
     with pytest.raises(InvalidAddress):
         normalize_address(bad)
+
+
+def test_a_local_part_of_64_is_the_longest_taken():
+    assert normalize_address("a" * 64 + "@example.com") == "a" * 64 + "@example.com"
 
 
 def test_normalize_address_keeps_the_local_part_as_typed():
