@@ -347,10 +347,22 @@ def run(job_id: int, apply: bool) -> None:
         logger.exception("import %s stopped", job_id)
         _fail(job_id, f"The import stopped on an unexpected error near row {tally.counts['rows']}.")
         raise
-    job.counts = dict(tally.counts)
-    job.errors = tally.errors
-    job.rows_done = tally.counts["rows"]
-    job.status = "imported" if apply else "analysed"
+    # Only from the state this run holds: an erasure meanwhile fails an analysis (and
+    # drops its file), which must not come back as "analysed".
+    finished = db.session.execute(
+        update(ImportJob)
+        .where(ImportJob.id == job_id, ImportJob.status == ("importing" if apply else "analysing"))
+        .values(
+            counts=dict(tally.counts),
+            errors=tally.errors,
+            rows_done=tally.counts["rows"],
+            status="imported" if apply else "analysed",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not finished:
+        db.session.rollback()
+        return
     if apply:
         _discard_upload(job_id)
         audit.record(
@@ -378,14 +390,18 @@ def _discard_upload(job_id: int) -> None:
 
 
 def discard_waiting_uploads() -> None:
-    """Drop uploads not being read now: an erasure must not leave the person in a file
-    that waits to be imported. Their jobs fail, asking for the file again."""
-    waiting = select(ImportJob.id).where(ImportJob.status.in_(["uploaded", "analysed"]))
+    """Drop uploads waiting or being analysed: an erasure must not leave the person in
+    a file that waits to be imported. Their jobs fail, asking for the file again. (A
+    file being imported is dropped when the import ends; the erased address, now
+    suppressed, is skipped by its later batches.)"""
+    # An analysis under way reads the file but writes nothing to the list: it ends too.
+    states = ["uploaded", "analysing", "analysed", "queued"]
+    waiting = select(ImportJob.id).where(ImportJob.status.in_(states))
     for job_id in db.session.scalars(waiting).all():
         _discard_upload(job_id)
     db.session.execute(
         update(ImportJob)
-        .where(ImportJob.status.in_(["uploaded", "analysed"]))
+        .where(ImportJob.status.in_(states))
         .values(
             status="failed",
             errors=[

@@ -355,3 +355,32 @@ def test_our_own_export_imports_back_as_it_was(marketing_client, ctx):
     report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
     assert report["counts"]["existing"] == 2, report
     assert report["counts"]["confirmed"] + report["counts"]["opt_in"] == 0
+
+
+def test_an_erasure_during_the_dry_run_ends_it_and_drops_the_file(
+    marketing_client, ctx, admin_headers, monkeypatch
+):
+    from tests.subscribers.helpers import confirmed_subscriber
+
+    gone = confirmed_subscriber("gone@example.com")
+    content = "email\n" + "".join(f"p{n}@example.com\n" for n in range(5))
+    job_id = job_id_of(upload(marketing_client, content))
+    monkeypatch.setattr(imports, "ROWS_PER_BATCH", 2)
+    real_batches = imports._batches
+
+    def erase_after_the_first_batch(rows):
+        for number, batch in enumerate(real_batches(rows)):
+            yield batch
+            if number == 0:  # an admin erases someone while the analysis runs
+                erased = marketing_client.application.test_client().delete(
+                    f"/api/v1/subscribers/{gone.id}", headers=admin_headers
+                )
+                assert erased.status_code == 204
+
+    monkeypatch.setattr(imports, "_batches", erase_after_the_first_batch)
+    analyse_import.apply(args=[job_id])
+    db.session.expire_all()
+    job = db.session.get(imports.ImportJob, job_id)
+    assert job.status == "failed"
+    assert "upload the file again" in job.errors[0]["error"]
+    assert count(imports.ImportChunk) == 0
