@@ -27,6 +27,8 @@ class Received:
     rcpt_tos: list[str]
     raw: bytes
     message: EmailMessage = field(init=False)
+    # When it arrived (time.monotonic), for tests of the send rate.
+    at: float = field(init=False, default_factory=time.monotonic)
 
     def __post_init__(self) -> None:
         self.message = email.message_from_bytes(self.raw, policy=email.policy.default)

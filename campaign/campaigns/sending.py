@@ -31,8 +31,7 @@ from typing import NamedTuple
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 
-from campaign import emails
-from campaign.campaigns import throttle
+from campaign import emails, throttle
 from campaign.campaigns.ledger import Ledger, Verdict
 from campaign.campaigns.message import Reader, Skeleton, build_skeleton, personalize
 from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus

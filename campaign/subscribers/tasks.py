@@ -7,6 +7,7 @@ import logging
 
 from celery import shared_task
 
+from campaign import throttle
 from campaign.emails import MAX_RETRIES, send_or_retry
 from campaign.extensions import db
 from campaign.outbox import hand_over
@@ -18,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def send_confirmation_email(self, subscriber_id: int) -> None:
+    # An import can owe thousands at once: they go at the mail server's rate.
+    throttle.acquire()
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None or subscriber.status != SubscriberStatus.PENDING:
         logger.info("confirmation for subscriber %s skipped: no longer pending", subscriber_id)

@@ -1,4 +1,6 @@
-"""A send-rate limit shared by every worker: a token bucket.
+"""The mail send rate (``SEND_RATE_PER_SECOND``), shared by every worker: a token
+bucket taken from by everything that mails in bulk (newsletters, the confirmation
+requests of an import), so the mail server's own limit is never passed.
 
 With Redis configured the bucket lives there (one Lua script, atomic across hosts);
 on the embedded default it is a row in the database, updated optimistically.
