@@ -33,8 +33,10 @@ def preview_html(subject: str, preheader: str, body: str) -> str:
     return parsed.get_body(("html",)).get_content()
 
 
-def test_copy(campaign: Campaign, address: str) -> bytes:
-    """A test copy for a staff address: the real message with sample reader values."""
+def test_copy(campaign: Campaign, address: str, first_name: str | None) -> bytes:
+    """A test copy for a staff address: the real message with sample reader values,
+    the staff member's own first name among them (None shows the fallback)."""
     rendered = render_campaign(campaign.subject, campaign.preheader, campaign.body_markdown)
     skeleton = build_skeleton("[Test] " + campaign.subject, rendered)
-    return personalize(skeleton, sample_reader(address, first_name=None), secrets.token_hex(12))
+    reader = sample_reader(address, first_name=first_name)
+    return personalize(skeleton, reader, secrets.token_hex(12))

@@ -37,10 +37,14 @@ def send_campaign(self, campaign_id: int) -> None:
 
 @shared_task(bind=True, max_retries=5)
 def send_test_copy(self, campaign_id: int, address: str) -> None:
+    from campaign.staff.services import find_staff
+
     campaign = db.session.get(Campaign, campaign_id)
     if campaign is None:
         return
-    emails.send_raw(address, test_copy(campaign, address))
+    staff = find_staff(address)
+    first_name = staff.name.split()[0] if staff is not None and staff.name else None
+    emails.send_raw(address, test_copy(campaign, address, first_name))
 
 
 @shared_task

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from types import SimpleNamespace
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from campaign import database
 from campaign.coupons import services
 from campaign.coupons.models import Coupon, CouponStatus
 from campaign.coupons.qr import qr_svg
+from campaign.database import utcnow
 from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.forms import OfferForm
@@ -22,6 +26,25 @@ bp = Blueprint("coupons", __name__, template_folder="templates")
 @page_role_required(Role.RECEPTIONIST)
 def desk():
     return render_template("coupons/desk.html")
+
+
+@bp.get("/coupon/sample")
+def sample_coupon():
+    """Where a test copy's coupon link goes: what a reader's own link opens."""
+    from campaign.campaigns.preview import SAMPLE_CODE
+
+    offer = services.welcome_offer()
+    sample = SimpleNamespace(offer=offer, expires_at=utcnow() + timedelta(days=offer.validity_days))
+    page = render_template(
+        "coupons/coupon.html",
+        coupon=sample,
+        code=SimpleNamespace(display=SAMPLE_CODE),
+        status=CouponStatus.ISSUED,
+        qr=qr_svg(SAMPLE_CODE, title=f"QR code of coupon {SAMPLE_CODE}"),
+        sample=True,
+    )
+    db.session.rollback()  # the offer is made on first use; a GET writes nothing
+    return page
 
 
 @bp.get("/coupon/<token>")

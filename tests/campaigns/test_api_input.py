@@ -98,7 +98,16 @@ def test_test_copies_go_to_staff_addresses_only(client, ctx, marketing, make_sta
     send_test_copy.apply(args=[campaign_id, staff_email])
     (copy,) = smtp.wait_for(staff_email)
     assert copy.subject == "[Test] News"
-    assert "Hi there" in copy.text
+    assert "Hi there" in copy.text  # no name on the account: the fallback
+    # A member with a name reads it, as a reader reads theirs; the sample coupon's
+    # link opens a sample coupon page.
+    _, named_email, _ = make_staff("marketing", "Mia Marsh")
+    send_test_copy.apply(args=[campaign_id, named_email])
+    (named_copy,) = smtp.wait_for(named_email)
+    assert "Hi Mia" in named_copy.text
+    sample = client.get("/coupon/sample")
+    assert sample.status_code == 200
+    assert "A sample" in sample.get_data(as_text=True)
 
 
 def test_unknown_campaign_is_404_json(client, marketing):

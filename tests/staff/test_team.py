@@ -76,7 +76,10 @@ def test_only_admins_reach_the_staff_page(app, make_staff):
         client = app.test_client()
         _, email, password = make_staff(role)
         log_in(client, email, password)
-        assert client.get("/staff/team/").status_code == 403
+        refused = client.get("/staff/team/")
+        assert refused.status_code == 403
+        assert "role does not open this page" in refused.get_data(as_text=True)
+        assert 'href="/staff/"' in refused.get_data(as_text=True)
     client, _ = admin_client(app, make_staff)
     page = client.get("/staff/team/").get_data(as_text=True)
     assert "Olga Owner" in page
