@@ -118,6 +118,15 @@ def update_campaign(
         raise MoveNotAllowed(campaign, "edit")
 
 
+# Who a newsletter goes to when it starts.
+AUDIENCE = Subscriber.status == SubscriberStatus.CONFIRMED
+
+
+def audience_size() -> int:
+    """How many a newsletter started now would go to (what "Send now" asks about)."""
+    return db.session.scalar(select(func.count()).select_from(Subscriber).where(AUDIENCE))
+
+
 def parse_send_at(value: object) -> datetime:
     """ISO 8601 to naive UTC; a time without offset is in the clinic's time zone."""
     if not isinstance(value, str) or len(value) > 40:
@@ -210,7 +219,7 @@ def start(campaign_id: int, allowed: set[CampaignStatus]) -> bool:
     campaign.html_frozen, campaign.text_frozen = rendered.html, rendered.text
     audience = select(
         literal(campaign_id), Subscriber.id, literal(DeliveryStatus.QUEUED.value), literal(0)
-    ).where(Subscriber.status == SubscriberStatus.CONFIRMED)
+    ).where(AUDIENCE)
     db.session.execute(
         insert(Delivery).from_select(
             ["campaign_id", "subscriber_id", "status", "attempts"], audience

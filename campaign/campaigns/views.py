@@ -120,6 +120,7 @@ def edit(campaign_id: int):
         error=error,
         next_slot=services.next_monthly_slot(utcnow(), slot),
         send_at_local=clinic.local_time(campaign.send_at),
+        audience=services.audience_size(),
     ), (400 if error else 200)
 
 

@@ -129,12 +129,18 @@
     cancel: "Cancelled: nobody else will receive it.",
   };
 
+  function sendNowQuestion() {
+    const count = Number(document.getElementById("controls").dataset.audience);
+    const who = count === 1 ? "1 subscriber" : count.toLocaleString() + " subscribers";
+    return "Send this newsletter now to " + who + "?";
+  }
+
   document.querySelectorAll("[data-action]").forEach(function (button) {
     button.addEventListener("click", function () {
       const action = button.dataset.action;
       if (["schedule", "send"].includes(action) && needsSaving()) return;
       if (action === "cancel" && !window.confirm("Cancel this newsletter? Nobody else will receive it.")) return;
-      if (action === "send" && !window.confirm("Send this newsletter to every subscriber now?")) return;
+      if (action === "send" && !window.confirm(sendNowQuestion())) return;
       let body = {};
       if (action === "schedule") body = { send_at: document.getElementById("send-at-input").value };
       busy(button, async function () {

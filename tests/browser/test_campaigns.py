@@ -89,12 +89,15 @@ def test_write_preview_test_and_send_a_newsletter(
     # Nobody else got anything yet.
     assert len(smtp.messages) == 1
 
-    page.once("dialog", lambda dialog: dialog.accept())
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.accept())
     page.locator("[data-action=send]").click()
     bar = page.locator("#progress-bar")
     expect(page.locator("#progress")).to_be_visible()
     expect(bar).to_have_attribute("aria-valuenow", "100", timeout=90_000)
     expect(status).to_have_text("sent", timeout=30_000)
+    # The question said how many it goes to.
+    assert asked == [f"Send this newsletter now to {READERS:,} subscribers?"]
     expect(status).to_have_class(re.compile(r"\bsent\b"))
     expect(page.locator("#progress-text")).to_contain_text(
         f"100% \u00b7 {READERS} sent, 0 failed, 0 skipped, 0 remaining"
