@@ -183,7 +183,7 @@ def schedule(campaign: Campaign, send_at: datetime, staff: Staff) -> None:
         "campaign.scheduled",
         staff_id=staff.id,
         target=f"campaign:{campaign.id}",
-        send_at=send_at.isoformat(),
+        send_at=send_at.isoformat() + "Z",  # stored times are UTC: say so
     )
 
 
