@@ -12,6 +12,41 @@ from sqlalchemy.orm import Mapped, mapped_column
 from campaign.database import utcnow
 from campaign.extensions import db
 
+# How the audit log page names each action (the code stays in the filter and the API).
+ACTION_LABELS = {
+    "campaign.created": "Newsletter created",
+    "campaign.scheduled": "Newsletter scheduled",
+    "campaign.test_sent": "Test copy sent",
+    "campaign.sent": "Newsletter sending started",
+    "campaign.paused": "Newsletter paused",
+    "campaign.resumed": "Newsletter resumed",
+    "campaign.cancelled": "Newsletter cancelled",
+    "clinic.details_changed": "Clinic details changed",
+    "coupon.redeemed": "Coupon redeemed",
+    "coupon.redemption_undone": "Redemption undone",
+    "coupon.voided": "Coupon voided",
+    "offer.updated": "Welcome offer changed",
+    "staff.created": "Staff member added",
+    "staff.role_changed": "Role changed",
+    "staff.deactivated": "Account deactivated",
+    "staff.reactivated": "Account reactivated",
+    "staff.locked": "Account paused (invalid codes)",
+    "staff.login": "Logged in",
+    "staff.login_failed": "Login failed",
+    "staff.password_link_requested": "Password link asked for",
+    "staff.password_link_mailed": "Password link mailed",
+    "staff.password_link_sent": "Password link sent by an admin",
+    "staff.password_set": "Password set",
+    "staff.sessions_ended": "Logged out everywhere else",
+    "staff.token_created": "API token created",
+    "staff.token_revoked": "API token revoked",
+    "subscriber.exported": "Subscriber's data exported",
+    "subscriber.erased": "Subscriber erased",
+    "subscribers.exported": "Subscriber list exported",
+    "subscribers.import_uploaded": "Import uploaded",
+    "subscribers.imported": "Import done",
+}
+
 
 class AuditEvent(db.Model):
     __tablename__ = "audit_event"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from campaign import database
+from campaign import audit, database
 from campaign.audit import AuditEvent
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.coupons.models import Coupon, Redemption
@@ -88,6 +88,7 @@ def detail(subscriber_id: int):
         coupons=[(c, code_of(c)) for c in coupons],
         redemptions=redemptions,
         events=events,
+        labels=audit.ACTION_LABELS,
     )
 
 
@@ -188,4 +189,5 @@ def audit_log():
         events=db.session.execute(query).all(),
         actions=actions,
         action=action,
+        labels=audit.ACTION_LABELS,
     )

@@ -44,3 +44,34 @@ def test_staff_pages_and_the_coupon_page_show_the_clinics_time(
     assert "2026-06-02 08:59:58" in audit
     coupon_page = app.test_client().get(f"/coupon/{services.coupon_page_token(coupon)}")
     assert "Valid until 1 July 2026" in coupon_page.get_data(as_text=True)
+
+
+def test_every_action_the_code_records_has_a_name_on_the_audit_page():
+    import re
+    from pathlib import Path
+
+    import campaign
+    from campaign.audit import ACTION_LABELS
+
+    package = Path(campaign.__file__).parent
+    source = "\n".join(p.read_text() for p in package.rglob("*.py"))
+    recorded = set(re.findall(r"record\(\s*\"([a-z_]+\.[a-z_]+)\"", source))
+    recorded |= set(re.findall(r"\"(staff\.(?:de|re)activated)\"", source))
+    assert len(recorded) > 25
+    assert recorded - set(ACTION_LABELS) == set()
+
+
+def test_the_audit_log_reads_as_sentences_not_codes(app, ctx, make_staff):
+    from campaign import audit
+    from campaign.extensions import db
+    from tests.staff.helpers import log_in
+
+    audit.record("coupon.voided", target="coupon:7", reason="issued twice", to=["a@x", "b@x"])
+    db.session.commit()
+    client = app.test_client()
+    _, email, password = make_staff("admin")
+    log_in(client, email, password)
+    page = client.get("/staff/audit").get_data(as_text=True)
+    assert '<td title="coupon.voided">Coupon voided</td>' in page
+    assert "reason: issued twice; to: a@x, b@x" in page
+    assert '<option value="coupon.voided" >Coupon voided</option>' in page
