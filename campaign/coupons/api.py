@@ -174,7 +174,7 @@ def desk_redemptions():
             {
                 "id": redemption.id,
                 "code": services.code_of(coupon).display,
-                "offer": coupon.offer.title,
+                "offer": coupon.offer_title,
                 "subscriber": services.owner_of(coupon),
                 "redeemed_at": _iso(redemption.redeemed_at),
                 "undone_at": _iso(redemption.undone_at),

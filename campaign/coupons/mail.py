@@ -15,8 +15,8 @@ def coupon_context(coupon: Coupon) -> dict:
     code = services.code_of(coupon)
     return {
         "coupon_code": code.display,
-        "coupon_offer": coupon.offer.title,
-        "coupon_terms": coupon.offer.terms,
+        "coupon_offer": coupon.offer_title,
+        "coupon_terms": coupon.offer_terms,
         "coupon_expires": clinic.local_time(coupon.expires_at).strftime("%-d %B %Y"),
         "coupon_url": public_url(f"/coupon/{services.coupon_page_token(coupon)}"),
     }
@@ -30,5 +30,5 @@ def welcome_email(subscriber: Subscriber, coupon: Coupon | None) -> Email:
         email.images.append(
             InlineImage(cid="coupon-qr", data=qr_png(services.code_of(coupon).value), subtype="png")
         )
-        email.subject = f"Welcome! Your coupon: {coupon.offer.title}"
+        email.subject = f"Welcome! Your coupon: {coupon.offer_title}"
     return email

@@ -61,6 +61,10 @@ class Coupon(db.Model):
     redeemed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     voided_at: Mapped[datetime | None]
     void_reason: Mapped[str | None] = mapped_column(String(200))
+    # What the coupon gives, as its offer said when it was issued: an admin's later
+    # edit of the offer changes what new coupons promise, never what one already does.
+    offer_title: Mapped[str] = mapped_column(String(100), server_default="")
+    offer_terms: Mapped[str] = mapped_column(Text, server_default="")
 
     offer: Mapped[Offer] = relationship()
     redeemed_by = relationship("Staff", foreign_keys=[redeemed_by_id])

@@ -136,6 +136,8 @@ def issue_welcome_coupon(subscriber_id: int) -> Coupon | None:
         nonce = codes.new_nonce()
         coupon = Coupon(
             offer=offer,
+            offer_title=offer.title,
+            offer_terms=offer.terms,
             subscriber_id=subscriber.id,
             owner_key=key,
             nonce=nonce,
@@ -236,8 +238,8 @@ class CouponCard:
 def card_of(coupon: Coupon, redemption: Redemption | None = None) -> CouponCard:
     return CouponCard(
         status=coupon.effective_status(),
-        offer=coupon.offer.title,
-        terms=coupon.offer.terms,
+        offer=coupon.offer_title,
+        terms=coupon.offer_terms,
         expires_at=coupon.expires_at,
         redeemed_at=coupon.redeemed_at,
         redeemed_by=coupon.redeemed_by.display_name if coupon.redeemed_by else None,
@@ -367,7 +369,7 @@ def _redeem_statements(dialect: str) -> _RedeemStatements:
     rest of the redemption together).
     """
     coupon, record = Coupon.__table__, Redemption.__table__
-    offer, owner = Offer.__table__, Subscriber.__table__
+    owner = Subscriber.__table__
     now, staff = bindparam("at", type_=coupon.c.redeemed_at.type), bindparam("staff")
     ip = bindparam("from_ip", type_=record.c.ip.type)
     redeem = (
@@ -383,10 +385,12 @@ def _redeem_statements(dialect: str) -> _RedeemStatements:
             coupon.c.offer_id,
             coupon.c.subscriber_id,
             coupon.c.expires_at,
+            coupon.c.offer_title.label("offer"),
+            coupon.c.offer_terms.label("terms"),
         )
     )
     record_columns = ["coupon_id", "staff_id", "redeemed_at", "ip"]
-    shown = (offer.c.title.label("offer"), offer.c.terms, owner.c.first_name, owner.c.email)
+    shown = (owner.c.first_name, owner.c.email)
     if dialect == "postgresql":
         redeemed = redeem.cte("redeemed")
         recorded = (
@@ -400,9 +404,14 @@ def _redeem_statements(dialect: str) -> _RedeemStatements:
             "audited"
         )
         whole = (
-            select(recorded.c.id.label("redemption_id"), redeemed.c.expires_at, *shown)
+            select(
+                recorded.c.id.label("redemption_id"),
+                redeemed.c.expires_at,
+                redeemed.c.offer,
+                redeemed.c.terms,
+                *shown,
+            )
             .join_from(redeemed, recorded, true())
-            .join(offer, offer.c.id == redeemed.c.offer_id)
             .outerjoin(owner, owner.c.id == redeemed.c.subscriber_id)
             # A data-modifying CTE runs whether or not the answer reads it.
             .add_cte(audited)
@@ -415,8 +424,8 @@ def _redeem_statements(dialect: str) -> _RedeemStatements:
     )
     shown_by_ids = (
         select(*shown)
-        .outerjoin_from(offer, owner, owner.c.id == bindparam("subscriber_id"))
-        .where(offer.c.id == bindparam("offer_id"))
+        .outerjoin_from(coupon, owner, owner.c.id == coupon.c.subscriber_id)
+        .where(coupon.c.id == bindparam("coupon_id"))
     )
     return _RedeemStatements(redeem=redeem, record=record_it, shown=shown_by_ids)
 

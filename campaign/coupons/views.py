@@ -34,7 +34,11 @@ def sample_coupon():
     from campaign.campaigns.preview import SAMPLE_CODE
 
     offer = services.welcome_offer()
-    sample = SimpleNamespace(offer=offer, expires_at=utcnow() + timedelta(days=offer.validity_days))
+    sample = SimpleNamespace(
+        offer_title=offer.title,
+        offer_terms=offer.terms,
+        expires_at=utcnow() + timedelta(days=offer.validity_days),
+    )
     page = render_template(
         "coupons/coupon.html",
         coupon=sample,

@@ -88,7 +88,7 @@ def export(subscriber: Subscriber) -> dict:
         "coupons": [
             {
                 "code": code_of(c).display,
-                "offer": c.offer.title,
+                "offer": c.offer_title,
                 "status": c.effective_status().value,
                 "issued_at": _iso(c.issued_at),
                 "expires_at": _iso(c.expires_at),

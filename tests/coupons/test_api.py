@@ -272,3 +272,35 @@ def test_bad_undo_bodies_get_a_clear_400(client, desk, issue_coupon, body):
         "unknown_field",
         "invalid_reason",
     }
+
+
+def test_a_coupon_keeps_what_it_promised_when_the_offer_changes(
+    client, desk, issue_coupon, ctx, make_staff
+):
+    """An admin rewords the offer: coupons already sent still give what they said, at
+    the desk (look-up and redemption), on their page and in the export."""
+    from campaign.coupons import services
+    from campaign.staff.models import Staff
+
+    sent_before = issue_coupon("early@example.com")
+    admin_id, _, _ = make_staff("admin")
+    services.update_welcome_offer(
+        db.session.get(Staff, admin_id),
+        title="10% off your next treatment",
+        terms="Once.",
+        validity_days=30,
+    )
+    db.session.commit()
+    sent_after = issue_coupon("late@example.com")
+
+    looked_up = client.get(f"/api/v1/coupons/{sent_before}", headers=desk).get_json()
+    assert looked_up["offer"] == "Free massage oil"
+    redeemed = client.post(f"/api/v1/coupons/{sent_before}/redeem", headers=desk).get_json()
+    assert redeemed["offer"] == "Free massage oil"
+    assert client.get(f"/api/v1/coupons/{sent_after}", headers=desk).get_json()["offer"] == (
+        "10% off your next treatment"
+    )
+    early = db.session.scalar(select(Coupon).order_by(Coupon.id).limit(1))
+    page = client.get(f"/coupon/{services.coupon_page_token(early)}").get_data(as_text=True)
+    assert "<h1>Free massage oil</h1>" in page
+    assert "Not exchangeable for cash" in page
