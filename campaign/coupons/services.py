@@ -87,8 +87,9 @@ def welcome_promise(subscriber: Subscriber | None = None) -> str | None:
         return None
     if subscriber is not None:
         held = _coupon_for_owner(offer.id, owner_key(subscriber.email_canonical))
-        if held is not None and held.effective_status() != CouponStatus.ISSUED:
-            return None
+        if held is not None:  # sent again if still good, with the wording it had
+            good = held.effective_status() == CouponStatus.ISSUED
+            return held.offer_title.rstrip(".") if good else None
     return offer.title.rstrip(".")
 
 
