@@ -34,7 +34,7 @@ ACTION_LABELS = {
     "staff.login": "Logged in",
     "staff.login_failed": "Login failed",
     "staff.password_link_requested": "Password link asked for",
-    "staff.password_link_mailed": "Password link mailed",
+    "staff.password_link_mailed": "Password link mailed (forgot password)",
     "staff.password_link_sent": "Password link sent by an admin",
     "staff.password_set": "Password set",
     "staff.sessions_ended": "Logged out everywhere else",

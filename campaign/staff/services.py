@@ -228,13 +228,17 @@ def request_password_link(email: str) -> None:
 def forgot_link_recipient(address: str) -> Staff | None:
     """The account a "forgot your password?" request for ``address`` mails a link
     to: an active one that has not had ``FORGOT_LINKS_PER_HOUR`` this hour. The
-    mailing is recorded here (kept if the caller commits after sending)."""
+    mailing is recorded here; the caller commits (at once: the account's row stays
+    locked until then) and hands the email to its own task."""
     found = find_staff(address)
     if found is None or not found.active:
         return None
-    # The row is locked, so two requests at once cannot both take the last link.
+    # Two requests at once must not both take the last link. On PostgreSQL the
+    # account's row is locked; on SQLite, which has no row locks, the mailing is
+    # written before it is counted: a second writer waits for the first one's commit.
     staff = db.session.get(Staff, found.id, with_for_update=True, populate_existing=True)
     target = f"staff:{staff.id}"
+    audit.record("staff.password_link_mailed", target=target)
     mailed = db.session.scalar(
         select(func.count())
         .select_from(AuditEvent)
@@ -244,10 +248,9 @@ def forgot_link_recipient(address: str) -> Staff | None:
             AuditEvent.at >= utcnow() - timedelta(hours=1),
         )
     )
-    if mailed >= FORGOT_LINKS_PER_HOUR:
-        logger.warning("password link not sent to %s: %s this hour already", target, mailed)
+    if mailed > FORGOT_LINKS_PER_HOUR:  # this one included
+        logger.warning("password link not sent to %s: %s this hour", target, mailed - 1)
         return None
-    audit.record("staff.password_link_mailed", target=target)
     return staff
 
 

@@ -9,6 +9,7 @@ from celery import shared_task
 from campaign import clinic
 from campaign.emails import MAX_RETRIES, Email, public_url, send_or_retry
 from campaign.extensions import db
+from campaign.outbox import after_commit
 from campaign.staff import services
 from campaign.staff.models import Staff
 
@@ -31,8 +32,8 @@ def send_password_email(self, staff_id: int, kind: str) -> None:
     send_or_retry(self, password_email(staff, kind))
 
 
-@shared_task(bind=True, max_retries=MAX_RETRIES)
-def send_password_email_to(self, address: str) -> None:
+@shared_task
+def send_password_email_to(address: str) -> None:
     """A "forgot your password?" request: a link, if the address has an active account
     (and it has not had its links for the hour)."""
     staff = services.forgot_link_recipient(address)
@@ -40,8 +41,10 @@ def send_password_email_to(self, address: str) -> None:
         logger.info("password link not sent: no active account for that address, or enough")
         db.session.rollback()
         return
-    if send_or_retry(self, password_email(staff, "reset")):
-        db.session.commit()  # the mailing counts once the server has the email
+    # Sent by a task of its own, with its own retries: a retry of this one would
+    # count the same request twice.
+    after_commit(send_password_email, staff.id, "reset")
+    db.session.commit()
 
 
 def password_email(staff: Staff, kind: str) -> Email:
