@@ -73,7 +73,9 @@ def _answer(result: CouponResult, ok_status: int = 200):
         status, message = ERRORS[result.outcome]
         card = result.shown()
         if result.outcome is Outcome.ALREADY_REDEEMED and card.redeemed_at:
-            message = f"Already used on {_iso(card.redeemed_at)} by {card.redeemed_by or 'staff'}."
+            # For the person at the desk: the clinic's time (the JSON has the UTC one).
+            when = clinic.local_time(card.redeemed_at).strftime("%-d %B %Y at %H:%M")
+            message = f"Already used on {when} by {card.redeemed_by or 'staff'}."
         field = "reason" if result.outcome is Outcome.REASON_REQUIRED else "code"
         body = {"error": {"code": result.outcome.value, "message": message, "field": field}}
         if card is not None:

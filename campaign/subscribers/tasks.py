@@ -19,13 +19,21 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def send_confirmation_email(self, subscriber_id: int) -> None:
-    # An import can owe thousands at once: they go at the mail server's rate.
-    throttle.acquire()
-    subscriber = db.session.get(Subscriber, subscriber_id)
-    if subscriber is None or subscriber.status != SubscriberStatus.PENDING:
+    if _pending(subscriber_id) is None:
         logger.info("confirmation for subscriber %s skipped: no longer pending", subscriber_id)
         return
-    send_or_retry(self, mail.confirmation_email(subscriber))
+    # An import can owe thousands at once: they go at the mail server's rate, and
+    # only those still pending take a turn. Read again after it: it may have been
+    # confirmed or erased meanwhile.
+    throttle.acquire()
+    db.session.expire_all()
+    if (subscriber := _pending(subscriber_id)) is not None:
+        send_or_retry(self, mail.confirmation_email(subscriber))
+
+
+def _pending(subscriber_id: int) -> Subscriber | None:
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    return subscriber if subscriber and subscriber.status == SubscriberStatus.PENDING else None
 
 
 @shared_task

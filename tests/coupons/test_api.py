@@ -304,3 +304,22 @@ def test_a_coupon_keeps_what_it_promised_when_the_offer_changes(
     page = client.get(f"/coupon/{services.coupon_page_token(early)}").get_data(as_text=True)
     assert "<h1>Free massage oil</h1>" in page
     assert "Not exchangeable for cash" in page
+
+
+def test_already_used_says_when_in_the_clinics_time(
+    app, client, desk, issue_coupon, ctx, monkeypatch
+):
+    """The message is read out at the desk: the clinic's time, not UTC's (the JSON
+    keeps the UTC time for scripts)."""
+    from zoneinfo import ZoneInfo
+
+    monkeypatch.setitem(app.config, "CLINIC_TIMEZONE", "Pacific/Auckland")
+    code = issue_coupon()
+    client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    again = client.post(f"/api/v1/coupons/{code}/redeem", headers=desk).get_json()
+    redeemed_at = db.session.scalar(select(Coupon.redeemed_at))
+    there = redeemed_at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo("Pacific/Auckland"))
+    assert again["error"]["message"].startswith(
+        f"Already used on {there:%-d %B %Y at %H:%M} by "
+    ), again
+    assert again["coupon"]["redeemed_at"] == redeemed_at.isoformat(timespec="seconds") + "Z"
