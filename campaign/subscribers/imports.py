@@ -39,6 +39,11 @@ CHUNK_BYTES = 256 * 1024
 ROWS_PER_BATCH = 1000
 MAX_ERRORS_KEPT = 200
 COLUMNS = {"email", "first_name", "consented_at", "source"}
+# Our own export's columns (``GET /api/v1/subscribers?format=csv``), read too, so a list
+# moved from one installation to another arrives as it left: ``confirmed_at`` stands
+# for the consent date, and people unsubscribed or bounced there are left out.
+EXPORT_COLUMNS = {"id", "status", "created_at", "confirmed_at"}
+LEFT_OUT_STATUSES = {"unsubscribed", "bounced"}
 
 
 class ImportJob(db.Model):
@@ -150,7 +155,17 @@ class Row:
 class Tally:
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ["rows", "invalid", "confirmed", "opt_in", "existing", "suppressed", "duplicate"], 0
+            [
+                "rows",
+                "invalid",
+                "confirmed",
+                "opt_in",
+                "existing",
+                "suppressed",
+                "duplicate",
+                "not_subscribed",
+            ],
+            0,
         )
     )
     errors: list[dict] = field(default_factory=list)
@@ -228,7 +243,7 @@ def _check_header(fieldnames: list[str], line: int, tally: Tally) -> None:
     for name in names:
         if names.count(name) > 1:
             raise ImportInvalid(f"The column '{name[:40]}' is named twice: keep one of them.")
-    unread = [name for name in names if name not in COLUMNS]
+    unread = [name for name in names if name not in COLUMNS | EXPORT_COLUMNS]
     for name in unread:
         if "consent" in name:
             # Read as no consent at all, it would mail everyone a confirmation request.
@@ -241,7 +256,7 @@ def _check_header(fieldnames: list[str], line: int, tally: Tally) -> None:
         tally.note(
             line,
             f"Columns not read: {listed}. Only email, first_name, consented_at and "
-            "source are read.",
+            "source are read (and our own export's status and confirmed_at).",
         )
 
 
@@ -264,7 +279,9 @@ def _records(reader: csv.DictReader, blank: int, tally: Tally) -> Iterator[Row]:
             email = normalize_address(record.get("email", ""))
             # The same rule as a signup's: no control characters, at most 100.
             name = clean_first_name(record.get("first_name", ""))
-            consented_at = _parse_date(record.get("consented_at", ""))
+            consented_at = _parse_date(
+                record.get("consented_at", "").strip() or record.get("confirmed_at", "")
+            )
         except InvalidAddress as exc:
             tally.error(number, f"email: {exc}")
             continue
@@ -273,6 +290,10 @@ def _records(reader: csv.DictReader, blank: int, tally: Tally) -> Iterator[Row]:
             continue
         except ValueError as exc:
             tally.error(number, f"consented_at: {exc}")
+            continue
+        if record.get("status", "").strip().lower() in LEFT_OUT_STATUSES:
+            # They left that list (or their mailbox did): nothing is mailed to them.
+            tally.counts["not_subscribed"] += 1
             continue
         # Where the list came from ("old-list", "front-desk"), as a signup's source.
         source = record.get("source", "").strip() or "import"

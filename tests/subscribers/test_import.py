@@ -58,6 +58,7 @@ def test_dry_run_then_import(marketing_client, ctx, smtp):
     assert report["status"] == "analysed"
     assert report["counts"] == {
         "rows": 6, "invalid": 2, "confirmed": 2, "opt_in": 1, "existing": 0, "suppressed": 0, "duplicate": 1,
+        "not_subscribed": 0,
     }  # fmt: skip
     assert [e["row"] for e in report["errors"]] == [4, 5]
     assert "future" in report["errors"][1]["error"]
@@ -334,7 +335,8 @@ def test_columns_not_read_are_named_in_the_dry_run(marketing_client, ctx):
         {
             "row": 1,
             "error": "Columns not read: 'phone', 'notes'. Only email, first_name, "
-            "consented_at and source are read.",
+            "consented_at and source are read (and our own export's status and "
+            "confirmed_at).",
         }
     ]
     page = marketing_client.get(f"/staff/subscribers/import/{job_id}").get_data(as_text=True)
@@ -384,3 +386,41 @@ def test_an_erasure_during_the_dry_run_ends_it_and_drops_the_file(
     assert job.status == "failed"
     assert "upload the file again" in job.errors[0]["error"]
     assert count(imports.ImportChunk) == 0
+
+
+def test_our_export_moved_to_a_new_installation_arrives_as_it_left(marketing_client, ctx, smtp):
+    """Confirmed people stay confirmed with their date (no opt-in email), the one who
+    unsubscribed is left out (nothing is mailed to her), the pending one is asked again."""
+    from sqlalchemy import delete
+
+    from campaign.subscribers import services
+    from tests.subscribers.helpers import confirmed_subscriber, pending_subscriber
+
+    kept = confirmed_subscriber("kept@example.com")
+    confirmed_on = kept.confirmed_at
+    left = confirmed_subscriber("left@example.com")
+    services.unsubscribe(left.id)
+    pending_subscriber("waiting@example.com")
+    db.session.commit()
+    exported = marketing_client.get("/api/v1/subscribers?format=csv").get_data(as_text=True)
+    # A new installation: the same file, an empty list.
+    db.session.execute(delete(ConsentRecord))
+    db.session.execute(delete(Subscriber))
+    db.session.commit()
+
+    job_id = job_id_of(upload(marketing_client, exported))
+    analyse_import.apply(args=[job_id])
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    assert report["errors"] == []  # every column of our own export is read or known
+    counts = report["counts"]
+    assert (counts["confirmed"], counts["opt_in"], counts["not_subscribed"]) == (1, 1, 1)
+    imports.claim(job_id, "analysed", "queued")
+    db.session.commit()
+    run_import.apply(args=[job_id])
+    db.session.expire_all()
+    statuses = dict(db.session.execute(select(Subscriber.email, Subscriber.status)).all())
+    assert statuses == {"kept@example.com": "confirmed", "waiting@example.com": "pending"}
+    kept_again = db.session.scalar(select(Subscriber).filter_by(email="kept@example.com"))
+    assert kept_again.confirmed_at == confirmed_on.replace(microsecond=0)
+    assert smtp.to("left@example.com") == []
+    assert smtp.to("kept@example.com") == []
