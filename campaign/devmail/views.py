@@ -7,11 +7,12 @@ import email.policy
 import re
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, render_template, url_for
 
 bp = Blueprint("devmail", __name__, url_prefix="/dev/mail", template_folder="templates")
 
 NAME_PATTERN = re.compile(r"^[0-9]+-[0-9a-f]{8}\.eml$")
+CID_SOURCE = re.compile(r'src="cid:([^"]+)"')
 
 
 def _folder() -> Path:
@@ -57,6 +58,13 @@ def message_html(name: str):
         abort(404)
     # Links open in the whole window, so a person can click through as from a mail client.
     body = html.get_content().replace("<head>", '<head><base target="_top">', 1)
+    # Inline images (the coupon's QR) are parts of the message: served from it.
+    body = CID_SOURCE.sub(
+        lambda found: 'src="{}"'.format(
+            url_for("devmail.inline_image", name=name, content_id=found.group(1))
+        ),
+        body,
+    )
     response = current_app.response_class(body, mimetype="text/html")
     # The mail's HTML is shown as is, but may not run scripts or reach our cookies.
     response.headers["Content-Security-Policy"] = (
@@ -66,3 +74,13 @@ def message_html(name: str):
     # Shown in the message page's frame: the site-wide DENY would leave it blank.
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+@bp.get("/<name>/cid/<path:content_id>")
+def inline_image(name: str, content_id: str):
+    for part in _caught(name).walk():
+        if part.get_content_maintype() == "image" and (
+            str(part.get("Content-ID", "")).strip().strip("<>") == content_id
+        ):
+            return current_app.response_class(part.get_content(), mimetype=part.get_content_type())
+    abort(404)
