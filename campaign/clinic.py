@@ -104,11 +104,17 @@ def local_time(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC).astimezone(zone()).replace(tzinfo=None)
 
 
+def utc_time(local: datetime) -> datetime:
+    """A wall-clock time of the clinic's as a stored (naive UTC) time. Of a time the
+    clocks pass twice (when they go back), the first; a time they skip (when they go
+    forward) is read with the offset before the change, so a midnight skipped is the
+    day's first moment. ``local_time`` of the answer differs from ``local`` only then."""
+    return local.replace(tzinfo=zone()).astimezone(UTC).replace(tzinfo=None)
+
+
 def start_of_today() -> datetime:
     """The clinic's last midnight, as a stored (naive UTC) time."""
-    clinic_zone = zone()
-    midnight = datetime.combine(datetime.now(clinic_zone).date(), time(), tzinfo=clinic_zone)
-    return midnight.astimezone(UTC).replace(tzinfo=None)
+    return utc_time(datetime.combine(datetime.now(zone()).date(), time()))
 
 
 def _format_local(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:

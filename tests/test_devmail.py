@@ -2,29 +2,43 @@
 
 import smtplib
 from email.message import EmailMessage
+from pathlib import Path
 
 from campaign.devmail.catcher import serve
 from tests.smtp_sink import free_port
 
 
-def test_catcher_saves_mail_and_the_page_shows_it(make_app, settings, tmp_path):
+def new_message(subject: str, text: str, html: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = "news@clinic.test"
+    message["To"] = "ann@example.com"
+    message["Subject"] = subject
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    return message
+
+
+def caught(folder: Path, message: EmailMessage) -> Path:
+    """Send ``message`` over SMTP to a real catcher writing to ``folder``; its file."""
     port = free_port()
-    folder = tmp_path / "mail"
     controller = serve(folder, "127.0.0.1", port)
     try:
-        message = EmailMessage()
-        message["From"] = "news@clinic.test"
-        message["To"] = "ann@example.com"
-        message["Subject"] = "Hello from the catcher"
-        message.set_content("plain body https://clinic.test/confirm/abc")
-        message.add_alternative(
-            "<html><head></head><body><a href='x'>html body</a></body></html>", subtype="html"
-        )
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             smtp.send_message(message)
     finally:
         controller.stop()
     (saved,) = folder.glob("*.eml")
+    return saved
+
+
+def test_catcher_saves_mail_and_the_page_shows_it(make_app, settings, tmp_path):
+    folder = tmp_path / "mail"
+    message = new_message(
+        "Hello from the catcher",
+        "plain body https://clinic.test/confirm/abc",
+        "<html><head></head><body><a href='x'>html body</a></body></html>",
+    )
+    saved = caught(folder, message)
 
     app = make_app(DEV_MAIL_VIEWER=True, DEV_MAIL_DIR=str(folder))
     client = app.test_client()
@@ -43,26 +57,15 @@ def test_catcher_saves_mail_and_the_page_shows_it(make_app, settings, tmp_path):
 
 
 def test_the_viewer_shows_inline_images_such_as_the_coupons_qr(make_app, tmp_path):
-    port = free_port()
     folder = tmp_path / "mail"
-    controller = serve(folder, "127.0.0.1", port)
     png = b"\x89PNG\r\n\x1a\n" + b"0" * 32
-    try:
-        message = EmailMessage()
-        message["From"] = "news@clinic.test"
-        message["To"] = "ann@example.com"
-        message["Subject"] = "Your coupon"
-        message.set_content("code AAAA-BBBB-CCCC")
-        message.add_alternative(
-            '<html><head></head><body><img src="cid:coupon-qr" alt="QR"></body></html>',
-            subtype="html",
-        )
-        message.get_payload()[1].add_related(png, "image", "png", cid="<coupon-qr>")
-        with smtplib.SMTP("127.0.0.1", port) as smtp:
-            smtp.send_message(message)
-    finally:
-        controller.stop()
-    (saved,) = folder.glob("*.eml")
+    message = new_message(
+        "Your coupon",
+        "code AAAA-BBBB-CCCC",
+        '<html><head></head><body><img src="cid:coupon-qr" alt="QR"></body></html>',
+    )
+    message.get_payload()[1].add_related(png, "image", "png", cid="<coupon-qr>")
+    saved = caught(folder, message)
     client = make_app(DEV_MAIL_VIEWER=True, DEV_MAIL_DIR=str(folder)).test_client()
     html = client.get(f"/dev/mail/{saved.name}/html").get_data(as_text=True)
     source = f"/dev/mail/{saved.name}/cid/coupon-qr"

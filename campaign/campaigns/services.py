@@ -148,18 +148,15 @@ def parse_send_at(value: object) -> datetime:
 
 
 def _clinic_time_to_utc(local: datetime, typed: str) -> datetime:
-    """A wall-clock time of the clinic's as naive UTC. Of a time the clocks pass twice
-    (when they go back), the first; one they skip (when they go forward) is refused."""
-    zone = clinic.zone()
-    moment = local.replace(tzinfo=zone).astimezone(UTC)
-    if moment.astimezone(zone).replace(tzinfo=None) != local:
+    moment = clinic.utc_time(local)
+    if clinic.local_time(moment) != local:  # a time the clocks skip
         raise CampaignInvalid(
             "send_at",
             "invalid_send_at",
-            f"{typed} does not exist in {zone.key}: the clocks go forward then. "
+            f"{typed} does not exist in {clinic.zone().key}: the clocks go forward then. "
             "Please pick another time.",
         )
-    return moment.replace(tzinfo=None)
+    return moment
 
 
 def _move(campaign: Campaign, allowed: set[CampaignStatus], move: str, **values) -> None:

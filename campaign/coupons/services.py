@@ -61,11 +61,16 @@ def owner_key(canonical_email: str) -> str:
     return hmac.new(key, canonical_email.encode(), hashlib.sha256).hexdigest()
 
 
-def welcome_offer() -> Offer:
-    """The active welcome offer, created with sensible defaults on first use."""
-    offer = db.session.scalar(
+def current_welcome_offer() -> Offer | None:
+    """The welcome offer as stored, or None before its first use (reads only)."""
+    return db.session.scalar(
         select(Offer).filter_by(kind="welcome").order_by(Offer.id.desc()).limit(1)
     )
+
+
+def welcome_offer() -> Offer:
+    """The active welcome offer, created with sensible defaults on first use."""
+    offer = current_welcome_offer()
     if offer is None:
         offer = Offer(kind="welcome", **DEFAULT_OFFER)
         db.session.add(offer)
@@ -78,9 +83,7 @@ def welcome_promise(subscriber: Subscriber | None = None) -> str | None:
     confirmation email promise it), or None when there is nothing to promise: the
     offer is switched off, or ``subscriber`` has had theirs (one per person, ever)
     and it is used up. A person back with a coupon still good is sent it again."""
-    offer = db.session.scalar(
-        select(Offer).filter_by(kind="welcome").order_by(Offer.id.desc()).limit(1)
-    )
+    offer = current_welcome_offer()
     if offer is None:  # not saved yet: the defaults, as welcome_offer() will store them
         return DEFAULT_OFFER["title"]
     if not offer.active:
@@ -163,19 +166,20 @@ def issue_welcome_coupon(subscriber_id: int) -> Coupon | None:
 
 def owe_welcome(subscriber_id: int) -> None:
     """Record the welcome as owed and wake the drain after the commit."""
-    from campaign.coupons.tasks import send_owed_welcomes
-
-    table = OwedWelcome.__table__
-    db.session.execute(
-        insert_unless_exists(table).values(subscriber_id=subscriber_id, queued_at=utcnow())
-    )
-    wake_after_commit(send_owed_welcomes)
+    owe_welcomes([subscriber_id])
 
 
 def owe_welcomes(subscriber_ids: list[int]) -> None:
-    """Put taken welcomes back as owed (their tasks never reached the broker)."""
-    for subscriber_id in subscriber_ids:
-        owe_welcome(subscriber_id)
+    """Record welcomes as owed (one statement; also for taken ones whose tasks never
+    reached the broker) and wake the drain after the commit."""
+    from campaign.coupons.tasks import send_owed_welcomes
+
+    now = utcnow()
+    db.session.execute(
+        insert_unless_exists(OwedWelcome.__table__),
+        [{"subscriber_id": subscriber_id, "queued_at": now} for subscriber_id in subscriber_ids],
+    )
+    wake_after_commit(send_owed_welcomes)
 
 
 def take_owed_welcomes(limit: int) -> list[int]:

@@ -9,7 +9,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from campaign import database
 from campaign.coupons import services
-from campaign.coupons.models import Coupon, CouponStatus
+from campaign.coupons.models import Coupon, CouponStatus, Offer
 from campaign.coupons.qr import qr_svg
 from campaign.database import utcnow
 from campaign.extensions import db
@@ -33,13 +33,14 @@ def sample_coupon():
     """Where a test copy's coupon link goes: what a reader's own link opens."""
     from campaign.campaigns.preview import SAMPLE_CODE
 
-    offer = services.welcome_offer()
+    # Read only: before the offer's first use, the defaults it will be made with.
+    offer = services.current_welcome_offer() or Offer(**services.DEFAULT_OFFER)
     sample = SimpleNamespace(
         offer_title=offer.title,
         offer_terms=offer.terms,
         expires_at=utcnow() + timedelta(days=offer.validity_days),
     )
-    page = render_template(
+    return render_template(
         "coupons/coupon.html",
         coupon=sample,
         code=SimpleNamespace(display=SAMPLE_CODE),
@@ -47,8 +48,6 @@ def sample_coupon():
         qr=qr_svg(SAMPLE_CODE, title=f"QR code of coupon {SAMPLE_CODE}"),
         sample=True,
     )
-    db.session.rollback()  # the offer is made on first use; a GET writes nothing
-    return page
 
 
 @bp.get("/coupon/<token>")

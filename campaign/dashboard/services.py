@@ -13,7 +13,7 @@ table, so they still count those rows; only "unsubscribes caused" needs the pers
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, case, func, select, text
 from sqlalchemy.sql import ColumnElement
@@ -159,15 +159,10 @@ class Weeks:
 
 
 def _weeks(now: datetime, count: int) -> Weeks:
-    zone = clinic.zone()
     today = clinic.local_time(now).date()
     this_monday = today - timedelta(days=today.weekday())
     mondays = [this_monday - timedelta(weeks=back) for back in range(count - 1, -1, -1)]
-    starts = [
-        datetime.combine(monday, time(), tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-        for monday in mondays
-    ]
-    return Weeks(mondays, starts)
+    return Weeks(mondays, [clinic.utc_time(datetime.combine(day, time())) for day in mondays])
 
 
 def _count_by_week(moment: ColumnElement, weeks: Weeks, *criteria) -> dict[date | None, int]:

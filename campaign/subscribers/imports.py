@@ -188,12 +188,13 @@ def _parse_date(value: str) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise ValueError(f"{value[:40]!r} is not a date: write it as 2025-03-14") from None
-    if moment.tzinfo is None:
-        # A date (or a time without an offset) is the clinic's: 2025-06-01 is that
-        # day from its midnight, and stays 1 June on the pages whatever the zone.
-        moment = moment.replace(tzinfo=clinic.zone())
     try:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        if moment.tzinfo is None:
+            # A date (or a time without an offset) is the clinic's: 2025-06-01 is that
+            # day from its midnight, and stays 1 June on the pages whatever the zone.
+            moment = clinic.utc_time(moment)
+        else:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
         raise ValueError("date out of range") from None
     if moment > utcnow():
