@@ -36,9 +36,10 @@ def subscriber_json(subscriber: Subscriber) -> dict:
 
 
 def _filtered():
-    q = request.args.get("q", "").strip()
-    if len(q) > 254:
+    q = request.args.get("q", "")
+    if len(q) > 254:  # as typed, as the OpenAPI document's maxLength counts it
         raise ApiError(400, "invalid_q", "q is limited to 254 characters.", "q")
+    q = q.strip()
     status = request.args.get("status", "")
     if status and status not in {s.value for s in SubscriberStatus}:
         raise ApiError(400, "invalid_status", "Unknown status.", "status")
