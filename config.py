@@ -97,6 +97,9 @@ class Config:
     # This many invalid coupon codes in this window pauses the account.
     INVALID_CODE_BURST = _env("INVALID_CODE_BURST", "10 per 5 minutes")
     INVALID_CODE_LOCK_MINUTES = _env_int("INVALID_CODE_LOCK_MINUTES", 5)
+    # A staff login session unused this long has ended (the desk's tablet stays logged
+    # in while it is used; a forgotten laptop does not).
+    STAFF_SESSION_IDLE_DAYS = _env_int("STAFF_SESSION_IDLE_DAYS", 30)
 
     # How many reverse proxies sit in front of the app (their X-Forwarded-* are trusted).
     TRUSTED_PROXIES = _env_int("TRUSTED_PROXIES", 0)

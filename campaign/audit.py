@@ -38,6 +38,7 @@ ACTION_LABELS = {
     "staff.password_link_sent": "Password link sent by an admin",
     "staff.password_set": "Password set",
     "staff.sessions_ended": "Logged out everywhere else",
+    "staff.session_ended": "Logged out on another device",
     "staff.token_created": "API token created",
     "staff.token_revoked": "API token revoked",
     "subscriber.exported": "Subscriber's data exported",

@@ -14,10 +14,9 @@ from functools import wraps
 from flask import g, redirect, request, url_for
 from flask_login import current_user
 
-from campaign import database
 from campaign.errors import ApiError
 from campaign.extensions import csrf, login_manager
-from campaign.staff import services
+from campaign.staff import services, sessions
 from campaign.staff.models import Role, Staff
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -25,13 +24,14 @@ SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 @login_manager.user_loader
 def load_staff(session_id: str) -> Staff | None:
-    """The active staff member of a login session, if their password is unchanged
-    since they logged in (``Staff.get_id``): a new password logs out everywhere."""
-    staff_id, _, fingerprint = session_id.partition(":")
-    if not (staff_id.isascii() and staff_id.isdigit()):
+    """The active staff member of a login session that has not ended, if their
+    password is unchanged since they logged in (``Staff.get_id``): a new password
+    logs out everywhere. A cookie from before sessions had keys logs in afresh."""
+    staff_id, fingerprint, key = (session_id.split(":", 2) + ["", ""])[:3]
+    if not (staff_id.isascii() and staff_id.isdigit() and key):
         return None
-    staff = database.get(Staff, int(staff_id))
-    if staff is None or not staff.active or staff.password_fingerprint != fingerprint:
+    staff = sessions.staff_for_session(int(staff_id), key)
+    if staff is None or staff.password_fingerprint != fingerprint:
         return None
     return staff
 

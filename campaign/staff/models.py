@@ -52,6 +52,12 @@ class Staff(UserMixin, db.Model):
         back_populates="staff", order_by="ApiToken.id", cascade="all, delete-orphan"
     )
 
+    # The login session of this request, kept on the object, not mapped (hence no
+    # annotation): its key goes into the cookie, its id tells "this device" from the
+    # others on the account page.
+    session_key = None
+    session_id = None
+
     @property
     def role(self) -> Role:
         return Role.named(self.role_name)
@@ -73,8 +79,10 @@ class Staff(UserMixin, db.Model):
         return hashlib.sha256(f"{self.password_hash}{epoch}".encode()).hexdigest()[:16]
 
     def get_id(self) -> str:
-        # What Flask-Login keeps in the session cookie, read back by ``load_staff``.
-        return f"{self.id}:{self.password_fingerprint}"
+        # What Flask-Login keeps in the session cookie, read back by ``load_staff``:
+        # the account, its fingerprint and the key of this login's ``StaffSession``
+        # (set on the object by ``services.start_session`` or by ``load_staff``).
+        return f"{self.id}:{self.password_fingerprint}:{self.session_key}"
 
     def has_role(self, role: Role) -> bool:
         return self.role >= role
@@ -100,3 +108,22 @@ class ApiToken(db.Model):
     revoked_at: Mapped[datetime | None]
 
     staff: Mapped[Staff] = relationship(back_populates="tokens")
+
+
+class StaffSession(db.Model):
+    """One login on one device. The cookie holds the key; only its SHA-256 is stored.
+
+    Logging out deletes the row, so a copy of the cookie (another tab's, a stolen one)
+    ends with it: a signed cookie alone could not be taken back.
+    """
+
+    __tablename__ = "staff_session"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(255))

@@ -22,6 +22,7 @@ from campaign.audit import AuditEvent
 from campaign.database import utcnow
 from campaign.extensions import db
 from campaign.outbox import after_commit
+from campaign.staff import sessions
 from campaign.staff.models import ApiToken, Role, Staff
 from campaign.subscribers.addresses import InvalidAddress, normalize_address
 from campaign.tokens import Purpose, TokenInvalid, make_token, read_token, row_id
@@ -156,12 +157,15 @@ def set_active(staff: Staff, active: bool, by: Staff) -> None:
         staff.active = active
         if not active:
             _raise_session_epoch(staff)
+            sessions.end_sessions(staff, keep_current=False)
 
 
 def end_other_sessions(staff: Staff) -> None:
-    """Log the account out everywhere and spend its set-password links; the caller
-    logs the current session in again (``login_user``) after the commit."""
+    """Log the account out everywhere else and spend its set-password links; the
+    caller logs the current session in again (``login_user``) after the commit, since
+    its fingerprint changed too."""
     _raise_session_epoch(staff)
+    sessions.end_sessions(staff, keep_current=True)
     audit.record("staff.sessions_ended", staff_id=staff.id, target=f"staff:{staff.id}")
 
 
@@ -172,9 +176,10 @@ def _raise_session_epoch(staff: Staff) -> None:
     db.session.refresh(staff, ["session_epoch"])
 
 
-def set_password(staff: Staff, password: str) -> None:
+def set_password(staff: Staff, password: str, keep_session: bool = False) -> None:
     """Replace the password. Every login session of the account ends (they carry the
-    old password's fingerprint), and so does every set-password link.
+    old password's fingerprint), but this request's with ``keep_session``, and so does
+    every set-password link.
 
     One conditional UPDATE on the password being replaced: a link used twice at the
     same moment sets one password, and the other use is told the link is spent.
@@ -190,6 +195,7 @@ def set_password(staff: Staff, password: str) -> None:
     if not replaced:
         raise StaffError("The password was changed meanwhile: this link or form is spent.")
     db.session.refresh(staff)
+    sessions.end_sessions(staff, keep_current=keep_session)
     audit.record("staff.password_set", staff_id=staff.id, target=f"staff:{staff.id}")
 
 
@@ -198,7 +204,7 @@ def change_password(staff: Staff, current: str, new: str) -> None:
         _hasher.verify(staff.password_hash, current)
     except (VerificationError, InvalidHashError):
         raise StaffError("Your current password is not right.") from None
-    set_password(staff, new)
+    set_password(staff, new, keep_session=True)
 
 
 def send_password_link(staff: Staff, by: Staff) -> None:

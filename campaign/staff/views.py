@@ -14,7 +14,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from campaign.extensions import db, rate_limits
-from campaign.staff import services
+from campaign.staff import services, sessions
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.forms import (
     ChangePasswordForm,
@@ -50,6 +50,8 @@ def login():
     error = None
     if form.validate_on_submit():
         staff = services.authenticate(form.email.data, form.password.data)
+        if staff is not None:
+            sessions.start_session(staff)
         db.session.commit()
         if staff is not None:
             login_user(staff)
@@ -94,6 +96,7 @@ def set_password(token: str):
             error = str(exc)
         else:
             services.note_login(staff)
+            sessions.start_session(staff)
             db.session.commit()
             login_user(staff)
             flash("Your password is set. Welcome!", "ok")
@@ -127,7 +130,12 @@ def account():
             return redirect(url_for("staff.account"))
     status = 400 if request.method == "POST" else 200
     page = render_template(
-        "staff/account.html", form=form, error=error, min_length=services.MIN_PASSWORD_LENGTH
+        "staff/account.html",
+        form=form,
+        error=error,
+        min_length=services.MIN_PASSWORD_LENGTH,
+        sessions=sessions.sessions_of(current_staff()),
+        device_label=sessions.device_label,
     )
     return page, status
 
@@ -143,8 +151,23 @@ def end_other_sessions():
     return redirect(url_for("staff.account"))
 
 
+@bp.post("/account/sessions/<int:session_id>/end")
+@page_role_required(Role.RECEPTIONIST)
+def end_session(session_id: int):
+    staff = current_staff()
+    if session_id == staff.session_id:
+        return logout()
+    if sessions.end_session(staff, session_id):
+        db.session.commit()
+        flash("Logged out on that device.", "ok")
+    return redirect(url_for("staff.account"))
+
+
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:  # a copy of this cookie ends with it
+        sessions.end_session(current_user, current_user.session_id)
+        db.session.commit()
     logout_user()
     return redirect(url_for("staff.login"))
 
