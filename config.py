@@ -9,7 +9,9 @@ environment; see ``.env.example`` for the full list.
 from __future__ import annotations
 
 import os
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
@@ -163,9 +165,45 @@ def _broker_transport_options(broker_url: str) -> dict:
     return {}
 
 
+def _ascii_domain(domain: str) -> str:
+    """An internationalised domain in the ASCII form mail and links need
+    (``bücher.de`` as ``xn--bcher-kva.de``); one that is not a domain stays as it is,
+    for ``flask doctor`` to report."""
+    if domain.isascii():
+        return domain
+    import idna  # email-validator's: IDNA 2008, as subscribers' addresses are read
+
+    try:
+        return idna.encode(domain, uts46=True).decode()
+    except idna.IDNAError:
+        return domain
+
+
+def ascii_base_url(url: str) -> str:
+    """``BASE_URL`` as every link and header can carry it: an accented host in its
+    ASCII form and an accented path percent-encoded (a List-Unsubscribe header must be
+    ASCII, and a link is the same either way)."""
+    parts = urlsplit(url)
+    host, netloc = parts.hostname or "", parts.netloc
+    if not host.isascii():  # hostname is lower-cased: so must the netloc be to find it
+        netloc = netloc.lower().replace(host, _ascii_domain(host))
+    path = quote(parts.path, safe="/%:@!$&'()*+,;=")
+    return urlunsplit(parts._replace(netloc=netloc, path=path)).rstrip("/")
+
+
+def ascii_sender(sender: str) -> str:
+    """``MAIL_DEFAULT_SENDER`` with its domain in ASCII form; the name may stay
+    accented (the From header encodes it)."""
+    _, address = parseaddr(sender)
+    domain = address.rpartition("@")[2]
+    return sender.replace(domain, _ascii_domain(domain)) if domain else sender
+
+
 def derived_settings(config: dict) -> dict:
     """Settings computed from others, applied after any override."""
     return {
+        "BASE_URL": ascii_base_url(config["BASE_URL"]),
+        "MAIL_DEFAULT_SENDER": ascii_sender(config["MAIL_DEFAULT_SENDER"]),
         "RATELIMIT_STORAGE_URI": config["REDIS_URL"] or "memory://",
         "CELERY": {
             "broker_url": config["CELERY_BROKER_URL"],

@@ -29,7 +29,8 @@ def check_secret() -> Check:
 def check_base_url() -> Check:
     url = urlsplit(current_app.config["BASE_URL"])
     production = current_app.config["ENV_NAME"] == "production"
-    ok = bool(url.hostname) and (url.scheme == "https" or not production)
+    ok = bool(url.hostname) and url.hostname.isascii()  # an accented host is made ASCII
+    ok = ok and (url.scheme == "https" or not production)
     return (
         ok,
         f"BASE_URL ({current_app.config['BASE_URL']}) is a public https address",
@@ -97,12 +98,15 @@ def check_sender() -> Check:
         header = SMTP.header_factory("From", sender)
         ok = len(header.addresses) == 1 and "@" in header.addresses[0].addr_spec
         ok = ok and not header.defects and "\n" not in sender
+        # SMTP without SMTPUTF8 carries no accented local part (the domain is made ASCII).
+        ok = ok and header.addresses[0].addr_spec.isascii()
     except (ValueError, IndexError):
         ok = False
     return (
         ok,
         "MAIL_DEFAULT_SENDER is one address",
-        'set it as Name <address>, quoting a name with a comma: "Spa, Town" <news@...>',
+        'set it as Name <address>, quoting a name with a comma: "Spa, Town" <news@...>; '
+        "the part before the @ in plain letters (ASCII)",
     )
 
 

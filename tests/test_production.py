@@ -178,6 +178,14 @@ def test_doctor_passes_on_a_ready_install_and_names_each_fix(make_app):
     unquoted = make_app(MAIL_DEFAULT_SENDER="Sol Spa, Barcelona <news@clinic.test>")
     result = unquoted.test_cli_runner().invoke(args=["doctor"])
     assert "FIX   MAIL_DEFAULT_SENDER is one address" in result.output
+    # An accented domain is made ASCII; an accented local part SMTP cannot carry.
+    accented = make_app(MAIL_DEFAULT_SENDER="Zoë <news@bücher.de>", BASE_URL="https://müller.de")
+    result = accented.test_cli_runner().invoke(args=["doctor"])
+    assert "ok    MAIL_DEFAULT_SENDER is one address" in result.output
+    assert "ok    BASE_URL (https://xn--mller-kva.de)" in result.output
+    local = make_app(MAIL_DEFAULT_SENDER="Zoë <zoë@clinic.test>")
+    result = local.test_cli_runner().invoke(args=["doctor"])
+    assert "FIX   MAIL_DEFAULT_SENDER is one address" in result.output
 
 
 def test_gunicorn_workers_freeze_the_loaded_app_out_of_the_collector():

@@ -47,12 +47,15 @@ def dev_command(port: int) -> None:
         "worker": [*celery, "worker", "--loglevel", "INFO", "--concurrency", "2"],
         "beat": [*celery, "beat", "--loglevel", "INFO", "-s", str(var_dir / "celerybeat-schedule")],
     }
+    environment = os.environ.copy()
+    # Links in the mail point at the port the web runs on, unless BASE_URL says else.
+    environment.setdefault("BASE_URL", f"http://localhost:{port}")
+    base_url = environment["BASE_URL"].rstrip("/")
     processes: dict[str, subprocess.Popen] = {}
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
     try:
         for name, command in commands.items():
-            processes[name] = subprocess.Popen(command, env=os.environ.copy())  # noqa: S603
-        base_url = current_app.config["BASE_URL"]
+            processes[name] = subprocess.Popen(command, env=environment)  # noqa: S603
         click.secho(
             f"\n  Signup page:  {base_url}/\n  Mail catcher: {base_url}/dev/mail\n"
             "  Press Ctrl-C to stop everything.\n",
