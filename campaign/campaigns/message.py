@@ -19,6 +19,7 @@ from html import escape
 
 from flask import current_app
 
+from campaign.campaigns.coupon_blocks import COUPON_END, COUPON_START
 from campaign.campaigns.rendering import Rendered, Template, compile_template, fill
 from campaign.emails import SMTP_POLICY, check_header, from_header, list_headers, mail_domain
 
@@ -26,11 +27,9 @@ CRLF = "\r\n"
 QP_LINE = 76  # RFC 2045 6.7: encoded lines of at most 76 characters
 _PLACEHOLDER = re.compile(r"XQ([A-Z0-9]+?)QX")
 SOFT_BREAK = "=" + "\r\n"
-# A block shown only to coupon holders, with the blank lines around its markers (in
-# HTML, the paragraphs that hold them).
-_COUPON_BLOCK = re.compile(
-    r"\s*(?:<p[^>]*>)?XQCSTARTQX(?:</p>)?\s*(.*?)\s*(?:<p[^>]*>)?XQCENDQX(?:</p>)?", re.DOTALL
-)
+# Parts shown only to coupon holders (``coupon_blocks``), one or several in a row,
+# with the line breaks before the first and after the last.
+_COUPON_PART = re.compile(r"(\n*)(?:XQCSTARTQX.*?XQCENDQX(\n*))+", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,11 @@ def _header(name: str, value: str) -> str:
 
 
 def _coupon_blocks(text: str, has_coupon: bool) -> str:
-    return _COUPON_BLOCK.sub((lambda m: "\n\n" + m.group(1)) if has_coupon else "", text)
+    if has_coupon:
+        return text.replace(COUPON_START, "").replace(COUPON_END, "")
+    # Gone, with the line breaks of one side: a paragraph leaves one blank line
+    # between its neighbours, a list item none.
+    return _COUPON_PART.sub(lambda m: max(m.group(1), m.group(2), key=len), text)
 
 
 def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:

@@ -13,6 +13,8 @@ from functools import cache
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
+from campaign.campaigns.coupon_blocks import COUPON_END, COUPON_START, coupon_parts
+
 WIDTH = 72
 
 
@@ -78,8 +80,8 @@ def markdown_to_text(body: str) -> str:
         else:
             blocks.append(lines)
 
-    tokens = _parser().parse(body)
-    for index, token in enumerate(tokens):
+    def _write(index: int, token: Token) -> None:
+        nonlocal item_indent, quote, row, table
         kind = token.type
         if kind in ("bullet_list_open", "ordered_list_open"):
             start = int(token.attrs.get("start", 1) or 1)
@@ -130,4 +132,27 @@ def markdown_to_text(body: str) -> str:
             add(["    " + line for line in token.content.rstrip("\n").split("\n")])
         elif kind == "hr":
             add(["-" * 20])
+
+    tokens = _parser().parse(body)
+    parts = dict(coupon_parts(tokens))  # first token -> last token of a coupon part
+    ends: dict[int, tuple[int, int]] = {}  # last token -> where the part's lines start
+    for index, token in enumerate(tokens):
+        if index in parts:
+            ends[parts[index]] = (len(blocks), len(blocks[-1]) if blocks else 0)
+        _write(index, token)
+        if index in ends:
+            _mark_coupon_lines(blocks, *ends.pop(index))
     return "\n\n".join("\n".join(lines) for lines in blocks)
+
+
+def _mark_coupon_lines(blocks: list[list[str]], block: int, line: int) -> None:
+    """Put the coupon markers around the lines written since (``block``, ``line``):
+    the part's first line may have joined the block that was last then."""
+    if block and len(blocks[block - 1]) > line:
+        block, line = block - 1, line
+    else:
+        line = 0
+    if block >= len(blocks):
+        return  # the part wrote nothing (an empty table cell, say)
+    blocks[block][line] = COUPON_START + blocks[block][line]
+    blocks[-1][-1] += COUPON_END

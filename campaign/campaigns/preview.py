@@ -10,6 +10,7 @@ from campaign.campaigns.message import Reader, build_skeleton, personalize
 from campaign.campaigns.models import Campaign
 from campaign.campaigns.rendering import check_campaign, render_campaign
 from campaign.emails import public_url
+from campaign.subscribers.services import SAMPLE_UNSUBSCRIBE_TOKEN
 
 SAMPLE_CODE = "SAMP-LE00-C0DE-0000"
 
@@ -18,7 +19,7 @@ def sample_reader(address: str, first_name: str | None = "Ann") -> Reader:
     return Reader(
         email=address,
         first_name=first_name,
-        unsubscribe_token="sample-unsubscribe-link",  # noqa: S106 - not a secret
+        unsubscribe_token=SAMPLE_UNSUBSCRIBE_TOKEN,
         coupon_code=SAMPLE_CODE,
         coupon_url=public_url("/coupon/sample"),
     )

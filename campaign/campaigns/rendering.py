@@ -7,8 +7,9 @@ inliner leave alone) where each reader's values go. Sending then fills placehold
 pre-built message bytes: building a MIME message with the ``email`` package costs about
 twice what sending it does, so we do it once per campaign, not once per reader.
 
-A Markdown block that uses a coupon variable is shown only to readers who hold an
-unredeemed coupon; for everyone else the block disappears.
+The paragraph (in a list, the list item) that uses a coupon variable is shown only
+to readers who hold an unredeemed coupon; for everyone else it disappears
+(``coupon_blocks``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from urllib.parse import urlsplit
 
 import nh3
 from flask import current_app, render_template
@@ -23,6 +25,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from campaign import clinic
+from campaign.campaigns.coupon_blocks import COUPON_END, COUPON_START, with_markers
 from campaign.campaigns.plaintext import markdown_to_text
 from campaign.emails import inline_css
 
@@ -31,14 +34,18 @@ VARIABLE = re.compile(
     r"(?:\|\s*default\(\s*(?P<quote>['\"])(?P<default>[^'\"{}]{0,60})(?P=quote)\s*\))?\s*\}\}"
 )
 UNKNOWN_VARIABLE = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
-COUPON_START, COUPON_END = "XQCSTARTQX", "XQCENDQX"
 DEFAULT_FIRST_NAME = "there"
 
 ALLOWED_TAGS = {
     "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "hr", "i", "img",
     "li", "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
-ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "title", "width", "height"}}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "ol": {"start"},  # "3. Call us" starts at 3, as it does in the text part
+}
+LINK_SCHEMES = {"http", "https", "mailto", "tel"}
 
 
 class RenderError(ValueError):
@@ -57,7 +64,8 @@ RESERVED = re.compile(r"XQ[A-Z0-9]+QX")
 
 @cache
 def _markdown() -> MarkdownIt:
-    # commonmark without raw HTML: staff formatting, never staff markup.
+    # commonmark without raw HTML: staff formatting, never staff markup. (A raw HTML
+    # block in the tokens is only ever a coupon marker of ours.)
     return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
 
 
@@ -91,6 +99,30 @@ def check_campaign(subject: str, preheader: str, body: str) -> None:
     check_line(subject, "subject")
     check_line(preheader, "preheader")
     check_variables(body)
+    check_links(body)
+
+
+def check_links(body: str) -> None:
+    """Refuse links and images a mail app cannot open: ``www.clinic.com/book`` and
+    ``/book`` work on a web page, where the browser knows the site; in an email they
+    lead nowhere. Links to the coupon (``{{ coupon_url }}``) are whole addresses."""
+    for token in _markdown().parse(_placeholders(body, [], "H")):
+        for child in token.children or []:
+            address = child.attrs.get("href" if child.type == "link_open" else "src")
+            if child.type not in ("link_open", "image") or not address:
+                continue
+            address = str(address)
+            scheme = urlsplit(address).scheme.lower()
+            allowed = {"http", "https"} if child.type == "image" else LINK_SCHEMES
+            if scheme in allowed or RESERVED.fullmatch(address):
+                continue
+            if address.lower().startswith("www."):
+                fix = f"write https://{address}"
+            elif child.type == "image":
+                fix = "an image needs its whole address, starting with https://"
+            else:
+                fix = "use the whole address, starting with https:// (or mailto:, tel:)"
+            raise RenderError(f"The address {address!r} cannot be opened from an email: {fix}.")
 
 
 # A character reference for a plain letter or digit (``&#65;`` is "A"): nobody needs
@@ -120,22 +152,15 @@ def check_variables(body: str) -> None:
             )
 
 
-def _mark_coupon_blocks(body: str) -> str:
-    blocks = re.split(r"\n\s*\n", body.replace("\r\n", "\n"))
-    marked = []
-    for block in blocks:
-        uses_coupon = any(m.group(1).startswith("coupon") for m in VARIABLE.finditer(block))
-        marked.append(f"{COUPON_START}\n\n{block}\n\n{COUPON_END}" if uses_coupon else block)
-    return "\n\n".join(marked)
-
-
 def _placeholders(body: str, defaults: list[str], part: str) -> str:
     """Swap variables for placeholders; ``part`` is H (HTML) or T (text)."""
 
     def swap(match: re.Match) -> str:
         name = match.group(1)
         if name == "first_name":
-            default = match.group("default") or DEFAULT_FIRST_NAME
+            default = match.group("default")
+            if default is None:  # default("") is kept: the writer wants nothing there
+                default = DEFAULT_FIRST_NAME
             if default not in defaults:
                 defaults.append(default)
             return f"XQFNAME{part}{defaults.index(default)}QX"
@@ -156,12 +181,13 @@ def markdown_to_html(body: str) -> str:
     env: dict = {}  # link references found by the parse, read by the render
     tokens = markdown.parse(body, env)
     _refuse_deep_nesting(tokens)
+    tokens = with_markers(tokens)
     raw = markdown.renderer.render(tokens, markdown.options, env)
     return nh3.clean(
         raw,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
-        url_schemes={"http", "https", "mailto"},
+        url_schemes=LINK_SCHEMES,
         link_rel="noopener",
     )
 
@@ -195,9 +221,8 @@ def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
     """Lay out a campaign for sending (and for the live preview)."""
     check_variables(body)
     defaults: list[str] = []
-    marked = _mark_coupon_blocks(body)
-    fragment = markdown_to_html(_placeholders(marked, defaults, "H"))
-    text_body = markdown_to_text(_placeholders(marked, defaults, "T"))
+    fragment = markdown_to_html(_placeholders(body, defaults, "H"))
+    text_body = markdown_to_text(_placeholders(body, defaults, "T"))
     ours = {COUPON_START, COUPON_END, "XQCCODEQX", "XQCURLQX"} | {
         f"XQFNAME{part}{index}QX" for part in "HT" for index in range(len(defaults))
     }
@@ -247,5 +272,5 @@ def fill(template: Template, values: dict[bytes, bytes]) -> bytes:
 def first_name_defaults(body: str) -> list[str]:
     """The first-name fallbacks a body uses, in placeholder order."""
     defaults: list[str] = []
-    _placeholders(_mark_coupon_blocks(body), defaults, "H")
+    _placeholders(body, defaults, "H")
     return defaults

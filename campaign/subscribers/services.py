@@ -37,6 +37,9 @@ _CONSENT = ConsentRecord.__table__
 FIRST_ROUND = 1
 MAX_FIRST_NAME = 100
 MAX_USER_AGENT = 512
+# The unsubscribe link of test copies and the live preview: it shows what the link
+# does and changes nothing, where an invalid link's page would say it is broken.
+SAMPLE_UNSUBSCRIBE_TOKEN = "sample-unsubscribe-link"  # noqa: S105 - not a secret
 SOURCE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 
 

@@ -7,7 +7,7 @@ a POST, because mail scanners fetch every link in a message with GET.
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
 
 from campaign.coupons.services import welcome_promise
 from campaign.extensions import csrf, db, rate_limits
@@ -27,7 +27,8 @@ signup_rate_limit = rate_limits.limit("SIGNUP_RATE_LIMIT", scope="signup")
 
 
 def _invalid_link(kind: str):
-    return render_template("subscribers/invalid_link.html", kind=kind), 400
+    mailbox = current_app.config.get("UNSUBSCRIBE_MAILTO")
+    return render_template("subscribers/invalid_link.html", kind=kind, mailbox=mailbox), 400
 
 
 @bp.get("/")
@@ -108,6 +109,8 @@ def confirm_resend(token: str):
 
 @bp.get("/unsubscribe/<token>")
 def unsubscribe(token: str):
+    if token == services.SAMPLE_UNSUBSCRIBE_TOKEN:
+        return render_template("subscribers/sample_unsubscribe.html")
     try:
         services.read_unsubscribe_token(token)
     except TokenError:
@@ -119,6 +122,8 @@ def unsubscribe(token: str):
 def unsubscribe_post(token: str):
     # Also the RFC 8058 one-click endpoint: the mail client POSTs
     # "List-Unsubscribe=One-Click" with no cookie, and we act on it at once.
+    if token == services.SAMPLE_UNSUBSCRIBE_TOKEN:
+        return render_template("subscribers/sample_unsubscribe.html")
     try:
         subscriber_id = services.read_unsubscribe_token(token)
     except TokenError:

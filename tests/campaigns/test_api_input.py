@@ -46,6 +46,17 @@ def marketing(api_token):
             {"subject": "x", "body_markdown": "_" * 26_000 + "a" + "_" * 26_000},
             "invalid_body_markdown",
         ),
+        # Links a mail app cannot open: no scheme, or a path of a site it does not know.
+        (
+            {"subject": "x", "body_markdown": "[Book](www.clinic.example/book)"},
+            "invalid_body_markdown",
+        ),
+        ({"subject": "x", "body_markdown": "[Book](/book)"}, "invalid_body_markdown"),
+        ({"subject": "x", "body_markdown": "![logo](/static/logo.png)"}, "invalid_body_markdown"),
+        (
+            {"subject": "x", "body_markdown": "[files](ftp://clinic.example/)"},
+            "invalid_body_markdown",
+        ),
         # An encoded word is decoded by the email package when it builds the header:
         # its CR/LF would add a Bcc.
         (

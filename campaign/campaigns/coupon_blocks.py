@@ -1,0 +1,76 @@
+"""What only coupon holders see: the part of a newsletter around a coupon variable.
+
+The part is the paragraph (or heading, code block) that uses ``{{ coupon_code }}`` or
+``{{ coupon_url }}``; in a list, only the list item; in a table or a quote, the whole
+table or quote, which would be left with a hole. Markers around each part
+(``XQCSTARTQX ... XQCENDQX``) travel through rendering; the message skeleton keeps or
+drops what they hold (``message.coupon_blocks``).
+"""
+
+from __future__ import annotations
+
+from markdown_it.token import Token
+
+COUPON_START, COUPON_END = "XQCSTARTQX", "XQCENDQX"
+COUPON_PLACEHOLDERS = ("XQCCODEQX", "XQCURLQX")
+
+
+def _uses_coupon(token: Token) -> bool:
+    if token.type in ("inline", "fence", "code_block"):
+        return any(placeholder in token.content for placeholder in COUPON_PLACEHOLDERS)
+    return False
+
+
+def coupon_parts(tokens: list[Token]) -> list[tuple[int, int]]:
+    """(first, last) token index of each part that holds a coupon placeholder, in
+    order, none inside another."""
+    closes: dict[int, int] = {}
+    stack: list[int] = []
+    for index, token in enumerate(tokens):
+        if token.nesting == 1:
+            stack.append(index)
+        elif token.nesting == -1:
+            closes[stack.pop()] = index
+    parts: set[tuple[int, int]] = set()
+    stack = []
+    for index, token in enumerate(tokens):
+        if token.nesting == 1:
+            stack.append(index)
+        elif token.nesting == -1:
+            stack.pop()
+        elif _uses_coupon(token):
+            first = _part_opening(tokens, stack)
+            parts.add((index, index) if first is None else (first, closes[first]))
+    chosen: list[tuple[int, int]] = []
+    for first, last in sorted(parts):
+        if not chosen or first > chosen[-1][1]:
+            chosen.append((first, last))
+    return chosen
+
+
+def _part_opening(tokens: list[Token], stack: list[int]) -> int | None:
+    """Where the part holding the token inside ``stack`` opens (None: the token alone)."""
+    kinds = [tokens[index].type for index in stack]
+    for outermost in ("table_open", "blockquote_open"):
+        if outermost in kinds:
+            return stack[kinds.index(outermost)]
+    if "list_item_open" in kinds:
+        return stack[len(kinds) - 1 - kinds[::-1].index("list_item_open")]
+    return stack[0] if stack else None
+
+
+def with_markers(tokens: list[Token]) -> list[Token]:
+    """``tokens`` with a marker before and after each coupon part, as raw HTML blocks
+    (the HTML renderer writes their content as it is)."""
+    marked = list(tokens)
+    for first, last in reversed(coupon_parts(tokens)):
+        marked.insert(last + 1, _marker(COUPON_END))
+        marked.insert(first, _marker(COUPON_START))
+    return marked
+
+
+def _marker(content: str) -> Token:
+    token = Token("html_block", "", 0)
+    token.content = content
+    token.block = True
+    return token

@@ -1,0 +1,108 @@
+"""What a reader without a coupon sees: only the part around a coupon variable goes,
+in both parts of the message, as the editor's hint says."""
+
+import email
+import email.policy
+
+import pytest
+
+from campaign.campaigns.message import Reader, build_skeleton, personalize
+from campaign.campaigns.rendering import RenderError, check_links, render_campaign
+
+NEWS = """Hello {{ first_name }}!
+
+This month at the clinic:
+- New opening hours
+- Hot stones are back
+- Your free oil code: {{ coupon_code }}
+- Parking behind the building
+
+| Day | Hours |
+|---|---|
+| Monday | 9-5 |
+| Code | {{ coupon_code }} |
+
+> Show [your coupon]({{ coupon_url }}) at the desk.
+>
+> It is free.
+
+Bye for now."""
+
+
+def parts_for(body: str, coupon_code: str | None) -> tuple[str, str]:
+    skeleton = build_skeleton("News", render_campaign("News", "", body))
+    reader = Reader(
+        email="ann@example.com",
+        first_name="Ann",
+        unsubscribe_token="tok",
+        coupon_code=coupon_code,
+        coupon_url="https://clinic.test/coupon/t" if coupon_code else None,
+    )
+    message = email.message_from_bytes(
+        personalize(skeleton, reader, "c1.d1"), policy=email.policy.default
+    )
+    return tuple(
+        message.get_body((kind,)).get_content().replace("\r\n", "\n") for kind in ("plain", "html")
+    )
+
+
+def test_a_reader_without_a_coupon_loses_only_the_list_item_table_and_quote(ctx):
+    text, html = parts_for(NEWS, coupon_code=None)
+    for part in (text, html):
+        assert "This month at the clinic:" in part
+        assert "New opening hours" in part
+        assert "Hot stones are back" in part
+        assert "Parking behind the building" in part
+        assert "Bye for now." in part
+        assert "free oil code" not in part
+        assert "Monday" not in part  # a table would be left with a hole: all of it goes
+        assert "It is free." not in part  # and so does a quote
+    assert "- Hot stones are back\n- Parking behind the building" in text
+    assert "<li>Hot stones are back</li>\n<li>Parking behind the building</li>" in html
+    assert "This month at the clinic:\n\n- New opening hours" in text
+    assert "\n\n\n" not in text
+
+
+def test_a_coupon_holder_reads_everything(ctx):
+    text, html = parts_for(NEWS, coupon_code="AAAA-BBBB-CCCC")
+    for part in (text, html):
+        assert "Your free oil code: AAAA-BBBB-CCCC" in part
+        assert "Monday" in part
+        assert "It is free." in part
+        assert "XQ" not in part
+    assert "- Hot stones are back\n- Your free oil code: AAAA-BBBB-CCCC\n- Parking" in text
+
+
+def test_a_paragraph_with_a_coupon_goes_with_one_blank_line_left(ctx):
+    text, html = parts_for("Before.\n\nYour code: {{ coupon_code }}\n\nAfter.", None)
+    assert "Before.\n\nAfter." in text
+    assert "<p>Before.</p>\n<p>After.</p>" in html
+
+
+def test_an_ordered_list_keeps_its_first_number_in_html(ctx):
+    text, html = parts_for("3. Call us\n4. Book online", "AAAA-BBBB-CCCC")
+    assert "3. Call us\n4. Book online" in text
+    assert '<ol start="3">' in html
+
+
+def test_phone_and_mail_links_work_and_the_coupon_link_is_a_whole_address(ctx):
+    body = "[Call us](tel:+441234567), [mail](mailto:desk@clinic.test), [coupon]({{ coupon_url }})"
+    check_links(body)
+    _, html = parts_for(body, "AAAA-BBBB-CCCC")
+    assert 'href="tel:+441234567"' in html
+    assert 'href="mailto:desk@clinic.test"' in html
+    assert 'href="https://clinic.test/coupon/t"' in html
+
+
+@pytest.mark.parametrize(
+    ("body", "advice"),
+    [
+        ("[Book](www.clinic.test/book)", "write https://www.clinic.test/book"),
+        ("[Book](/book)", "use the whole address"),
+        ("![logo](logo.png)", "an image needs its whole address"),
+        ("![logo](mailto:x@clinic.test)", "an image needs its whole address"),
+    ],
+)
+def test_links_a_mail_app_cannot_open_are_refused_with_the_fix(body, advice):
+    with pytest.raises(RenderError, match=advice):
+        check_links(body)
