@@ -3,6 +3,9 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Every process reads the environment only (README, Configuration): the .env of the
+# Compose stack is not for the laptop's flask commands either.
+export FLASK_SKIP_DOTENV := 1
 
 .PHONY: run test lint fmt bench services clean up doctor
 

@@ -17,22 +17,66 @@ ROOT = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 
 DEFAULT_SECRET_KEY = "dev-only-secret-change-me"  # noqa: S105 - refused in production
+# The address of the sample clinic: a production install must enter its own.
+SAMPLE_POSTAL_ADDRESS = "1 Harbour Street, Portsmouth PO1 1AA"
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
 
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
 def _env_bool(name: str, default: bool) -> bool:
-    return os.environ.get(name, str(default)).strip().lower() in {"1", "true", "yes", "on"}
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    word = value.strip().lower()
+    if word not in _TRUE | _FALSE:  # MAIL_USE_TLS=ture must not quietly mean off
+        raise RuntimeError(f"{name} must be true or false; got {value!r}")
+    return word in _TRUE
 
 
 def _env_int(name: str, default: int) -> int:
-    return int(os.environ.get(name, default))
+    value = os.environ.get(name)
+    try:
+        return default if value is None else int(value)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a whole number; got {value!r}") from None
 
 
 def _env_float(name: str, default: float) -> float:
-    return float(os.environ.get(name, default))
+    value = os.environ.get(name)
+    try:
+        return default if value is None else float(value)
+    except ValueError:
+        raise RuntimeError(f"{name} must be a number; got {value!r}") from None
+
+
+def _cors_origins(value: str) -> list[str]:
+    """Origins as browsers send them: ``https://host[:port]``, no path, no slash (one
+    with a slash or without a scheme would silently match no request)."""
+    origins = []
+    for entry in value.split(","):
+        origin = entry.strip().rstrip("/")
+        if not origin:
+            continue
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+            raise RuntimeError(
+                "CORS_ORIGINS must list origins such as https://www.example-clinic.com "
+                f"(scheme and host, no path); got {entry.strip()!r}"
+            )
+        origins.append(origin)
+    return origins
+
+
+def secret_is_strong(secret: str) -> bool:
+    """Long enough, and neither the development default nor a placeholder copied
+    from ``.env.example`` (``change-me-...``)."""
+    return len(secret) >= 32 and "change-me" not in secret.lower()
 
 
 def _sqlite_url(name: str) -> str:
@@ -67,7 +111,7 @@ class Config:
     UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO") or None
 
     CLINIC_NAME = _env("CLINIC_NAME", "Harbour Massage Clinic")
-    CLINIC_POSTAL_ADDRESS = _env("CLINIC_POSTAL_ADDRESS", "1 Harbour Street, Portsmouth PO1 1AA")
+    CLINIC_POSTAL_ADDRESS = _env("CLINIC_POSTAL_ADDRESS", SAMPLE_POSTAL_ADDRESS)
     CLINIC_TIMEZONE = _env("CLINIC_TIMEZONE", "Europe/London")
 
     SEND_RATE_PER_SECOND = _env_float("SEND_RATE_PER_SECOND", 20.0)
@@ -83,7 +127,7 @@ class Config:
     CAMPAIGN_SLICE_SECONDS = _env_int("CAMPAIGN_SLICE_SECONDS", 15)
     # Hard bounces (5xx) after which a subscriber is marked bounced.
     BOUNCE_LIMIT = _env_int("BOUNCE_LIMIT", 2)
-    CORS_ORIGINS = [o.strip() for o in _env("CORS_ORIGINS", "").split(",") if o.strip()]
+    CORS_ORIGINS = _cors_origins(_env("CORS_ORIGINS", ""))
 
     # Double opt-in.
     CONFIRM_MAX_AGE_SECONDS = _env_int("CONFIRM_MAX_AGE_SECONDS", 7 * 24 * 3600)
@@ -121,6 +165,12 @@ class Config:
     @staticmethod
     def validate(config: dict) -> None:
         """Refuse settings that are unsafe for this environment."""
+        rate = config["SEND_RATE_PER_SECOND"]
+        if not rate >= 0:  # also NaN; 0 is the documented "no limit" (bench.send)
+            raise RuntimeError(
+                "SEND_RATE_PER_SECOND must be a number of messages a second (0: no limit); "
+                f"got {rate!r}"
+            )
 
 
 class TestingConfig(Config):
@@ -143,11 +193,12 @@ class ProductionConfig(Config):
 
     @staticmethod
     def validate(config: dict) -> None:
-        if config["SECRET_KEY"] in {DEFAULT_SECRET_KEY, ""} or len(config["SECRET_KEY"]) < 32:
+        Config.validate(config)
+        if not secret_is_strong(config["SECRET_KEY"]):
             raise RuntimeError(
-                "SECRET_KEY is unset or the development default: set SECRET_KEY to a random "
-                'value of at least 32 characters (python -c "import secrets; '
-                'print(secrets.token_urlsafe(48))").'
+                "SECRET_KEY is unset, a placeholder or the development default: set "
+                "SECRET_KEY to a random value of at least 32 characters "
+                '(python -c "import secrets; print(secrets.token_urlsafe(48))").'
             )
         if config.get("DEBUG"):
             raise RuntimeError("DEBUG must be off in production.")
@@ -226,8 +277,37 @@ CONFIGS = {
 }
 
 
+def refuse_a_dotenv_only_flask_reads() -> None:
+    """Every process reads its settings from the environment alone.
+
+    The ``flask`` command loads a ``.env`` (or ``.flaskenv``) from the working
+    directory up when python-dotenv is installed (the dev install has it); celery and
+    gunicorn never do. ``flask db upgrade`` and the worker would then quietly use
+    different databases, so a ``flask`` command that has read such a file stops here.
+    """
+    if "FLASK_RUN_FROM_CLI" not in os.environ:  # set by the flask command only
+        return
+    try:
+        import dotenv
+        from flask.cli import get_load_dotenv
+    except ImportError:
+        return  # without python-dotenv the flask command reads no file either
+    found = [p for p in (dotenv.find_dotenv(n, usecwd=True) for n in (".flaskenv", ".env")) if p]
+    # A FLASK_SKIP_DOTENV inside the file is set only once the file has been read.
+    skipped = not get_load_dotenv() and not any(
+        "FLASK_SKIP_DOTENV" in dotenv.dotenv_values(path) for path in found
+    )
+    if found and not skipped:
+        raise RuntimeError(
+            f"the flask command read {', '.join(found)}, which celery and gunicorn never "
+            "read: export its settings to every process (set -a; . ./.env; set +a) and "
+            "set FLASK_SKIP_DOTENV=1, or move the file out of the way."
+        )
+
+
 def config_for(name: str | None = None) -> Config:
     """The config object for ``name`` or for ``APP_ENV`` (default: development)."""
+    refuse_a_dotenv_only_flask_reads()
     name = name or os.environ.get("APP_ENV", "development")
     try:
         return CONFIGS[name]()

@@ -12,15 +12,14 @@ from flask.cli import with_appcontext
 
 import config as config_module
 from campaign.health import broker_ok, database_ok
+from campaign.logs import printable
 
 Check = tuple[bool, str, str]  # passed, what, how to fix
 
 
 def check_secret() -> Check:
-    secret = current_app.config["SECRET_KEY"]
-    ok = secret != config_module.DEFAULT_SECRET_KEY and len(secret) >= 32
     return (
-        ok,
+        config_module.secret_is_strong(current_app.config["SECRET_KEY"]),
         "SECRET_KEY is set to a long random value",
         ('set SECRET_KEY, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'),
     )
@@ -64,22 +63,33 @@ def check_broker() -> Check:
 
 
 def check_mail() -> Check:
+    """Open the connection as sending does (SSL or STARTTLS, then the login), so a
+    server without STARTTLS or a refused password shows here, not at the first send."""
+    from campaign import emails
+
     config = current_app.config
+    fix = "check MAIL_SERVER, MAIL_PORT, MAIL_USE_TLS, MAIL_USE_SSL and MAIL_USERNAME/PASSWORD"
     try:
-        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=5) as smtp:
-            smtp.ehlo()
+        emails.connect().configure_host().quit()
         ok = True
-    except (OSError, smtplib.SMTPException):
+    except (OSError, smtplib.SMTPException) as exc:
         ok = False
+        fix += f" ({printable(str(exc) or type(exc).__name__)})"
     where = f"{config['MAIL_SERVER']}:{config['MAIL_PORT']}"
-    return ok, f"the mail server at {where} answers", "check MAIL_SERVER and MAIL_PORT"
+    how = ""
+    if config["MAIL_USE_SSL"] or config["MAIL_USE_TLS"]:
+        how = " over SSL" if config["MAIL_USE_SSL"] else " with STARTTLS"
+    if config["MAIL_USERNAME"] and config["MAIL_PASSWORD"]:
+        how += f" and accepts the login of {config['MAIL_USERNAME']}"
+    return ok, f"the mail server at {where} answers{how}", fix
 
 
 def check_postal_address() -> Check:
     from campaign import clinic
 
     address = clinic.details().postal_address  # the admin's, else CLINIC_POSTAL_ADDRESS
-    sample = config_module.Config.CLINIC_POSTAL_ADDRESS
+    # The built-in sample, not Config's value: that one is CLINIC_POSTAL_ADDRESS itself.
+    sample = config_module.SAMPLE_POSTAL_ADDRESS
     production = current_app.config["ENV_NAME"] == "production"
     ok = bool(address.strip()) and (address != sample or not production)
     return (

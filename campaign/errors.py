@@ -12,6 +12,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from campaign import logs
+
 logger = logging.getLogger(__name__)
 
 
@@ -75,6 +77,15 @@ def _kept_headers(exc: HTTPException) -> list[tuple[str, str]]:
 
 
 def _csrf_error(exc: CSRFError) -> Response | tuple[str, int]:
+    # The page only says "expired"; the reason (behind a proxy most often "The referrer
+    # does not match the host.") belongs in the log for whoever runs the service.
+    logger.warning(
+        "CSRF check failed on %s %s (host %s): %s",
+        request.method,
+        logs.printable(logs.masked(request.path)),
+        logs.printable(request.host),
+        exc.description,
+    )
     if _wants_json():
         return json_error(400, "csrf_failed", exc.description)
     return render_template(
@@ -90,7 +101,7 @@ def _api_error(exc: ApiError) -> Response:
 
 
 def _unexpected(exc: Exception) -> Response | tuple[str, int]:
-    logger.exception("unhandled error on %s %s", request.method, request.path)
+    logger.exception("unhandled error on %s %s", request.method, logs.masked(request.path))
     if _wants_json():
         return json_error(500, "internal_error", "Something went wrong on our side.")
     return render_template("error.html", status=500, title="Something went wrong"), 500

@@ -14,12 +14,19 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 
+def _reason(exc: Exception) -> str:
+    """One line for an outage: probes come every few seconds, and a traceback each
+    time buried everything else in the log."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
+
+
 def database_ok() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
         return True
-    except Exception:
-        logger.warning("health: database unreachable", exc_info=True)
+    except Exception as exc:
+        logger.warning("health: database unreachable: %s", _reason(exc))
         db.session.rollback()
         return False
 
@@ -30,8 +37,8 @@ def broker_ok() -> bool:
         with celery.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, timeout=2)
         return True
-    except Exception:
-        logger.warning("health: broker unreachable", exc_info=True)
+    except Exception as exc:
+        logger.warning("health: broker unreachable: %s", _reason(exc))
         return False
 
 

@@ -16,6 +16,17 @@ REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# Paths whose next segment is a bearer token (whoever holds the link can confirm,
+# unsubscribe, see the coupon or set the password): a log line keeps its first
+# characters, enough to tell two requests apart, not to replay one.
+_TOKEN_PATH = re.compile(r"^(/(?:confirm|unsubscribe|resubscribe|coupon|staff/password)/)([^/]+)")
+
+
+def masked(path: str) -> str:
+    """``path`` with the token of a confirm/unsubscribe/coupon/password link cut short."""
+    return _TOKEN_PATH.sub(lambda m: f"{m.group(1)}{m.group(2)[:6]}\u2026", path, count=1)
+
+
 def printable(text: str) -> str:
     """``text`` with control characters and line separators escaped, for a log line."""
     return _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
@@ -86,7 +97,7 @@ def install(app: Flask) -> None:
         elapsed = (time.perf_counter() - g.get("request_started", time.perf_counter())) * 1000
         response.headers["X-Request-ID"] = g.get("request_id", "-")
         if request.path != "/healthz" and not request.path.startswith("/static/"):
-            path = request.path
+            path = masked(request.path)
             if not path.isprintable():
                 path = printable(path)
             logger.info("%s %s %s %.1fms", request.method, path, response.status_code, elapsed)

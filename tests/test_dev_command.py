@@ -32,7 +32,8 @@ def test_flask_dev_on_another_port_mails_links_to_that_port(tmp_path):
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "CELERY_BROKER_URL", "REDIS_URL", "BASE_URL", "APP_ENV"}
     }
-    environment.update(VAR_DIR=str(tmp_path), MAIL_PORT=str(mail_port))
+    # FLASK_SKIP_DOTENV as the Makefile sets it: a Compose .env in the checkout stays out.
+    environment.update(VAR_DIR=str(tmp_path), MAIL_PORT=str(mail_port), FLASK_SKIP_DOTENV="1")
     run = {"cwd": ROOT, "env": environment}
     subprocess.run([FLASK, "--app", "campaign", "db", "upgrade"], check=True, **run)
     dev = subprocess.Popen(  # noqa: S603
