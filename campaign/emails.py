@@ -301,6 +301,7 @@ class Email:
                 html_part.add_related(
                     image.data, "image", image.subtype, cid=f"<{image.cid}>", disposition="inline"
                 )
+            html_part.set_param("type", "text/html")  # RFC 2387: what the root part is
         return message
 
 

@@ -212,3 +212,17 @@ def test_an_accented_domain_in_the_sender_and_base_url_is_sent_in_ascii(make_app
             message, "List-Unsubscribe"
         )
         assert _decoded(message, "Message-ID").endswith("@xn--bcher-kva.de>")
+
+
+def test_the_welcome_qr_is_a_related_part_with_an_address_like_content_id(ctx, smtp, email_address):
+    subscriber = confirmed_subscriber(email_address)
+    welcome_subscriber.apply(args=[subscriber.id])
+    (received,) = smtp.wait_for(email_address)
+    related = next(
+        p for p in received.message.walk() if p.get_content_type() == "multipart/related"
+    )
+    assert related.get_param("type") == "text/html"  # RFC 2387
+    (image,) = [p for p in related.iter_parts() if p.get_content_maintype() == "image"]
+    content_id = image["Content-ID"]
+    assert re.fullmatch(r"<coupon-qr@clinic\.test>", content_id)
+    assert f'src="cid:{content_id.strip("<>")}"' in received.html

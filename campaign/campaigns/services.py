@@ -23,6 +23,7 @@ from campaign.emails import header_safe
 from campaign.extensions import db
 from campaign.outbox import after_commit
 from campaign.staff.models import Staff
+from campaign.staff.services import find_staff
 from campaign.subscribers.addresses import has_control_characters
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 
@@ -405,9 +406,8 @@ def test_recipients(emails: object) -> list[str]:
     for email in emails:
         if not isinstance(email, str) or len(email) > 254:
             raise CampaignInvalid("emails", "invalid_emails", "emails must be staff addresses.")
-        staff = db.session.scalar(
-            select(Staff).where(func.lower(Staff.email) == email.strip().lower())
-        )
+        # As the login finds it: desk@bücher.de is stored as desk@xn--bcher-kva.de.
+        staff = find_staff(email)
         if staff is None or not staff.active:
             raise CampaignInvalid("emails", "not_staff", f"{email} is not a staff account.")
         recipients.append(staff.email)

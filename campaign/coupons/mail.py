@@ -6,7 +6,7 @@ from campaign import clinic
 from campaign.coupons import services
 from campaign.coupons.models import Coupon
 from campaign.coupons.qr import qr_png
-from campaign.emails import Email, InlineImage, public_url
+from campaign.emails import Email, InlineImage, mail_domain, public_url
 from campaign.subscribers import mail as subscriber_mail
 from campaign.subscribers.models import Subscriber
 
@@ -26,9 +26,11 @@ def welcome_email(subscriber: Subscriber, coupon: Coupon | None) -> Email:
     email = subscriber_mail.welcome_email(subscriber)
     if coupon is not None:
         context = coupon_context(coupon)
-        email.context.update(context, qr_cid="coupon-qr")
+        # A Content-ID is an address-like id (RFC 2392): a name at our mail domain.
+        cid = f"coupon-qr@{mail_domain()}"
+        email.context.update(context, qr_cid=cid)
         email.images.append(
-            InlineImage(cid="coupon-qr", data=qr_png(services.code_of(coupon).value), subtype="png")
+            InlineImage(cid=cid, data=qr_png(services.code_of(coupon).value), subtype="png")
         )
         email.subject = f"Welcome! Your coupon: {coupon.offer_title}"
     return email

@@ -166,3 +166,20 @@ def test_the_live_preview_refuses_placeholder_text_clearly(marketing_client):
         )
         assert response.status_code == 400
         assert words in response.get_json()["error"]
+
+
+def test_a_staff_address_with_an_accented_domain_gets_test_copies_as_typed(client, ctx, marketing):
+    from campaign.staff import services as staff_services
+    from campaign.staff.models import Role
+
+    staff_services.create_staff("desk@bücher.de", Role.MARKETING, "correct horse battery")
+    db.session.commit()
+    campaign_id = client.post(
+        "/api/v1/campaigns", headers=marketing, json={"subject": "News", "body_markdown": "Hi"}
+    ).get_json()["id"]
+    response = client.post(
+        f"/api/v1/campaigns/{campaign_id}/test",
+        headers=marketing,
+        json={"emails": ["Desk@Bücher.de"]},
+    )
+    assert response.status_code == 202, response.get_json()
