@@ -37,7 +37,7 @@ UNKNOWN_VARIABLE = re.compile(r"\{\{\s*([^}]*?)\s*\}\}")
 DEFAULT_FIRST_NAME = "there"
 
 ALLOWED_TAGS = {
-    "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "hr", "i", "img",
+    "a", "b", "blockquote", "br", "code", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img",
     "li", "ol", "p", "pre", "strong", "table", "tbody", "td", "th", "thead", "tr", "ul",
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {
