@@ -73,7 +73,7 @@ def save_slot():
 @bp.route("/new", methods=["GET", "POST"])
 @marketing
 def new():
-    error = None
+    error = error_field = None
     if request.method == "POST":
         try:
             campaign = services.create_campaign(
@@ -83,20 +83,24 @@ def new():
                 request.form.get("preheader", ""),
             )
         except CampaignInvalid as exc:
-            error = exc.message
+            error, error_field = exc.message, exc.field
         else:
             db.session.commit()
             return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
-    return render_template("campaigns/edit.html", campaign=None, form=request.form, error=error), (
-        400 if error else 200
-    )
+    return render_template(
+        "campaigns/edit.html",
+        campaign=None,
+        form=request.form,
+        error=error,
+        error_field=error_field,
+    ), (400 if error else 200)
 
 
 @bp.route("/<int:campaign_id>", methods=["GET", "POST"])
 @marketing
 def edit(campaign_id: int):
     campaign = _campaign(campaign_id)
-    error = None
+    error = error_field = None
     if request.method == "POST":
         try:
             services.update_campaign(
@@ -107,6 +111,8 @@ def edit(campaign_id: int):
             )
         except (CampaignInvalid, MoveNotAllowed) as exc:
             error = getattr(exc, "message", str(exc))
+            # The page marks the field at fault (a state conflict has none).
+            error_field = getattr(exc, "field", None)
             db.session.rollback()
         else:
             db.session.commit()
@@ -118,6 +124,7 @@ def edit(campaign_id: int):
         campaign=campaign,
         form=request.form if error else None,
         error=error,
+        error_field=error_field,
         next_slot=services.next_monthly_slot(utcnow(), slot),
         send_at_local=clinic.local_time(campaign.send_at),
         audience=services.audience_size(),

@@ -45,7 +45,12 @@ FORGOT_LINKS_PER_HOUR = 3
 
 
 class StaffError(ValueError):
-    """The staff operation cannot be done; the message says why."""
+    """The staff operation cannot be done; the message says why, and ``field``
+    which form field is at fault, where one is."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def create_staff(
@@ -105,11 +110,15 @@ def clean_name(name: str | None) -> str | None:
 
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise StaffError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise StaffError(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise StaffError(f"The password must have at most {MAX_PASSWORD_LENGTH} characters.")
+        raise StaffError(
+            f"The password must have at most {MAX_PASSWORD_LENGTH} characters.", field="password"
+        )
     if not password.strip():
-        raise StaffError("The password cannot be only spaces.")
+        raise StaffError("The password cannot be only spaces.", field="password")
 
 
 def _others_account(staff: Staff, by: Staff) -> None:
@@ -203,7 +212,7 @@ def change_password(staff: Staff, current: str, new: str) -> None:
     try:
         _hasher.verify(staff.password_hash, current)
     except (VerificationError, InvalidHashError):
-        raise StaffError("Your current password is not right.") from None
+        raise StaffError("Your current password is not right.", field="current") from None
     set_password(staff, new, keep_session=True)
 
 

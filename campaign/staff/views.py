@@ -116,13 +116,13 @@ def set_password(token: str):
 @page_role_required(Role.RECEPTIONIST)
 def account():
     form = ChangePasswordForm()
-    error = None
+    error = error_field = None
     if form.validate_on_submit():
         staff = current_staff()
         try:
             services.change_password(staff, form.current.data, form.password.data)
         except services.StaffError as exc:
-            error = str(exc)
+            error, error_field = str(exc), exc.field or "password"
         else:
             db.session.commit()
             login_user(staff)  # this session carries the new password's fingerprint
@@ -133,6 +133,7 @@ def account():
         "staff/account.html",
         form=form,
         error=error,
+        error_field=error_field,
         min_length=services.MIN_PASSWORD_LENGTH,
         sessions=sessions.sessions_of(current_staff()),
         device_label=sessions.device_label,

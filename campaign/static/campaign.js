@@ -12,6 +12,10 @@
   const previewStatus = document.getElementById("preview-status");
   const NO_CONNECTION = "No connection to the server.";
 
+  // After Save the page reloads: the focus goes to the "Saved." message, not the top.
+  const flash = document.querySelector(".flash");
+  if (flash) flash.focus();
+
   async function post(path, body, asForm) {
     const options = { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken } };
     if (asForm) {
@@ -70,11 +74,39 @@
   const bar = document.getElementById("progress-bar");
   const fill = document.getElementById("progress-fill");
   const progressText = document.getElementById("progress-text");
+  const progressNews = document.getElementById("progress-news");
   const EDITABLE = ["draft", "scheduled"];
   const FINAL = ["sent", "failed", "cancelled"];
   let currentStatus = compose.dataset.status;
 
   function say(text) { message.textContent = text; }
+
+  // A polite live region for milestones only: the progress line changes every second,
+  // which would be read out over and over. Emptied first, so the same words are told again.
+  function news(text) {
+    progressNews.textContent = "";
+    window.requestAnimationFrame(function () { progressNews.textContent = text; });
+  }
+
+  // The field an API error is about is marked and takes the focus; a success clears it.
+  const FIELDS = { send_at: "send-at-input", emails: "test-emails" };
+  function markInvalid(result) {
+    const field = result && result.data.error && FIELDS[result.data.error.field];
+    Object.values(FIELDS).forEach(function (id) {
+      const input = document.getElementById(id);
+      const help = (input.getAttribute("aria-describedby") || "").split(" ")
+        .filter(function (ref) { return ref && ref !== "control-message"; });
+      if (id === field) {
+        input.setAttribute("aria-invalid", "true");
+        help.push("control-message");
+      } else {
+        input.removeAttribute("aria-invalid");
+      }
+      if (help.length) input.setAttribute("aria-describedby", help.join(" "));
+      else input.removeAttribute("aria-describedby");
+    });
+    if (field) document.getElementById(field).focus();
+  }
 
   function errorText(result) {
     if (result.status === 0) return NO_CONNECTION;
@@ -118,6 +150,7 @@
     busy(testButton, async function () {
       const result = await post(api + "/test", { emails: emails });
       say(result.status === 202 ? "Test sent to " + result.data.emails.join(", ") + "." : errorText(result));
+      markInvalid(result.status === 202 ? null : result);
     });
   });
 
@@ -135,6 +168,16 @@
     return "Send this newsletter now to " + who + "?";
   }
 
+  // A pressed button the new status hides hands the focus on, so it does not fall to
+  // the page: to the control that replaces it, else to the message saying what happened.
+  const REPLACED_BY = { send: "pause", pause: "resume", resume: "pause" };
+  // (Send now is hidden with its whole row, so the test is for a hidden ancestor.)
+  function keepFocus(button) {
+    if (!button.closest("[hidden]")) return;
+    const next = document.querySelector('[data-action="' + REPLACED_BY[button.dataset.action] + '"]');
+    (next && !next.closest("[hidden]") ? next : message).focus();
+  }
+
   document.querySelectorAll("[data-action]").forEach(function (button) {
     button.addEventListener("click", function () {
       const action = button.dataset.action;
@@ -147,10 +190,13 @@
         const result = await post(api + "/" + action, body);
         if (result.status === 200 || result.status === 202) {
           say(DONE[action]);
-          update(result.data);
+          markInvalid(null);
+          update(result.data, false);
+          keepFocus(button);
           poll();
         } else {
           say(errorText(result));
+          markInvalid(result);
         }
       });
     });
@@ -162,7 +208,10 @@
     return Math.round(seconds / 60) + " min";
   }
 
-  function update(campaign) {
+  // The last quarter of the send told (25, 50, 75); null until the first figures.
+  let toldQuarter = null;
+
+  function update(campaign, polled) {
     const before = currentStatus;
     statusBadge.textContent = campaign.status;
     statusBadge.className = "badge " + campaign.status;
@@ -181,9 +230,19 @@
     let text = percent + "% \u00b7 " + counts.sent + " sent, " + counts.failed + " failed, " +
       counts.skipped + " skipped, " + counts.queued + " remaining";
     if (counts.cancelled) text += ", " + counts.cancelled + " cancelled";
-    if (campaign.rate_per_minute) text += " \u00b7 " + campaign.rate_per_minute + "/min";
+    if (campaign.rate_per_minute) text += " \u00b7 " + Math.round(campaign.rate_per_minute) + "/min";
     if (campaign.eta_seconds) text += " \u00b7 about " + formatEta(campaign.eta_seconds) + " left";
-    progressText.textContent = text;
+    if (progressText.textContent !== text) progressText.textContent = text;
+    const quarter = Math.min(75, Math.floor(percent / 25) * 25);
+    if (toldQuarter !== null && quarter > toldQuarter && percent < 100) {
+      news(percent + "% sent: " + counts.sent + " of " + counts.total + ".");
+    }
+    if (toldQuarter === null || quarter > toldQuarter) toldQuarter = quarter;
+    // A change made elsewhere (the dispatcher starting it, someone else pausing it);
+    // this page's own buttons and the end are told in the control message.
+    if (polled && before !== campaign.status && !["sent", "failed"].includes(campaign.status)) {
+      news("Status: " + campaign.status + ".");
+    }
     if (before !== campaign.status && campaign.status === "sent") say("Finished.");
     if (before !== campaign.status && campaign.status === "failed") say("Finished, but copies failed: see the ledger.");
   }
@@ -203,7 +262,7 @@
           campaign = null;  // offline for a moment: try again below
         }
         if (campaign) {
-          update(campaign);
+          update(campaign, true);
           if (campaign.counts.queued === 0 && (FINAL.includes(campaign.status) || campaign.status === "draft")) break;
         }
         // A scheduled campaign is watched slowly, so the page sees the dispatcher start it.

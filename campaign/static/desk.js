@@ -15,6 +15,7 @@
   const redeemButton = document.getElementById("redeem-button");
   const undoButton = document.getElementById("undo-button");
   const todayList = document.getElementById("today-list");
+  const news = document.getElementById("result-news");
 
   let current = null;       // the code on screen
   let lastSubmit = { code: "", at: 0 };
@@ -86,10 +87,22 @@
     details.append(dt, dd);
   }
 
+  // The live region is on the page from the start and holds a short summary. It is
+  // emptied, then filled on the next frame, so a screen reader tells even the same
+  // words twice (two cards in a row that are both "Valid coupon").
+  let newsFrame = 0;
+  function tell(text) {
+    news.textContent = "";
+    window.cancelAnimationFrame(newsFrame);
+    newsFrame = window.requestAnimationFrame(function () { news.textContent = text; });
+  }
+
   function show(state, coupon, message) {
     result.hidden = false;
     result.dataset.state = state;
     title.textContent = TITLES[state] || TITLES.error;
+    const more = message || (state === "valid" && coupon && coupon.offer);
+    tell(title.textContent + (more ? ": " + more : ""));
     details.replaceChildren();
     if (message) row("", message);
     if (coupon) {
@@ -101,7 +114,6 @@
     }
     redeemButton.hidden = state !== "valid";
     undoButton.hidden = state !== "redeemed";
-    if (state === "valid") redeemButton.focus();
   }
 
   function stateOf(response) {
@@ -131,6 +143,8 @@
       show(stateOf(response), coupon, message);
     } finally {
       busy = false;
+      // The focus stays in the code box, never on Redeem: a keyboard-wedge scanner
+      // types the next code and presses Enter, which on Redeem would redeem this one.
       input.select();
     }
   }
@@ -173,7 +187,19 @@
 
   async function loadToday() {
     const response = await call("GET", "/api/v1/desk/redemptions");
-    if (response.status !== 200) return;
+    if (response.status !== 200) {
+      // Still "Loading…" from the page: say it did not come, rather than wait for ever.
+      if (todayList.getAttribute("aria-busy") === "true") {
+        todayList.replaceChildren();
+        const li = document.createElement("li");
+        li.className = "fine";
+        li.textContent = "The list could not be loaded. Reload the page to try again.";
+        todayList.append(li);
+        todayList.removeAttribute("aria-busy");
+      }
+      return;
+    }
+    todayList.removeAttribute("aria-busy");
     todayList.replaceChildren();
     if (!response.data.items.length) {
       const li = document.createElement("li");
@@ -194,6 +220,8 @@
         button.type = "button";
         button.className = "button secondary small";
         button.textContent = "Undo";
+        // Each row's button says whose redemption it undoes.
+        button.setAttribute("aria-label", "Undo " + item.code + (item.subscriber ? " (" + item.subscriber + ")" : ""));
         button.addEventListener("click", function () { undo(item.code); });
         li.append(" ", button);
       }
@@ -276,6 +304,13 @@
     scanButton.addEventListener("click", startCamera);
   }
   document.getElementById("scan-stop").addEventListener("click", stopCamera);
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape" || scanner.hidden) return;
+    stopCamera();
+    input.focus();
+  });
+  // The page's Check is disabled until here: without this script it does nothing.
+  document.getElementById("lookup-button").disabled = false;
 
   loadToday();
 })();

@@ -4,6 +4,38 @@
   const box = document.getElementById("import-job");
   if (!box) return;
   const finished = ["analysed", "imported", "failed"];
+  const news = document.getElementById("import-news");
+  let toldStatus = box.dataset.status;
+
+  function plural(n, one, many) { return n + " " + (n === 1 ? one : many); }
+
+  // What a screen reader hears when the status changes (the table changes silently).
+  function summary(job) {
+    const counts = job.counts;
+    const errors = plural(counts.invalid || 0, "row with errors", "rows with errors");
+    if (job.status === "analysed") {
+      const coming = (counts.confirmed || 0) + (counts.opt_in || 0);
+      return "Dry run finished: " + coming + " to import, " + errors + ". Import now is available.";
+    }
+    if (job.status === "imported") {
+      return "Import finished: " + plural((counts.confirmed || 0) + (counts.opt_in || 0), "person", "people") +
+        " imported, " + errors + ".";
+    }
+    if (job.status === "failed") return "The import stopped. See the row errors.";
+    if (job.status === "analysing") return "Checking the file.";
+    if (job.status === "importing") return "Importing.";
+    return "";
+  }
+
+  function tell(job) {
+    if (job.status === toldStatus) return;
+    toldStatus = job.status;
+    const text = summary(job);
+    if (!text) return;
+    // Emptied first, then filled on the next frame, so the change is announced.
+    news.textContent = "";
+    window.requestAnimationFrame(function () { news.textContent = text; });
+  }
 
   function render(job) {
     document.getElementById("import-status").textContent = job.status;
@@ -24,6 +56,7 @@
       li.textContent = error ? "Row " + error.row + ": " + error.error : "None.";
       list.append(li);
     });
+    tell(job);
     return done;
   }
 

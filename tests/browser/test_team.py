@@ -48,7 +48,7 @@ def log_in_as_admin(page: Page, live_server: str, make_staff) -> tuple[int, str]
 def open_team(page: Page, live_server: str) -> None:
     page.get_by_role("navigation", name="Staff").get_by_role("link", name="Staff").click()
     expect(page).to_have_url(f"{live_server}/staff/team/")
-    expect(page.get_by_role("heading", name="Staff", exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name="Staff accounts", exact=True)).to_be_visible()
 
 
 def row_of(page: Page, staff_id: int):

@@ -136,7 +136,7 @@ def test_a_bad_new_member_is_refused_with_the_reason_and_nothing_written(
     response = post_form(client, "/staff/team/", "/staff/team/", **fields)
     assert response.status_code == 400
     page = response.get_data(as_text=True)
-    assert re.search(rf'<div class="alert error" role="alert">[^<]*{re.escape(message)}', page)
+    assert re.search(rf'<div class="alert error" role="alert"[^>]*>[^<]*{re.escape(message)}', page)
     assert staff_by_email(app, "a@clinic.example") is None
 
 
