@@ -165,6 +165,11 @@ class Config:
     @staticmethod
     def validate(config: dict) -> None:
         """Refuse settings that are unsafe for this environment."""
+        if config["STAFF_SESSION_IDLE_DAYS"] < 1:  # 0 would end every login at once
+            raise RuntimeError(
+                "STAFF_SESSION_IDLE_DAYS must be at least 1; "
+                f"got {config['STAFF_SESSION_IDLE_DAYS']!r}"
+            )
         rate = config["SEND_RATE_PER_SECOND"]
         if not rate >= 0:  # also NaN; 0 is the documented "no limit" (bench.send)
             raise RuntimeError(

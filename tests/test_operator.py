@@ -313,3 +313,8 @@ def test_staff_create_on_an_unmigrated_database_says_to_upgrade(app, make_app, t
     result = down.test_cli_runner().invoke(args=["staff", "token", "owner@clinic.test"])
     assert result.exit_code == 1
     assert "cannot reach the database (check DATABASE_URL)" in result.output
+
+
+def test_a_session_idle_limit_below_one_day_is_refused(make_app):
+    with pytest.raises(RuntimeError, match="STAFF_SESSION_IDLE_DAYS must be at least 1"):
+        make_app(STAFF_SESSION_IDLE_DAYS=0)

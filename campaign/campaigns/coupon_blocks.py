@@ -16,9 +16,21 @@ COUPON_PLACEHOLDERS = ("XQCCODEQX", "XQCURLQX")
 
 
 def _uses_coupon(token: Token) -> bool:
-    if token.type in ("inline", "fence", "code_block"):
-        return any(placeholder in token.content for placeholder in COUPON_PLACEHOLDERS)
-    return False
+    if token.type in ("fence", "code_block"):
+        return _holds_coupon(token.content)
+    if token.type != "inline":
+        return False
+    # A reference link ("[here][c]", "[c]: {{ coupon_url }}") has its address only in
+    # the parsed link, not in the paragraph's text.
+    addresses = (
+        str(child.attrs.get("href") or child.attrs.get("src") or "")
+        for child in token.children or []
+    )
+    return _holds_coupon(token.content) or any(_holds_coupon(address) for address in addresses)
+
+
+def _holds_coupon(text: str) -> bool:
+    return any(placeholder in text for placeholder in COUPON_PLACEHOLDERS)
 
 
 def coupon_parts(tokens: list[Token]) -> list[tuple[int, int]]:
@@ -41,11 +53,28 @@ def coupon_parts(tokens: list[Token]) -> list[tuple[int, int]]:
         elif _uses_coupon(token):
             first = _part_opening(tokens, stack)
             parts.add((index, index) if first is None else (first, closes[first]))
+    _whole_lists(tokens, closes, parts)
     chosen: list[tuple[int, int]] = []
     for first, last in sorted(parts):
         if not chosen or first > chosen[-1][1]:
             chosen.append((first, last))
     return chosen
+
+
+def _whole_lists(tokens: list[Token], closes: dict[int, int], parts: set) -> None:
+    """A list all of whose items go goes whole: no empty <ul> is left behind."""
+    for first, last in sorted(closes.items(), reverse=True):  # inner lists first
+        if tokens[first].type not in ("bullet_list_open", "ordered_list_open"):
+            continue
+        items = {
+            (index, closes[index])
+            for index in range(first + 1, last)
+            if tokens[index].type == "list_item_open"
+            and tokens[index].level == tokens[first].level + 1
+        }
+        if items and items <= parts:
+            parts -= items
+            parts.add((first, last))
 
 
 def _part_opening(tokens: list[Token], stack: list[int]) -> int | None:

@@ -161,6 +161,8 @@ def end_session(session_id: int):
     if sessions.end_session(staff, session_id):
         db.session.commit()
         flash("Logged out on that device.", "ok")
+    else:  # ended meanwhile, or not one of this account's
+        flash("That login has already ended.", "ok")
     return redirect(url_for("staff.account"))
 
 

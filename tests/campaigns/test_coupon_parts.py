@@ -106,3 +106,25 @@ def test_phone_and_mail_links_work_and_the_coupon_link_is_a_whole_address(ctx):
 def test_links_a_mail_app_cannot_open_are_refused_with_the_fix(body, advice):
     with pytest.raises(RenderError, match=advice):
         check_links(body)
+
+
+def test_a_reference_link_to_the_coupon_goes_with_its_paragraph(ctx):
+    body = "Before.\n\nClick [here][c] to use your coupon.\n\nAfter.\n\n[c]: {{ coupon_url }}"
+    text, html = parts_for(body, coupon_code=None)
+    for part in (text, html):
+        assert "Click" not in part
+        assert "After." in part
+    assert 'href=""' not in html
+    text, html = parts_for(body, coupon_code="AAAA-BBBB-CCCC")
+    assert 'href="https://clinic.test/coupon/t"' in html
+    assert "here (https://clinic.test/coupon/t)" in text
+
+
+def test_a_list_left_with_no_item_goes_whole(ctx):
+    text, html = parts_for("Intro.\n\n- Only item {{ coupon_code }}\n\nAfter.", coupon_code=None)
+    assert "<ul>" not in html
+    assert "Intro.\n\nAfter." in text
+    _, html = parts_for("- Parent\n  - Nested {{ coupon_url }}\n- Other", coupon_code=None)
+    assert "<li>Parent</li>" in html.replace("\n", "")
+    assert "<ul></ul>" not in html.replace("\n", "")
+    assert "Other" in html

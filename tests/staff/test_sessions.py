@@ -99,6 +99,7 @@ def test_no_one_ends_another_accounts_session(app, make_staff):
     )
 
     assert response.status_code == 302
+    assert "That login has already ended" in other.get("/staff/account").get_data(as_text=True)
     assert victim.get("/staff/").status_code == 200
     assert [row.id for row in stored_sessions(app, victim_id)] == [victim_session.id]
     assert audit_events(app, "staff.session_ended") == []
