@@ -105,8 +105,11 @@ def _coupon_blocks(text: str, has_coupon: bool) -> str:
     if has_coupon:
         return text.replace(COUPON_START, "").replace(COUPON_END, "")
     # Gone, with the line breaks of one side: a paragraph leaves one blank line
-    # between its neighbours, a list item none.
-    return _COUPON_PART.sub(lambda m: max(m.group(1), m.group(2), key=len), text)
+    # between its neighbours, a list item none, and the first part of the text
+    # nothing before what follows.
+    return _COUPON_PART.sub(
+        lambda m: "" if m.start() == 0 else max(m.group(1), m.group(2), key=len), text
+    )
 
 
 def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:

@@ -65,6 +65,7 @@ def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
 
 def markdown_to_text(body: str) -> str:
     blocks: list[list[str]] = []
+    depths: list[int] = []  # how deep in quotes each block starts
     lists: list[list] = []  # [marker kind, next number, items so far] per open list
     pending_marker: list[str] = []  # the marker of a list item's first paragraph
     item_indent = ""  # where the text of the list item being written starts
@@ -79,6 +80,7 @@ def markdown_to_text(body: str) -> str:
             blocks[-1].extend(lines)
         else:
             blocks.append(lines)
+            depths.append(quote)
 
     def _write(index: int, token: Token) -> None:
         nonlocal item_indent, quote, row, table
@@ -142,7 +144,17 @@ def markdown_to_text(body: str) -> str:
         _write(index, token)
         if index in ends:
             _mark_coupon_lines(blocks, *ends.pop(index))
-    return "\n\n".join("\n".join(lines) for lines in blocks)
+    return _joined(blocks, depths)
+
+
+def _joined(blocks: list[list[str]], depths: list[int]) -> str:
+    """Blocks a blank line apart; inside a quote the blank line is quoted too, so the
+    quote reads as one (``>`` alone on the line)."""
+    out = "\n".join(blocks[0]) if blocks else ""
+    for index in range(1, len(blocks)):
+        shared = min(depths[index - 1], depths[index])
+        out += "\n" + ("> " * shared).rstrip() + "\n" + "\n".join(blocks[index])
+    return out
 
 
 def _mark_coupon_lines(blocks: list[list[str]], block: int, line: int) -> None:

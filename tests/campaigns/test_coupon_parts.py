@@ -128,3 +128,8 @@ def test_a_list_left_with_no_item_goes_whole(ctx):
     assert "<li>Parent</li>" in html.replace("\n", "")
     assert "<ul></ul>" not in html.replace("\n", "")
     assert "Other" in html
+
+
+def test_a_text_part_whose_first_part_goes_starts_with_what_follows(ctx):
+    text, _ = parts_for("# Offer: {{ coupon_code }}\n\nIntro.", coupon_code=None)
+    assert text.startswith("Intro.")

@@ -99,3 +99,8 @@ def test_variables_side_by_side_and_long_values_fill_short_lines(ctx, app):
 def test_a_list_items_later_paragraphs_stay_under_its_text():
     text = markdown_to_text("- one\n\n  one, more\n\n- two\n\n10. ten\n\n    ten, more\n")
     assert text == "- one\n\n  one, more\n\n- two\n\n10. ten\n\n    ten, more"
+
+
+def test_a_quote_stays_one_quote_across_its_blank_lines():
+    text = markdown_to_text("> Quote intro\n>\n> - one\n> - two\n>\n> > deeper\n\nAfter")
+    assert text == "> Quote intro\n>\n> - one\n> - two\n>\n> > deeper\n\nAfter"
