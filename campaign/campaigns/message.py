@@ -112,6 +112,12 @@ def _coupon_blocks(text: str, has_coupon: bool) -> str:
     )
 
 
+def _text_part(rendered: Rendered, has_coupon: bool) -> str:
+    if not has_coupon and rendered.text_without_coupon is not None:
+        return rendered.text_without_coupon  # its numbered lists count what is left
+    return _coupon_blocks(rendered.text, has_coupon)
+
+
 def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
     """Build the campaign's message once; ``personalize`` fills it per reader."""
     config = current_app.config
@@ -135,7 +141,7 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
         body = (
             f'Content-Type: multipart/alternative; boundary="{boundary}"{CRLF}{CRLF}'
             f"--{boundary}{CRLF}"
-            f"{_part('text/plain', _coupon_blocks(rendered.text, has_coupon))}"
+            f"{_part('text/plain', _text_part(rendered, has_coupon))}"
             f"--{boundary}{CRLF}"
             f"{_part('text/html', _coupon_blocks(rendered.html, has_coupon))}"
             f"--{boundary}--{CRLF}"

@@ -49,6 +49,7 @@ class Campaign(db.Model):
     # Frozen when sending starts, so edits cannot change a send in progress.
     html_frozen: Mapped[str | None] = mapped_column(Text)
     text_frozen: Mapped[str | None] = mapped_column(Text)
+    text_frozen_without_coupon: Mapped[str | None] = mapped_column(Text)
     audience_size: Mapped[int] = mapped_column(default=0)
 
     created_by = relationship("Staff")

@@ -63,7 +63,10 @@ def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
     return lines
 
 
-def markdown_to_text(body: str) -> str:
+def markdown_to_text(body: str, coupon_parts_kept: bool = True) -> str:
+    """The text part of ``body``: with its coupon parts between markers, or without
+    them at all (numbered lists then count only the items that are left, as the HTML
+    part's do)."""
     blocks: list[list[str]] = []
     depths: list[int] = []  # how deep in quotes each block starts
     lists: list[list] = []  # [marker kind, next number, items so far] per open list
@@ -138,7 +141,13 @@ def markdown_to_text(body: str) -> str:
     tokens = _parser().parse(body)
     parts = dict(coupon_parts(tokens))  # first token -> last token of a coupon part
     ends: dict[int, tuple[int, int]] = {}  # last token -> where the part's lines start
+    skip_through = -1
     for index, token in enumerate(tokens):
+        if index <= skip_through:
+            continue
+        if index in parts and not coupon_parts_kept:
+            skip_through = parts[index]
+            continue
         if index in parts:
             ends[parts[index]] = (len(blocks), len(blocks[-1]) if blocks else 0)
         _write(index, token)

@@ -76,6 +76,9 @@ class Rendered:
     html: str
     text: str
     first_name_defaults: list[str] = field(default_factory=list)
+    # The text part for readers without a coupon, laid out without the coupon parts
+    # (None for campaigns frozen before it existed: the parts are cut out of ``text``).
+    text_without_coupon: str | None = None
 
 
 def check_line(text: str, field: str) -> None:
@@ -222,7 +225,9 @@ def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
     check_variables(body)
     defaults: list[str] = []
     fragment = markdown_to_html(_placeholders(body, defaults, "H"))
-    text_body = markdown_to_text(_placeholders(body, defaults, "T"))
+    text_source = _placeholders(body, defaults, "T")
+    text_body = markdown_to_text(text_source)
+    text_body_without = markdown_to_text(text_source, coupon_parts_kept=False)
     ours = {COUPON_START, COUPON_END, "XQCCODEQX", "XQCURLQX"} | {
         f"XQFNAME{part}{index}QX" for part in "HT" for index in range(len(defaults))
     }
@@ -238,7 +243,12 @@ def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
     }
     html = inline_css(render_template("email/newsletter.html", **context))
     text = render_template("email/newsletter.txt", **{**context, "content": text_body})
-    return Rendered(html=html, text=text, first_name_defaults=defaults)
+    text_without = render_template(
+        "email/newsletter.txt", **{**context, "content": text_body_without}
+    )
+    return Rendered(
+        html=html, text=text, first_name_defaults=defaults, text_without_coupon=text_without
+    )
 
 
 # Lazy: two variables side by side ("XQFNAMET0QXXQFNAMET0QX") are two placeholders.

@@ -219,6 +219,7 @@ class CampaignSender:
             Rendered(
                 html=campaign.html_frozen or "",
                 text=campaign.text_frozen or "",
+                text_without_coupon=campaign.text_frozen_without_coupon,
                 first_name_defaults=_defaults(campaign),
             ),
         )

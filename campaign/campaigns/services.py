@@ -215,6 +215,7 @@ def start(campaign_id: int, allowed: set[CampaignStatus]) -> bool:
     db.session.refresh(campaign)
     rendered = render_campaign(campaign.subject, campaign.preheader, campaign.body_markdown)
     campaign.html_frozen, campaign.text_frozen = rendered.html, rendered.text
+    campaign.text_frozen_without_coupon = rendered.text_without_coupon
     audience = select(
         literal(campaign_id), Subscriber.id, literal(DeliveryStatus.QUEUED.value), literal(0)
     ).where(AUDIENCE)

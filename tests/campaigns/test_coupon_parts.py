@@ -133,3 +133,17 @@ def test_a_list_left_with_no_item_goes_whole(ctx):
 def test_a_text_part_whose_first_part_goes_starts_with_what_follows(ctx):
     text, _ = parts_for("# Offer: {{ coupon_code }}\n\nIntro.", coupon_code=None)
     assert text.startswith("Intro.")
+
+
+@pytest.mark.parametrize(
+    ("body", "text_left", "html_start"),
+    [
+        ("1. Code {{ coupon_code }}\n2. Two\n3. Three", "1. Two\n2. Three", "<ol>"),
+        ("1. One\n2. Code {{ coupon_code }}\n3. Three", "1. One\n2. Three", "<ol>"),
+        ("5. Code {{ coupon_code }}\n6. Six", "5. Six", '<ol start="5">'),
+    ],
+)
+def test_numbered_lists_count_the_items_left_in_both_parts(ctx, body, text_left, html_start):
+    text, html = parts_for(body, coupon_code=None)
+    assert text_left in text
+    assert html_start in html
