@@ -21,6 +21,17 @@ DEFAULT_SECRET_KEY = "dev-only-secret-change-me"  # noqa: S105 - refused in prod
 SAMPLE_POSTAL_ADDRESS = "1 Harbour Street, Portsmouth PO1 1AA"
 
 
+class ConfigError(RuntimeError, SystemExit):
+    """A setting that cannot be used. Uncaught, it ends the process (exit status 1)
+    with its message alone, where a RuntimeError printed some 30 lines of traceback
+    above the one line an operator needs; code that expects a RuntimeError still
+    catches it."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.code = f"configuration error: {message}"  # what SystemExit prints
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
 
@@ -35,7 +46,7 @@ def _env_bool(name: str, default: bool) -> bool:
         return default
     word = value.strip().lower()
     if word not in _TRUE | _FALSE:  # MAIL_USE_TLS=ture must not quietly mean off
-        raise RuntimeError(f"{name} must be true or false; got {value!r}")
+        raise ConfigError(f"{name} must be true or false; got {value!r}")
     return word in _TRUE
 
 
@@ -44,7 +55,7 @@ def _env_int(name: str, default: int) -> int:
     try:
         return default if value is None else int(value)
     except ValueError:
-        raise RuntimeError(f"{name} must be a whole number; got {value!r}") from None
+        raise ConfigError(f"{name} must be a whole number; got {value!r}") from None
 
 
 def _env_float(name: str, default: float) -> float:
@@ -52,7 +63,7 @@ def _env_float(name: str, default: float) -> float:
     try:
         return default if value is None else float(value)
     except ValueError:
-        raise RuntimeError(f"{name} must be a number; got {value!r}") from None
+        raise ConfigError(f"{name} must be a number; got {value!r}") from None
 
 
 def _cors_origins(value: str) -> list[str]:
@@ -65,7 +76,7 @@ def _cors_origins(value: str) -> list[str]:
             continue
         parts = urlsplit(origin)
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
-            raise RuntimeError(
+            raise ConfigError(
                 "CORS_ORIGINS must list origins such as https://www.example-clinic.com "
                 f"(scheme and host, no path); got {entry.strip()!r}"
             )
@@ -166,13 +177,13 @@ class Config:
     def validate(config: dict) -> None:
         """Refuse settings that are unsafe for this environment."""
         if config["STAFF_SESSION_IDLE_DAYS"] < 1:  # 0 would end every login at once
-            raise RuntimeError(
+            raise ConfigError(
                 "STAFF_SESSION_IDLE_DAYS must be at least 1; "
                 f"got {config['STAFF_SESSION_IDLE_DAYS']!r}"
             )
         rate = config["SEND_RATE_PER_SECOND"]
         if not rate >= 0:  # also NaN; 0 is the documented "no limit" (bench.send)
-            raise RuntimeError(
+            raise ConfigError(
                 "SEND_RATE_PER_SECOND must be a number of messages a second (0: no limit); "
                 f"got {rate!r}"
             )
@@ -200,13 +211,13 @@ class ProductionConfig(Config):
     def validate(config: dict) -> None:
         Config.validate(config)
         if not secret_is_strong(config["SECRET_KEY"]):
-            raise RuntimeError(
+            raise ConfigError(
                 "SECRET_KEY is unset, a placeholder or the development default: set "
                 "SECRET_KEY to a random value of at least 32 characters "
                 '(python -c "import secrets; print(secrets.token_urlsafe(48))").'
             )
         if config.get("DEBUG"):
-            raise RuntimeError("DEBUG must be off in production.")
+            raise ConfigError("DEBUG must be off in production.")
 
 
 def _broker_transport_options(broker_url: str) -> dict:
@@ -303,7 +314,7 @@ def refuse_a_dotenv_only_flask_reads() -> None:
         "FLASK_SKIP_DOTENV" in dotenv.dotenv_values(path) for path in found
     )
     if found and not skipped:
-        raise RuntimeError(
+        raise ConfigError(
             f"the flask command read {', '.join(found)}, which celery and gunicorn never "
             "read: export its settings to every process (set -a; . ./.env; set +a) and "
             "set FLASK_SKIP_DOTENV=1, or move the file out of the way."
@@ -317,4 +328,4 @@ def config_for(name: str | None = None) -> Config:
     try:
         return CONFIGS[name]()
     except KeyError:
-        raise RuntimeError(f"APP_ENV must be one of {', '.join(CONFIGS)}; got {name!r}") from None
+        raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}; got {name!r}") from None

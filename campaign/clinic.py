@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from campaign import audit
 from campaign.extensions import db
 from campaign.subscribers.addresses import has_control_characters
+from config import ConfigError
 
 SETTING_KEY = "clinic_details"
 MAX_NAME = 100
@@ -130,7 +131,7 @@ def install(app: Flask) -> None:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         # Every page writes times in it: refuse to start rather than fail each page.
-        raise RuntimeError(
+        raise ConfigError(
             f"CLINIC_TIMEZONE={name!r} is not a time zone name, e.g. Europe/London."
         ) from None
     app.context_processor(lambda: {"clinic": details()})
