@@ -170,7 +170,7 @@ def _mark_coupon_lines(blocks: list[list[str]], block: int, line: int) -> None:
     """Put the coupon markers around the lines written since (``block``, ``line``):
     the part's first line may have joined the block that was last then."""
     if block and len(blocks[block - 1]) > line:
-        block, line = block - 1, line
+        block -= 1
     else:
         line = 0
     if block >= len(blocks):

@@ -39,7 +39,12 @@ ERRORS = {
 def _caller_key() -> str:
     """Rate-limit key: the calling account (session or token) plus its IP."""
     auth = request.headers.get("Authorization", "")
-    who = hashlib.sha256(auth.encode()).hexdigest()[:16] if auth else current_user.get_id()
+    if auth:
+        who = hashlib.sha256(auth.encode()).hexdigest()[:16]
+    else:
+        # The account, not ``get_id()``: that holds the login's session key, which
+        # would give each login a budget of its own and put a credential in the store.
+        who = f"staff:{current_user.id}" if current_user.is_authenticated else "-"
     return f"{who}:{request.remote_addr}"
 
 

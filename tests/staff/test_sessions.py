@@ -213,3 +213,16 @@ def test_device_labels():
     assert device_label(ipad_firefox) == "Firefox on iPad"
     assert device_label("curl/8.5.0") == "Unknown device"
     assert device_label(None) == "Unknown device"
+
+
+def test_the_desk_limit_is_per_account_whichever_login_calls(make_app, make_staff):
+    """DESK_RATE_LIMIT counts per staff account and IP: a second login of the same
+    account on the same desk does not get a budget of its own."""
+    app = make_app(DESK_RATE_LIMIT="2 per minute")
+    _, email, password = make_staff("receptionist")
+    first, second = app.test_client(), app.test_client()
+    log_in(first, email, password)
+    log_in(second, email, password)
+    statuses = [first.get("/api/v1/coupons/0000-0000-0000").status_code for _ in range(2)]
+    assert 429 not in statuses
+    assert second.get("/api/v1/coupons/0000-0000-0000").status_code == 429
