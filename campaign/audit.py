@@ -15,6 +15,7 @@ from campaign.extensions import db
 # How the audit log page names each action (the code stays in the filter and the API).
 ACTION_LABELS = {
     "campaign.created": "Newsletter created",
+    "campaign.copied": "Newsletter copied into a new draft",
     "campaign.scheduled": "Newsletter scheduled",
     "campaign.test_sent": "Test copy sent",
     "campaign.sent": "Newsletter sending started",

@@ -665,6 +665,19 @@ def _campaign_paths() -> dict:
                 request_body=body(closed(CAMPAIGN_CONTENT)),
             ),
         },
+        "/api/v1/campaigns/{campaign_id}/copy": {
+            "post": operation(
+                "Start a new draft from a campaign",
+                "campaigns",
+                {"201": response("The new draft.", ref("Campaign")), "404": NOT_FOUND},
+                role="marketing",
+                description=(
+                    "The subject, preview text and message are copied as saved, whatever "
+                    "the campaign's status; the copy is a draft with nothing scheduled."
+                ),
+                parameters=[CAMPAIGN_ID],
+            )
+        },
         "/api/v1/campaigns/{campaign_id}/test": {
             "post": operation(
                 "Send a test copy to staff addresses",

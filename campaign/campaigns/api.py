@@ -109,6 +109,14 @@ def update_campaign(campaign_id: int):
     return jsonify(campaign_json(campaign))
 
 
+@bp.post("/<int:campaign_id>/copy")
+@marketing
+def copy_campaign(campaign_id: int):
+    campaign = services.copy_campaign(_campaign(campaign_id), current_staff())
+    db.session.commit()
+    return jsonify(campaign_json(campaign)), 201
+
+
 @bp.post("/<int:campaign_id>/test")
 @marketing
 def send_test(campaign_id: int):

@@ -97,6 +97,30 @@ def create_campaign(
     return campaign
 
 
+def copy_campaign(source: Campaign, staff: Staff) -> Campaign:
+    """A new draft holding a newsletter's subject, preview text and message.
+
+    Last month's newsletter is where most months start. The content is copied as
+    it was saved, whatever the source's status; the usual checks run when the
+    copy is saved or sent, as for any draft.
+    """
+    campaign = Campaign(
+        created_by_id=staff.id,
+        subject=source.subject,
+        preheader=source.preheader,
+        body_markdown=source.body_markdown,
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    audit.record(
+        "campaign.copied",
+        staff_id=staff.id,
+        target=f"campaign:{campaign.id}",
+        source=f"campaign:{source.id}",
+    )
+    return campaign
+
+
 def update_campaign(
     campaign: Campaign, subject: object, body_markdown: object, preheader: object = ""
 ) -> None:

@@ -131,6 +131,19 @@ def edit(campaign_id: int):
     ), (400 if error else 200)
 
 
+@bp.post("/<int:campaign_id>/copy")
+@marketing
+def copy(campaign_id: int):
+    source = _campaign(campaign_id)
+    campaign = services.copy_campaign(source, current_staff())
+    db.session.commit()
+    flash(
+        "A new draft with the content of the one you copied: change what is new, then send it.",
+        "ok",
+    )
+    return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+
+
 @bp.post("/preview")
 @marketing
 def preview():
