@@ -165,6 +165,8 @@ class Config:
     MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
     # CSV imports of an existing list may be larger than any other request.
     IMPORT_MAX_BYTES = _env_int("IMPORT_MAX_BYTES", 50 * 1024 * 1024)
+    # A newsletter image as uploaded: a phone's photo is 3 to 12 MB before it is scaled.
+    IMAGE_MAX_BYTES = _env_int("IMAGE_MAX_BYTES", 20 * 1024 * 1024)
     # The mail catcher's reading page (/dev/mail) exists only where this is on.
     DEV_MAIL_VIEWER = _env_bool("DEV_MAIL_VIEWER", True)
     DEV_MAIL_DIR = _env("DEV_MAIL_DIR", str(VAR_DIR / "mail"))

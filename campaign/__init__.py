@@ -56,14 +56,20 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-LARGE_UPLOAD_ENDPOINTS = {"subscriber_pages.import_upload"}
+# The routes that take files, and the setting that limits each one's body.
+LARGE_UPLOAD_ENDPOINTS = {
+    "subscriber_pages.import_upload": "IMPORT_MAX_BYTES",
+    "images.index": "IMAGE_MAX_BYTES",
+    "images_api.upload": "IMAGE_MAX_BYTES",
+}
 
 
 def _upload_limits() -> None:
     from flask import current_app, request
 
-    if request.endpoint in LARGE_UPLOAD_ENDPOINTS:
-        request.max_content_length = current_app.config["IMPORT_MAX_BYTES"]
+    if setting := LARGE_UPLOAD_ENDPOINTS.get(request.endpoint):
+        # The file's limit plus room for the form's other fields and multipart framing.
+        request.max_content_length = current_app.config[setting] + 64 * 1024
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -76,6 +82,8 @@ def _register_blueprints(app: Flask) -> None:
     from campaign.dashboard.views import bp as dashboard_bp
     from campaign.devmail.views import bp as devmail_bp
     from campaign.health import bp as health_bp
+    from campaign.images.api import bp as images_api_bp
+    from campaign.images.views import bp as images_bp
     from campaign.openapi import bp as openapi_bp
     from campaign.staff.clinic_views import bp as clinic_bp
     from campaign.staff.team_views import bp as team_bp
@@ -99,6 +107,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(campaigns_bp)
     app.register_blueprint(campaigns_api_bp)
     app.register_blueprint(dashboard_bp)
+    app.register_blueprint(images_bp)
+    app.register_blueprint(images_api_bp)
     if app.config["DEV_MAIL_VIEWER"]:
         app.register_blueprint(devmail_bp)
 

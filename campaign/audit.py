@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "coupon.redeemed": "Coupon redeemed",
     "coupon.redemption_undone": "Redemption undone",
     "coupon.voided": "Coupon voided",
+    "image.uploaded": "Image uploaded",
     "offer.updated": "Welcome offer changed",
     "staff.created": "Staff member added",
     "staff.role_changed": "Role changed",

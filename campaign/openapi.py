@@ -783,6 +783,57 @@ def _campaign_paths() -> dict:
     }
 
 
+IMAGE = answer(
+    {
+        "id": INTEGER,
+        "name": text(description="The public path's end: digest, size and type."),
+        "url": text(format="uri", description="Where mail apps load it from (under BASE_URL)."),
+        "content_type": enum(["image/jpeg", "image/png"]),
+        "width": COUNT,
+        "height": COUNT,
+        "bytes": COUNT,
+        "markdown": text(description="The line to put in a newsletter's body_markdown."),
+    }
+)
+
+
+def _image_paths() -> dict:
+    upload = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"image": {"type": "string", "format": "binary"}},
+                    "required": ["image"],
+                }
+            }
+        },
+    }
+    return {
+        "/api/v1/images": {
+            "post": operation(
+                "Upload an image for newsletters",
+                "campaigns",
+                {
+                    "201": response("The stored image (the same one for the same picture).", IMAGE),
+                    "400": error(
+                        "`invalid_image`: no file, not a JPEG, PNG, GIF or WebP image, "
+                        "animated, or over 60 megapixels."
+                    ),
+                },
+                role="marketing",
+                description=(
+                    "The image is turned upright, scaled to at most 1200 x 3600 pixels and "
+                    "re-encoded without its metadata: photos as JPEG, PNG and GIF as PNG. "
+                    "The upload may be up to `IMAGE_MAX_BYTES` (20 MB by default)."
+                ),
+                request_body=upload,
+            )
+        }
+    }
+
+
 CSRF_FAILED = "A session call without a valid `X-CSRFToken` header gets `csrf_failed`."
 
 
@@ -798,7 +849,12 @@ def _csrf_checked(op: dict) -> dict:
 
 
 def _paths() -> dict:
-    paths = {**_subscriber_paths(), **_coupon_paths(), **_campaign_paths()}
+    paths = {
+        **_subscriber_paths(),
+        **_coupon_paths(),
+        **_campaign_paths(),
+        **_image_paths(),
+    }
     for path, methods in paths.items():
         for method, op in methods.items():
             if method in {"post", "patch", "delete"} and "x-required-role" in op:

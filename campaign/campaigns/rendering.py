@@ -28,6 +28,7 @@ from campaign import clinic
 from campaign.campaigns.coupon_blocks import COUPON_END, COUPON_START, with_markers
 from campaign.campaigns.plaintext import markdown_to_text
 from campaign.emails import inline_css
+from campaign.images.services import ALT_PLACEHOLDER, size_in_name
 
 VARIABLE = re.compile(
     r"\{\{\s*(first_name|coupon_code|coupon_url)\s*"
@@ -103,6 +104,16 @@ def check_campaign(subject: str, preheader: str, body: str) -> None:
     check_line(preheader, "preheader")
     check_variables(body)
     check_links(body)
+
+
+def check_image_descriptions(body: str) -> None:
+    """At save, not in the preview: the editor inserts an image with a placeholder
+    description, and the preview should show the picture while it is being written."""
+    if f"![{ALT_PLACEHOLDER}]" in body:
+        raise RenderError(
+            f"Replace {ALT_PLACEHOLDER!r} with what the picture shows: readers whose mail "
+            "app hides pictures read that instead."
+        )
 
 
 def check_links(body: str) -> None:
@@ -184,6 +195,7 @@ def markdown_to_html(body: str) -> str:
     env: dict = {}  # link references found by the parse, read by the render
     tokens = markdown.parse(body, env)
     _refuse_deep_nesting(tokens)
+    _size_own_images(tokens)
     tokens = with_markers(tokens)
     raw = markdown.renderer.render(tokens, markdown.options, env)
     return nh3.clean(
@@ -193,6 +205,24 @@ def markdown_to_html(body: str) -> str:
         url_schemes=LINK_SCHEMES,
         link_rel="noopener",
     )
+
+
+# The email's column (600 px less the content's padding): Outlook on Windows ignores
+# max-width and shows an image as wide as its width attribute says.
+COLUMN_WIDTH = 536
+
+
+def _size_own_images(tokens: list) -> None:
+    """Give our own images the width and height they are shown at; mail apps that
+    size by attributes alone then lay the column out right before the image loads."""
+    for token in tokens:
+        for child in token.children or []:
+            size = child.type == "image" and size_in_name(str(child.attrs.get("src", "")))
+            if size:
+                width, height = size
+                shown = min(width, COLUMN_WIDTH)
+                child.attrs["width"] = str(shown)
+                child.attrs["height"] = str(max(1, round(height * shown / width)))
 
 
 def _refuse_deep_nesting(tokens: list) -> None:

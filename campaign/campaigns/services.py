@@ -17,7 +17,12 @@ from sqlalchemy import func, insert, literal, select, update
 
 from campaign import audit, clinic
 from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
-from campaign.campaigns.rendering import RenderError, check_campaign, render_campaign
+from campaign.campaigns.rendering import (
+    RenderError,
+    check_campaign,
+    check_image_descriptions,
+    render_campaign,
+)
 from campaign.database import utcnow
 from campaign.emails import header_safe
 from campaign.extensions import db
@@ -81,6 +86,7 @@ def _content(subject: object, body_markdown: object, preheader: object) -> dict:
     }
     try:
         check_campaign(content["subject"], content["preheader"], content["body_markdown"])
+        check_image_descriptions(content["body_markdown"])
         render_campaign(content["subject"], content["preheader"], content["body_markdown"])
     except RenderError as exc:
         raise CampaignInvalid(exc.field, f"invalid_{exc.field}", str(exc)) from None

@@ -16,6 +16,8 @@ from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed
 from campaign.database import utcnow
 from campaign.emails import UnsafeHeader
 from campaign.extensions import db
+from campaign.images.services import ACCEPT_ATTRIBUTE
+from campaign.security import shows_newsletter_images
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.models import Role
 
@@ -72,6 +74,7 @@ def save_slot():
 
 @bp.route("/new", methods=["GET", "POST"])
 @marketing
+@shows_newsletter_images
 def new():
     error = error_field = None
     if request.method == "POST":
@@ -93,11 +96,13 @@ def new():
         form=request.form,
         error=error,
         error_field=error_field,
+        image_accept=ACCEPT_ATTRIBUTE,
     ), (400 if error else 200)
 
 
 @bp.route("/<int:campaign_id>", methods=["GET", "POST"])
 @marketing
+@shows_newsletter_images
 def edit(campaign_id: int):
     campaign = _campaign(campaign_id)
     error = error_field = None
@@ -128,6 +133,7 @@ def edit(campaign_id: int):
         next_slot=services.next_monthly_slot(utcnow(), slot),
         send_at_local=clinic.local_time(campaign.send_at),
         audience=services.audience_size(),
+        image_accept=ACCEPT_ATTRIBUTE,
     ), (400 if error else 200)
 
 

@@ -64,6 +64,49 @@
   form.addEventListener("submit", function () { unsaved = false; });
   refreshPreview();
 
+  // "Add an image": upload it, then put its Markdown where the cursor is, with the
+  // description placeholder selected so that typing replaces it.
+  const imageFile = document.getElementById("image-file");
+  const imageStatus = document.getElementById("image-status");
+  const body = document.getElementById("body_markdown");
+  if (imageFile) imageFile.addEventListener("change", async function () {
+    const file = imageFile.files[0];
+    if (!file) return;
+    imageStatus.textContent = "Uploading " + file.name + "…";
+    const data = new FormData();
+    data.append("image", file);
+    let response;
+    try {
+      response = await fetch("/api/v1/images", {
+        method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken }, body: data,
+      });
+    } catch (e) {
+      imageStatus.textContent = NO_CONNECTION + " The image was not uploaded.";
+      return;
+    }
+    let answer = {};
+    try { answer = await response.json(); } catch (e) { answer = {}; }
+    imageFile.value = "";
+    if (response.status !== 201 || typeof answer.markdown !== "string") {
+      const error = answer.error && answer.error.message;
+      imageStatus.textContent = error || (response.status === 413
+        ? "The file is too large." : "The image could not be uploaded.");
+      return;
+    }
+    const start = body.selectionStart;
+    const before = body.value.slice(0, start);
+    const lead = before === "" || before.endsWith("\n\n") ? "" : (before.endsWith("\n") ? "\n" : "\n\n");
+    const text = lead + answer.markdown + "\n\n";
+    body.setRangeText(text, start, body.selectionEnd, "end");
+    const description = start + lead.length + 2;  // after "!["
+    const placeholder = answer.markdown.slice(2, answer.markdown.indexOf("]"));
+    body.focus();
+    body.setSelectionRange(description, description + placeholder.length);
+    body.dispatchEvent(new Event("input", { bubbles: true }));
+    imageStatus.textContent = "Added. Type what the picture shows in place of the selected “" +
+      placeholder + "”.";
+  });
+
   if (!campaignId) return;
   const api = "/api/v1/campaigns/" + campaignId;
   const controls = document.getElementById("controls");

@@ -1,0 +1,167 @@
+"""Taking an uploaded image in: checked, turned upright, scaled for email, re-encoded.
+
+Re-encoding is the point, not a side effect: the stored file is one we wrote, so it
+carries no metadata from the camera (a phone's photo holds where it was taken), no
+trailing bytes and nothing a decoder other than Pillow's would read differently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import unicodedata
+import warnings
+
+from flask import current_app
+from PIL import Image as Pillow
+from PIL import ImageOps, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from campaign import audit
+from campaign.extensions import db
+from campaign.images.models import Image
+from campaign.staff.models import Staff
+
+ACCEPTED = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WebP"}
+# Twice the email's 600 px column, so pictures stay sharp on phones' dense screens.
+MAX_WIDTH = 1200
+MAX_HEIGHT = 3600
+# Above this many pixels decoding alone takes hundreds of MB: no camera needs more.
+MAX_PIXELS = 60_000_000
+ACCEPT_ATTRIBUTE = "image/jpeg,image/png,image/gif,image/webp"
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
+ALT_PLACEHOLDER = "Describe the image"
+NAME = re.compile(r"[0-9a-f]{24}-(?P<width>[0-9]{1,5})x(?P<height>[0-9]{1,5})\.(?:jpg|png)")
+
+
+class ImageRefused(ValueError):
+    """The upload is not an image we take; the message says why, in the user's words."""
+
+
+def store_image(upload: bytes, filename: str, staff: Staff) -> Image:
+    """Keep an uploaded image and return it (the one already kept, if the same).
+
+    Photos become JPEG; PNG and GIF (logos, drawings, transparency) become PNG.
+    Nothing is written for an upload that is refused.
+    """
+    if not upload:
+        raise ImageRefused("Choose an image file to upload.")
+    limit = current_app.config["IMAGE_MAX_BYTES"]
+    if len(upload) > limit:
+        allowed = f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
+        raise ImageRefused(f"The file is larger than the {allowed} allowed.")
+    data, content_type, width, height = _reencode(upload)
+    digest = hashlib.sha256(data).hexdigest()[:24]
+    name = f"{digest}-{width}x{height}.{EXTENSIONS[content_type]}"
+    existing = db.session.scalar(select(Image).filter_by(name=name))
+    if existing is not None:
+        return existing
+    image = Image(
+        name=name,
+        content_type=content_type,
+        width=width,
+        height=height,
+        byte_size=len(data),
+        data=data,
+        original_name=_display_name(filename),
+        created_by_id=staff.id,
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(image)
+    except IntegrityError:  # the same image, uploaded twice at once: one row
+        return db.session.scalar(select(Image).filter_by(name=name))
+    audit.record("image.uploaded", staff_id=staff.id, target=f"image:{image.id}", name=name)
+    return image
+
+
+def _reencode(upload: bytes) -> tuple[bytes, str, int, int]:
+    try:
+        with warnings.catch_warnings():
+            # Pillow warns, then raises, on huge images; we refuse them ourselves below.
+            warnings.simplefilter("ignore", Pillow.DecompressionBombWarning)
+            picture = Pillow.open(io.BytesIO(upload))
+            kind = picture.format
+            if kind not in ACCEPTED:
+                raise ImageRefused(_not_accepted(kind))
+            if picture.width * picture.height > MAX_PIXELS:
+                raise ImageRefused(
+                    f"The image is {picture.width} x {picture.height} pixels: please make it "
+                    "smaller than 60 megapixels first."
+                )
+            if getattr(picture, "n_frames", 1) > 1:
+                raise ImageRefused("Animated images are not supported: upload a still image.")
+            # JPEG decodes straight to a fraction of its size: a 48 MP photo needs a
+            # few MB of memory instead of 150.
+            picture.draft("RGB", (MAX_WIDTH, MAX_HEIGHT))
+            picture = ImageOps.exif_transpose(picture)
+            picture.thumbnail((MAX_WIDTH, MAX_HEIGHT), Pillow.Resampling.LANCZOS)
+            return _encode(picture, kind)
+    except ImageRefused:
+        raise
+    except (
+        UnidentifiedImageError,
+        OSError,
+        ValueError,
+        SyntaxError,
+        Pillow.DecompressionBombError,
+    ):
+        # Truncated or corrupt files raise any of these from deep in a decoder.
+        raise ImageRefused(
+            "This file could not be read as an image: " + _not_accepted(None)
+        ) from None
+
+
+def _encode(picture: Pillow.Image, kind: str) -> tuple[bytes, str, int, int]:
+    out = io.BytesIO()
+    icc = picture.info.get("icc_profile")
+    extra = {"icc_profile": icc} if icc else {}
+    if kind in ("PNG", "GIF") or _has_transparency(picture):
+        picture = picture.convert("RGBA" if _has_transparency(picture) else "RGB")
+        picture.save(out, "PNG", optimize=True, **extra)
+        content_type = "image/png"
+    else:
+        picture = picture.convert("RGB")
+        picture.save(out, "JPEG", quality=85, optimize=True, progressive=True, **extra)
+        content_type = "image/jpeg"
+    return out.getvalue(), content_type, picture.width, picture.height
+
+
+def _has_transparency(picture: Pillow.Image) -> bool:
+    return picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info
+
+
+def _not_accepted(kind: str | None) -> str:
+    lead = f"{kind} files are not taken: " if kind else ""
+    return lead + "upload a JPEG, PNG, GIF or WebP image."
+
+
+def megabytes() -> int:
+    return current_app.config["IMAGE_MAX_BYTES"] // (1024 * 1024)
+
+
+def _display_name(filename: str) -> str:
+    """The file's own name, for the list of images: no folders, no control characters."""
+    name = re.split(r"[\\/]", filename or "")[-1]
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C")
+    return name.strip()[:200]
+
+
+def image_url(image: Image) -> str:
+    """The address readers' mail apps load the image from."""
+    return f"{current_app.config['BASE_URL']}/images/{image.name}"
+
+
+def markdown_for(image: Image) -> str:
+    return f"![{ALT_PLACEHOLDER}]({image_url(image)})"
+
+
+def size_in_name(address: str) -> tuple[int, int] | None:
+    """Width and height of one of our images, read from its address (no query)."""
+    base = current_app.config["BASE_URL"] + "/images/"
+    if not address.startswith(base):
+        return None
+    found = NAME.fullmatch(address[len(base) :])
+    return (int(found["width"]), int(found["height"])) if found else None

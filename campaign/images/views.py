@@ -1,0 +1,65 @@
+"""The images page for staff, and the public address each image is served from."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from campaign.extensions import db
+from campaign.images import services
+from campaign.images.models import Image
+from campaign.images.services import ImageRefused
+from campaign.staff.auth import current_staff, page_role_required
+from campaign.staff.models import Role
+
+bp = Blueprint("images", __name__, template_folder="templates")
+LISTED = 200
+
+
+@bp.get("/images/<name>")
+def serve(name: str):
+    """Mail apps load newsletter pictures from here, for as long as the mail is kept.
+
+    The name holds the content's digest, so a name always means the same bytes and
+    caches may keep them for good.
+    """
+    if not services.NAME.fullmatch(name):
+        abort(404)
+    image = db.session.scalar(select(Image).filter_by(name=name))
+    if image is None:
+        abort(404)
+    if request.if_none_match.contains(name):
+        return Response(status=304, headers={"ETag": f'"{name}"'})
+    response = Response(image.data, mimetype=image.content_type)
+    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    response.set_etag(name)
+    return response
+
+
+@bp.route("/staff/images/", methods=["GET", "POST"])
+@page_role_required(Role.MARKETING)
+def index():
+    error = None
+    if request.method == "POST":
+        upload = request.files.get("image")
+        try:
+            image = services.store_image(
+                upload.read() if upload else b"", upload.filename if upload else "", current_staff()
+            )
+        except ImageRefused as exc:
+            error = str(exc)
+        else:
+            db.session.commit()
+            flash(f"Uploaded. Paste this into a newsletter: {services.markdown_for(image)}", "ok")
+            return redirect(url_for("images.index"))
+    images = db.session.scalars(select(Image).order_by(Image.id.desc()).limit(LISTED)).all()
+    return render_template(
+        "images/index.html",
+        images=images,
+        markdown_for=services.markdown_for,
+        error=error,
+        accept=services.ACCEPT_ATTRIBUTE,
+        alt=services.ALT_PLACEHOLDER,
+        max_width=services.MAX_WIDTH,
+        max_megabytes=services.megabytes(),
+    ), (400 if error else 200)
