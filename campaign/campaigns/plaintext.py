@@ -31,10 +31,8 @@ def _inline(token: Token) -> str:
         kind = child.type
         if kind in ("text", "code_inline"):
             out.append(child.content)
-        elif kind == "softbreak":
-            out.append(" ")
-        elif kind == "hardbreak":
-            out.append("\n")
+        elif kind in ("softbreak", "hardbreak"):
+            out.append("\n")  # a typed line break shows in the HTML part too (rendering)
         elif kind == "image":
             alt = "".join(c.content for c in child.children or []) or child.content
             out.append(f"[{alt}]" if alt else "")

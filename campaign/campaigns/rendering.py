@@ -66,8 +66,12 @@ RESERVED = re.compile(r"XQ[A-Z0-9]+QX")
 @cache
 def _markdown() -> MarkdownIt:
     # commonmark without raw HTML: staff formatting, never staff markup. (A raw HTML
-    # block in the tokens is only ever a coupon marker of ours.)
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    # block in the tokens is only ever a coupon marker of ours.) A line break typed is
+    # a line break shown ("Warm wishes,⏎The team"), as in every mail app's editor;
+    # commonmark would join the lines.
+    return MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable(
+        "table"
+    )
 
 
 @dataclass
@@ -128,8 +132,15 @@ def check_links(body: str) -> None:
             address = str(address)
             scheme = urlsplit(address).scheme.lower()
             allowed = {"http", "https"} if child.type == "image" else LINK_SCHEMES
-            if scheme in allowed or RESERVED.fullmatch(address):
+            if scheme in allowed or (address == "XQCURLQX" and child.type == "link_open"):
                 continue
+            if RESERVED.fullmatch(address) and child.type == "link_open":
+                # A first name or a code is what a reader typed or holds, not an
+                # address: as one, a name of "javascript:..." would be the link.
+                raise RenderError(
+                    "Only {{ coupon_url }} can stand for a whole address: write the "
+                    "address itself (https://...) and put other variables in the text."
+                )
             if address.lower().startswith("www."):
                 fix = f"write https://{address}"
             elif child.type == "image":

@@ -42,7 +42,8 @@
     const mine = ++sequence;
     const result = await post("/staff/campaigns/preview", null, true);
     if (mine !== sequence) return;  // a newer preview is on its way
-    if (result.status === 200 && typeof result.data.html === "string") {
+    const fresh = result.status === 200 && typeof result.data.html === "string";
+    if (fresh) {
       frame.srcdoc = result.data.html;
       previewStatus.textContent = "";
     } else if (result.status === 0) {
@@ -50,18 +51,29 @@
     } else {
       // A log-in page or another non-JSON answer has no "error": say so, not "undefined".
       const error = result.data.error;
-      previewStatus.textContent = (typeof error === "string" && error) ||
-        (error && error.message) || "The preview could not be rendered.";
+      previewStatus.textContent = ((typeof error === "string" && error) ||
+        (error && error.message) || "The preview could not be rendered.") +
+        " The preview shows the last version that worked.";
     }
+    // A preview left from an earlier version looks current unless it says otherwise.
+    previewStatus.classList.toggle("problem", !fresh);
+    frame.classList.toggle("stale", !fresh);
   }
   // Edits made since the page was loaded: test copies and sends use the saved version.
-  let unsaved = false;
+  // A page sent back with an error holds what was typed, not what was saved.
+  let unsaved = Boolean(document.getElementById("form-error"));
   form.addEventListener("input", function () {
     unsaved = true;
     window.clearTimeout(timer);
     timer = window.setTimeout(refreshPreview, 300);
   });
   form.addEventListener("submit", function () { unsaved = false; });
+  // Leaving with unsaved edits (a menu link, "All newsletters", closing the tab) asks first.
+  window.addEventListener("beforeunload", function (event) {
+    if (!unsaved) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
   refreshPreview();
 
   // "Add an image": upload it, then put its Markdown where the cursor is, with the

@@ -101,6 +101,12 @@ def test_phone_and_mail_links_work_and_the_coupon_link_is_a_whole_address(ctx):
         ("[Book](/book)", "use the whole address"),
         ("![logo](logo.png)", "an image needs its whole address"),
         ("![logo](mailto:x@clinic.test)", "an image needs its whole address"),
+        # A reader's first name (or code) as the address: a name "javascript:..." or
+        # "https://phish..." would be the link.
+        ("Hi [click]({{ first_name }})", "Only {{ coupon_url }} can stand for a whole address"),
+        ("![p]({{ first_name }})", "an image needs its whole address"),
+        ("[x]({{ coupon_code }})", "Only {{ coupon_url }} can stand for a whole address"),
+        ("![qr]({{ coupon_url }})", "an image needs its whole address"),
     ],
 )
 def test_links_a_mail_app_cannot_open_are_refused_with_the_fix(body, advice):

@@ -104,3 +104,10 @@ def test_a_list_items_later_paragraphs_stay_under_its_text():
 def test_a_quote_stays_one_quote_across_its_blank_lines():
     text = markdown_to_text("> Quote intro\n>\n> - one\n> - two\n>\n> > deeper\n\nAfter")
     assert text == "> Quote intro\n>\n> - one\n> - two\n>\n> > deeper\n\nAfter"
+
+
+def test_a_typed_line_break_is_a_line_break_in_both_parts(ctx):
+    """Writers sign off on two lines and expect two lines (commonmark joins them)."""
+    rendered = render_campaign("Subject", "", "See you soon!\n\nWarm wishes,\nThe Harbour team")
+    assert "Warm wishes,\nThe Harbour team" in rendered.text
+    assert "Warm wishes,<br>" in rendered.html.replace("<br />", "<br>").replace("<br/>", "<br>")
