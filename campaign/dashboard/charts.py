@@ -160,6 +160,10 @@ def stacked_area_chart(
 
     body = _y_grid(ticks, left, width - right, y_of)
     for n, one in enumerate(series):
+        if not any(one.values):
+            # Its band has no height: its line would lie on the top of the stack and
+            # read as if every subscriber were in this state.
+            continue
         upper = [(x_of(i), y_of(stacks[n][i])) for i in range(count)]
         lower = [(x_of(i), y_of(stacks[n - 1][i] if n else 0)) for i in range(count)]
         line = " L".join(f"{_fixed(x)},{_fixed(y)}" for x, y in upper)

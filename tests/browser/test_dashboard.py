@@ -222,3 +222,49 @@ def test_dashboard_draws_every_chart_with_its_table(desktop: Page, live_server, 
     # Everything issued since the first week shown; the week shown first starts 25 weeks ago.
     assert sum(int(row[1].replace(",", "")) for row in coupons) > 0
     assert sum(int(row[2].replace(",", "")) for row in coupons) == expected.welcome_redeemed
+
+
+def test_on_a_phone_the_weekly_chart_opens_at_the_newest_weeks(
+    phone: Page, live_server, make_staff, ctx
+):
+    seed_history(utcnow())
+    page = phone
+    log_in_as_marketing(page, live_server, make_staff)
+    page.goto(f"{live_server}/staff/dashboard/")
+    frame = page.locator("#panel-subscribers .chart-frame")
+    expect(frame).to_be_visible()
+    scrolled = frame.evaluate("f => [f.scrollLeft, f.scrollWidth - f.clientWidth]")
+    assert scrolled[1] > 0, "the chart fits the phone: nothing to test"
+    assert scrolled[0] >= scrolled[1] - 1, scrolled
+    expect(page.locator("#panel-subscribers .scroll-hint")).to_be_visible()
+    # The newsletters chart lists the newest first: it stays at its start.
+    assert page.locator("#panel-campaigns .chart-frame").evaluate("f => f.scrollLeft") == 0
+
+
+def test_a_state_nobody_is_in_draws_no_line_on_top_of_the_stack(
+    desktop: Page, live_server, make_staff, ctx
+):
+    now = utcnow()
+    db.session.execute(
+        insert(Subscriber),
+        [
+            {
+                "email": (address := f"reader-{uuid.uuid4().hex[:8]}@example.com"),
+                "email_canonical": address,
+                "status": "confirmed",
+                "source": "web",
+                "created_at": now - timedelta(days=20),
+                "confirmed_at": now - timedelta(days=20),
+            }
+            for _ in range(5)
+        ],
+    )
+    db.session.commit()
+    page = desktop
+    log_in_as_marketing(page, live_server, make_staff)
+    page.goto(f"{live_server}/staff/dashboard/")
+    svg = page.locator('svg[data-chart="subscribers"]')
+    expect(svg).to_be_visible()
+    assert svg.locator("path.chart-line.chart-tone-green").count() == 1
+    assert svg.locator("path.chart-line.chart-tone-red").count() == 0  # nobody bounced
+    assert svg.locator("path.chart-area.chart-tone-red").count() == 0
