@@ -50,7 +50,8 @@ def index():
             error = str(exc)
         else:
             db.session.commit()
-            flash(f"Uploaded. Paste this into a newsletter: {services.markdown_for(image)}", "ok")
+            label = image.original_name or "The image"
+            flash(f"{label} is uploaded: copy its line below into a newsletter.", "ok")
             return redirect(url_for("images.index"))
     images = db.session.scalars(select(Image).order_by(Image.id.desc()).limit(LISTED)).all()
     return render_template(

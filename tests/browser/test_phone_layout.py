@@ -60,10 +60,19 @@ def test_staff_pages_and_the_coupon_page_fit_a_phone(
             "/staff/tokens",
             "/staff/team/",
             "/staff/dashboard/",
+            "/staff/images/",
             "/desk",
             coupon_path,
         ):
             phone.goto(f"{live_server}{path}")
+            if path.startswith(("/staff", "/desk")):
+                # One row of menu, scrolled to show the page one is on.
+                nav = phone.locator(".staff-nav")
+                assert nav.bounding_box()["height"] < 60, (path, nav.bounding_box())
+                current = phone.locator(".staff-nav [aria-current]").first
+                box = current.bounding_box()
+                assert box["x"] >= 0, (path, box)
+                assert box["x"] + box["width"] <= width, (path, box)
             # Every "Table" disclosure open: the tables scroll in their frame.
             phone.evaluate("document.querySelectorAll('details').forEach(d => { d.open = true; })")
             if (overflow := sideways_scroll(phone)) > 0:

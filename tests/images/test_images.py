@@ -221,7 +221,7 @@ def test_the_images_page_uploads_and_lists_them(ctx, marketing_client):
     listing = marketing_client.get("/staff/images/").get_data(as_text=True)
     name = db.session.scalar(select(Image.name))
     assert f"![Describe the image](https://clinic.test/images/{name})" in listing
-    assert "Uploaded. Paste this into a newsletter" in listing
+    assert "logo.png is uploaded: copy its line below into a newsletter." in listing
     assert "logo.png" in listing
     assert "400 x 200 px" in listing
 
