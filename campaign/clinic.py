@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app, g
@@ -116,6 +116,13 @@ def utc_time(local: datetime) -> datetime:
 def start_of_today() -> datetime:
     """The clinic's last midnight, as a stored (naive UTC) time."""
     return utc_time(datetime.combine(datetime.now(zone()).date(), time()))
+
+
+def end_of_day(day: date) -> datetime:
+    """The last microsecond of a day of the clinic's, as a stored (naive UTC) time: one
+    before the next day's first moment, so a day of 23 or 25 hours ends where it ends,
+    and its ``local_time`` (a date, a desk's time) is still ``day``."""
+    return utc_time(datetime.combine(day + timedelta(days=1), time())) - timedelta(microseconds=1)
 
 
 def _format_local(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:

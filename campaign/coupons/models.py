@@ -55,6 +55,8 @@ class Coupon(db.Model):
     code_digest: Mapped[str] = mapped_column(String(64), unique=True)
     status: Mapped[str] = mapped_column(String(16), default=CouponStatus.ISSUED)
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The last microsecond of the clinic's day the email states (services.expiry_for):
+    # good while ``expires_at > now``, the one comparison every check makes.
     expires_at: Mapped[datetime]
     emailed_at: Mapped[datetime | None]
     redeemed_at: Mapped[datetime | None]

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from campaign import audit
+from campaign import audit, clinic
 from campaign.coupons import codes
 from campaign.coupons.codes import CouponCode, InvalidCode
 from campaign.coupons.models import Coupon, CouponStatus, Offer, OwedWelcome, Redemption
@@ -113,6 +113,19 @@ def coupon_page_token(coupon: Coupon) -> str:
     return make_token(Purpose.COUPON, coupon.id)
 
 
+def expiry_for(issued_at: datetime, validity_days: int) -> datetime:
+    """When a coupon issued at ``issued_at`` (stored UTC) stops being good: the end of
+    the clinic's day ``validity_days`` calendar days after the day it was issued, in
+    the clinic's time zone, summer time included.
+
+    The email, the coupon page and the desk name that day, so the coupon is good all
+    of it: ``expires_at`` is the day's last microsecond (``clinic.end_of_day``), which
+    every display writes as that day, and every check stays ``expires_at > now``.
+    """
+    issued_on = clinic.local_time(issued_at).date()
+    return clinic.end_of_day(issued_on + timedelta(days=validity_days))
+
+
 def issue_welcome_coupon(subscriber_id: int) -> Coupon | None:
     """The subscriber's welcome coupon, issued now if they have none (idempotent).
 
@@ -147,7 +160,7 @@ def issue_welcome_coupon(subscriber_id: int) -> Coupon | None:
             nonce=nonce,
             code_digest=codes.code_for(_secret(), nonce).digest(_secret()),
             issued_at=now,
-            expires_at=now + timedelta(days=offer.validity_days),
+            expires_at=expiry_for(now, offer.validity_days),
         )
         try:
             with db.session.begin_nested():
