@@ -15,21 +15,31 @@ from campaign.subscribers.services import SAMPLE_UNSUBSCRIBE_TOKEN
 SAMPLE_CODE = "SAMP-LE00-C0DE-0000"
 
 
-def sample_reader(address: str, first_name: str | None = "Ann") -> Reader:
+def sample_reader(address: str, first_name: str | None = "Ann", with_coupon: bool = True) -> Reader:
     return Reader(
         email=address,
         first_name=first_name,
         unsubscribe_token=SAMPLE_UNSUBSCRIBE_TOKEN,
-        coupon_code=SAMPLE_CODE,
-        coupon_url=public_url("/coupon/sample"),
+        coupon_code=SAMPLE_CODE if with_coupon else None,
+        coupon_url=public_url("/coupon/sample") if with_coupon else None,
     )
 
 
-def preview_html(subject: str, preheader: str, body: str) -> str:
+# The readers the editor previews as: a newsletter reads differently to someone who
+# gave no first name, or whose coupon is used (its parts disappear).
+PREVIEW_READERS = {
+    "ann": ("Ann, who holds a coupon", {"first_name": "Ann"}),
+    "no_name": ("A reader who gave no first name", {"first_name": None}),
+    "no_coupon": ("Ann, whose coupon is used", {"first_name": "Ann", "with_coupon": False}),
+}
+
+
+def preview_html(subject: str, preheader: str, body: str, reader: str = "ann") -> str:
     """The laid-out HTML with sample values, filled exactly as the sending engine does."""
     check_campaign(subject, preheader, body)
     skeleton = build_skeleton(subject, render_campaign(subject, preheader, body))
-    raw = personalize(skeleton, sample_reader("reader@example.com"), "preview")
+    _, values = PREVIEW_READERS.get(reader, PREVIEW_READERS["ann"])
+    raw = personalize(skeleton, sample_reader("reader@example.com", **values), "preview")
     parsed = email.message_from_bytes(raw, policy=email.policy.default)
     return parsed.get_body(("html",)).get_content()
 

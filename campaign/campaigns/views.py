@@ -10,7 +10,7 @@ from sqlalchemy import select
 from campaign import clinic, database
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, ClinicSetting
-from campaign.campaigns.preview import preview_html
+from campaign.campaigns.preview import PREVIEW_READERS, preview_html
 from campaign.campaigns.rendering import RenderError
 from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed
 from campaign.database import utcnow
@@ -97,6 +97,7 @@ def new():
         error=error,
         error_field=error_field,
         image_accept=ACCEPT_ATTRIBUTE,
+        preview_readers=PREVIEW_READERS,
     ), (400 if error else 200)
 
 
@@ -134,6 +135,7 @@ def edit(campaign_id: int):
         send_at_local=clinic.local_time(campaign.send_at),
         audience=services.audience_size(),
         image_accept=ACCEPT_ATTRIBUTE,
+        preview_readers=PREVIEW_READERS,
     ), (400 if error else 200)
 
 
@@ -159,6 +161,7 @@ def preview():
             (request.form.get("subject") or "(no subject)")[:200],
             (request.form.get("preheader") or "")[:200],
             (request.form.get("body_markdown") or "")[:100_000],
+            reader=request.form.get("preview_as", "ann"),
         )
     except RenderError as exc:
         return {"error": str(exc)}, 400

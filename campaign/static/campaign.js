@@ -16,10 +16,13 @@
   const flash = document.querySelector(".flash");
   if (flash) flash.focus();
 
+  const previewAs = document.getElementById("preview-as");
+
   async function post(path, body, asForm) {
     const options = { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrfToken } };
     if (asForm) {
       options.body = new FormData(form);
+      options.body.append("preview_as", previewAs.value);
     } else {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body || {});
@@ -68,6 +71,7 @@
     timer = window.setTimeout(refreshPreview, 300);
   });
   form.addEventListener("submit", function () { unsaved = false; });
+  previewAs.addEventListener("change", refreshPreview);
   // Leaving with unsaved edits (a menu link, "All newsletters", closing the tab) asks first.
   window.addEventListener("beforeunload", function (event) {
     if (!unsaved) return;

@@ -129,3 +129,18 @@ def test_a_preview_that_could_not_be_updated_says_so(desktop: Page, live_server,
     expect(page.frame_locator("#preview").locator("body")).to_contain_text("Hello again Ann")
     expect(status).to_have_text("")
     expect(page.locator("#preview")).not_to_have_class(re.compile("stale"))
+
+
+def test_the_preview_switches_to_each_kind_of_reader(desktop: Page, live_server, make_staff, ctx):
+    page = desktop
+    log_in_as_marketing(page, live_server, make_staff)
+    page.goto(f"{live_server}/staff/campaigns/new")
+    page.fill("#body_markdown", "Hello {{ first_name }},\n\nYour oil: {{ coupon_code }}.")
+    preview = page.frame_locator("#preview").locator("body")
+    expect(preview).to_contain_text("Your oil: SAMP-LE00-C0DE-0000.")
+    page.select_option("#preview-as", label="Ann, whose coupon is used")
+    expect(preview).not_to_contain_text("Your oil")
+    expect(preview).to_contain_text("Hello Ann,")
+    page.select_option("#preview-as", label="A reader who gave no first name")
+    expect(preview).to_contain_text("Hello there,")
+    expect(preview).to_contain_text("Your oil: SAMP-LE00-C0DE-0000.")
