@@ -144,3 +144,23 @@ def test_the_preview_switches_to_each_kind_of_reader(desktop: Page, live_server,
     page.select_option("#preview-as", label="A reader who gave no first name")
     expect(preview).to_contain_text("Hello there,")
     expect(preview).to_contain_text("Your oil: SAMP-LE00-C0DE-0000.")
+
+
+def test_the_images_page_copies_an_images_line(
+    desktop: Page, live_server, make_staff, ctx, tmp_path
+):
+    page = desktop
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=live_server)
+    log_in_as_marketing(page, live_server, make_staff)
+    page.goto(f"{live_server}/staff/images/")
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(helpers.logo_png())
+    page.set_input_files("#image", str(logo))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator(".flash")).to_contain_text("logo.png is uploaded")
+    copy = page.get_by_role("button", name="Copy the line for logo.png")
+    copy.click()
+    expect(copy).to_have_text("Copied")
+    line = page.locator(".markdown-line").input_value()
+    assert line.startswith("![Describe the image](https://clinic.test/images/")
+    assert page.evaluate("navigator.clipboard.readText()") == line
