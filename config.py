@@ -149,6 +149,8 @@ class Config:
     SIGNUP_RATE_LIMIT = _env("SIGNUP_RATE_LIMIT", "20 per minute;200 per hour")
 
     LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute;50 per hour")
+    # Password attempts per login address, from any number of IPs; a login gives them back.
+    LOGIN_ACCOUNT_FAILURE_LIMIT = _env("LOGIN_ACCOUNT_FAILURE_LIMIT", "10 per 15 minutes")
     # Lookups and redemptions per staff account and IP.
     DESK_RATE_LIMIT = _env("DESK_RATE_LIMIT", "120 per minute")
     # This many invalid coupon codes in this window pauses the account.

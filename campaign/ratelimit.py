@@ -92,6 +92,14 @@ class RateLimits:
             logger.warning("rate-limit storage unreachable; %s not limited", scope, exc_info=True)
             return True
 
+    def clear(self, limit: str, scope: str, key: str) -> None:
+        """Give a key its whole budget back (a login that succeeded clears its failures)."""
+        try:
+            for item in _parsed(limit):
+                self._counters().clear(item, scope, key)
+        except (StorageError, RedisError):
+            logger.warning("rate-limit storage unreachable; %s kept", scope, exc_info=True)
+
     def check(self, limit: str, scope: str, key: str) -> None:
         """Count one request; a 429 with ``Retry-After`` once the budget is spent."""
         if not self.hit(limit, scope, key):

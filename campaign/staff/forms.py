@@ -89,6 +89,12 @@ class AddStaffForm(FlaskForm):
     role = SelectField("Role", choices=DESCRIBED_ROLE_CHOICES, default="receptionist")
 
 
+class NameForm(FlaskForm):
+    """A new name at the desk, for one's own account or (admins) a member's."""
+
+    name = StringField("Name shown at the desk", validators=[Optional(), Length(max=100)])
+
+
 class RoleForm(FlaskForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 

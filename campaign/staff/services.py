@@ -22,7 +22,7 @@ from campaign.audit import AuditEvent
 from campaign.database import utcnow
 from campaign.extensions import db
 from campaign.outbox import after_commit
-from campaign.staff import sessions
+from campaign.staff import login_limits, sessions
 from campaign.staff.models import ApiToken, Role, Staff
 from campaign.subscribers.addresses import InvalidAddress, normalize_address
 from campaign.tokens import Purpose, TokenInvalid, make_token, read_token, row_id
@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so a login takes as long either way.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
+_ARGON2_PREFIX = "$argon2"
 TOKEN_PREFIX = "cmp_"  # noqa: S105 - a marker, not a secret
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 200
@@ -51,6 +52,10 @@ class StaffError(ValueError):
     def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class LoginRefused(StaffError):
+    """Too many failed logins for the address lately: no password is checked."""
 
 
 def create_staff(
@@ -106,6 +111,16 @@ def clean_name(name: str | None) -> str | None:
     if len(name) > 100:
         raise StaffError("Please keep the name under 100 characters.")
     return name or None
+
+
+def set_name(staff: Staff, name: str | None, by: Staff) -> None:
+    """Change the name shown at the desk (``clean_name``'s rules, as at creation);
+    blank shows the start of the email address. ``by`` is the account's owner (My
+    account) or an admin (the staff page): the views check which may."""
+    name = clean_name(name)
+    if staff.name != name:
+        audit.record("staff.renamed", staff_id=by.id, target=f"staff:{staff.id}", name=name)
+        staff.name = name
 
 
 def check_password(password: str) -> None:
@@ -303,16 +318,32 @@ def find_staff(email: str) -> Staff | None:
 
 
 def authenticate(email: str, password: str) -> Staff | None:
-    """The active staff member with these credentials, or None. Audits failures."""
+    """The active staff member with these credentials, or None. Audits failures.
+
+    Raises ``LoginRefused``, without looking at the password, once the address has
+    spent its failure budget (``login_limits``), whether it has an account or not.
+    """
+    if not login_limits.spend_attempt(email):
+        audit.record("staff.login_refused", target=f"email:{email[:100]}")
+        raise LoginRefused(
+            "Too many failed logins for this address. Please wait up to "
+            f"{login_limits.wait_minutes()} minutes and try again, or choose a new "
+            "password with “Forgot your password?” below."
+        )
     staff = find_staff(email) if len(email) <= 254 else None
+    # Only an argon2 hash costs a verification: an account still waiting for its first
+    # password (the unset marker) is checked against the dummy too, or its quick
+    # answer would tell that the address has an account.
+    real = staff is not None and staff.password_hash.startswith(_ARGON2_PREFIX)
     try:
-        _hasher.verify(staff.password_hash if staff else _DUMMY_HASH, password)
-        ok = staff is not None and staff.active
+        _hasher.verify(staff.password_hash if real else _DUMMY_HASH, password)
+        ok = real and staff.active  # the dummy's own password opens nothing
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
         audit.record("staff.login_failed", target=f"email:{email[:100]}")
         return None
+    login_limits.forget_failures(email)
     if _hasher.check_needs_rehash(staff.password_hash):
         staff.password_hash = _hasher.hash(password)
     note_login(staff)

@@ -16,7 +16,7 @@ from flask import current_app, request
 from sqlalchemy import delete, select, update
 
 from campaign import audit
-from campaign.database import utcnow
+from campaign.database import MAX_ID, utcnow
 from campaign.extensions import db
 from campaign.staff.models import Staff, StaffSession
 
@@ -89,7 +89,13 @@ def sessions_of(staff: Staff) -> list[StaffSession]:
 
 
 def end_session(staff: Staff, session_id: int | None) -> bool:
-    """End one of ``staff``'s own sessions (this one at logout, or another device's)."""
+    """End one of ``staff``'s own sessions (this one at logout, or another device's).
+
+    False when there is no such session, an id no row can have included: the id
+    comes from the URL, and a huge one would overflow the driver's integer (a 500).
+    """
+    if session_id is None or not 0 < session_id <= MAX_ID:
+        return False
     ended = db.session.execute(
         delete(StaffSession).where(StaffSession.id == session_id, StaffSession.staff_id == staff.id)
     ).rowcount

@@ -9,7 +9,7 @@ from campaign import database
 from campaign.extensions import db
 from campaign.staff import services
 from campaign.staff.auth import current_staff, page_role_required
-from campaign.staff.forms import AddStaffForm, RoleForm
+from campaign.staff.forms import AddStaffForm, NameForm, RoleForm
 from campaign.staff.models import Role, Staff
 
 bp = Blueprint("team", __name__, url_prefix="/staff/team")
@@ -70,6 +70,21 @@ def change_role(staff_id: int):
     def change(staff: Staff) -> str:
         services.change_role(staff, Role.named(form.role.data), by=current_staff())
         return f"{staff.email} is now {staff.role.label}."
+
+    return _act(staff_id, change)
+
+
+@bp.post("/<int:staff_id>/name")
+@page_role_required(Role.ADMIN)
+def change_name(staff_id: int):
+    form = NameForm()
+    if not form.validate_on_submit():
+        flash(" ".join(form.name.errors) or "The name could not be read.", "error")
+        return redirect(url_for("team.index")), 303
+
+    def change(staff: Staff) -> str:
+        services.set_name(staff, form.name.data, by=current_staff())
+        return f"{staff.email} is shown at the desk as {staff.display_name}."
 
     return _act(staff_id, change)
 

@@ -20,6 +20,7 @@ from campaign.staff.forms import (
     ChangePasswordForm,
     ForgotPasswordForm,
     LoginForm,
+    NameForm,
     SetPasswordForm,
     TokenForm,
 )
@@ -49,7 +50,11 @@ def login():
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        staff = services.authenticate(form.email.data, form.password.data)
+        try:
+            staff = services.authenticate(form.email.data, form.password.data)
+        except services.LoginRefused as exc:
+            db.session.commit()  # the refusal's audit row
+            return render_template("staff/login.html", form=form, error=str(exc)), 429
         if staff is not None:
             sessions.start_session(staff)
         db.session.commit()
@@ -129,16 +134,44 @@ def account():
             flash("Password changed. Other devices are logged out.", "ok")
             return redirect(url_for("staff.account"))
     status = 400 if request.method == "POST" else 200
-    page = render_template(
+    return _account_page(form=form, error=error, error_field=error_field), status
+
+
+@bp.post("/account/name")
+@page_role_required(Role.RECEPTIONIST)
+def change_name():
+    staff = current_staff()
+    name_form = NameForm()
+    if name_form.validate_on_submit():
+        try:
+            services.set_name(staff, name_form.name.data, by=staff)
+        except services.StaffError as exc:
+            name_form.name.errors.append(str(exc))
+        else:
+            db.session.commit()
+            flash(f"Your name at the desk is now {staff.display_name}.", "ok")
+            return redirect(url_for("staff.account"))
+    return _account_page(name_form=name_form), 400
+
+
+def _account_page(
+    form: ChangePasswordForm | None = None,
+    name_form: NameForm | None = None,
+    error: str | None = None,
+    error_field: str | None = None,
+) -> str:
+    staff = current_staff()
+    # formdata=None: a form not posted shows the stored values, not the other's post.
+    return render_template(
         "staff/account.html",
-        form=form,
+        form=form or ChangePasswordForm(formdata=None),
+        name_form=name_form or NameForm(formdata=None, name=staff.name),
         error=error,
         error_field=error_field,
         min_length=services.MIN_PASSWORD_LENGTH,
-        sessions=sessions.sessions_of(current_staff()),
+        sessions=sessions.sessions_of(staff),
         device_label=sessions.device_label,
     )
-    return page, status
 
 
 @bp.post("/account/sessions")

@@ -1,8 +1,11 @@
 """Staff accounts: login, roles, API tokens, the CLI."""
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
+from campaign import clinic
 from campaign.audit import AuditEvent
 from campaign.extensions import db
 from campaign.staff.models import ApiToken, Staff
@@ -157,7 +160,9 @@ def test_admin_edits_the_welcome_offer(client, ctx, make_staff, issue_coupon):
 
     coupon = db.session.scalar(select(Coupon))
     assert coupon.offer.title == "Free lavender oil"
-    assert (coupon.expires_at - coupon.issued_at).days == 30
+    # Good to the end of the clinic's day 30 days on (coupons.services.expiry_for).
+    issued_on = clinic.local_time(coupon.issued_at).date()
+    assert clinic.local_time(coupon.expires_at).date() == issued_on + timedelta(days=30)
     assert code
 
 
