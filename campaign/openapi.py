@@ -526,7 +526,11 @@ def _coupon_paths() -> dict:
                         "its latest redemption.",
                         ref("Coupon"),
                     ),
-                    "400": coupon_error(f"{invalid_code}."),
+                    "400": coupon_error(
+                        f"{invalid_code}. A session call without a valid `X-CSRFToken` "
+                        "header gets `csrf_failed`: invalid codes count toward the "
+                        "account's lockout, so a look-up is guarded as a change is."
+                    ),
                     "404": not_found,
                     "423": LOCKED,
                     "429": RATE_LIMITED,
@@ -878,7 +882,7 @@ def document() -> dict:
                 "refused in any field as `invalid_<field>`. "
                 "Staff calls authenticate with `Authorization: Bearer <token>` (`flask staff "
                 "token EMAIL`) or the staff session cookie; a session call that changes "
-                "something must send the CSRF token in `X-CSRFToken`."
+                "something, or looks a coupon up, must send the CSRF token in `X-CSRFToken`."
             ),
         },
         "security": [{"bearerAuth": []}, {"cookieAuth": []}],
@@ -890,7 +894,10 @@ def document() -> dict:
                     "type": "apiKey",
                     "in": "cookie",
                     "name": "session",
-                    "description": "The staff UI's session; unsafe methods need `X-CSRFToken`.",
+                    "description": (
+                        "The staff UI's session; unsafe methods and the coupon look-up "
+                        "need `X-CSRFToken`."
+                    ),
                 },
             },
             "schemas": {

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 
 from flask import Blueprint, jsonify, request
-from flask_login import current_user
 
 from campaign import clinic
 from campaign.api_util import json_object
-from campaign.coupons import abuse, services
+from campaign.coupons import abuse, codes, services
 from campaign.coupons.services import CouponResult, Outcome
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db, rate_limits
@@ -38,13 +36,13 @@ ERRORS = {
 
 def _caller_key() -> str:
     """Rate-limit key: the calling account (session or token) plus its IP."""
-    auth = request.headers.get("Authorization", "")
-    if auth:
-        who = hashlib.sha256(auth.encode()).hexdigest()[:16]
-    else:
-        # The account, not ``get_id()``: that holds the login's session key, which
-        # would give each login a budget of its own and put a credential in the store.
-        who = f"staff:{current_user.id}" if current_user.is_authenticated else "-"
+    # The account api_role_required authenticated (it runs first), never the header
+    # as sent: "bearer", "BEARER", a second space or a junk "Basic x" next to the
+    # session name the same account, and must not each get a budget of their own.
+    # Nor ``get_id()``: that holds the login's session key, which would give each
+    # login a budget of its own and put a credential in the store.
+    staff = current_staff()
+    who = f"staff:{staff.id}" if staff is not None else "-"
     return f"{who}:{request.remote_addr}"
 
 
@@ -73,10 +71,21 @@ def coupon_json(result: CouponResult) -> dict:
     return body
 
 
-def _answer(result: CouponResult, ok_status: int = 200):
+def _invalid_code_message(text: str) -> str:
+    # A short or long code is most often one cut off or doubled by a copy; a count
+    # tells the desk what to look for where "check it for typos" does not.
+    length = codes.wrong_length(text)
+    if length is None:
+        return ERRORS[Outcome.INVALID_CODE][1]
+    return f"Coupon codes have {codes.CODE_LENGTH} characters; this has {length}."
+
+
+def _answer(result: CouponResult, text: str, ok_status: int = 200):
     if result.outcome in ERRORS:
         status, message = ERRORS[result.outcome]
         card = result.shown()
+        if result.outcome is Outcome.INVALID_CODE:
+            message = _invalid_code_message(text)
         if result.outcome is Outcome.ALREADY_REDEEMED and card.redeemed_at:
             # For the person at the desk: the clinic's time (the JSON has the UTC one).
             when = clinic.local_time(card.redeemed_at).strftime("%-d %B %Y at %H:%M")
@@ -119,7 +128,7 @@ def _json_reason() -> str | None:
 # Text with a slash (a scanned URL, say) is no code either: the same clear answer,
 # not a routing 404 that reads "no such coupon".
 @bp.get("/coupons/<path:code>")
-@api_role_required(Role.RECEPTIONIST)
+@api_role_required(Role.RECEPTIONIST, reads_need_csrf=True)  # invalid codes count
 @desk_rate_limit
 def get_coupon(code: str):
     _checked_caller()
@@ -131,7 +140,7 @@ def get_coupon(code: str):
         Outcome.VOID,
     }:
         return jsonify(coupon_json(result))
-    return _answer(result)
+    return _answer(result, code)
 
 
 @bp.post("/coupons/<code>/redeem")
@@ -141,7 +150,7 @@ def redeem_coupon(code: str):
     staff = _checked_caller()
     result = services.redeem(code, staff, ip=request.remote_addr)
     # Answered from the rows as they are now; after the commit each would be re-read.
-    answer = _answer(result)
+    answer = _answer(result, code)
     db.session.commit()
     _note_invalid(result)
     return answer
@@ -155,7 +164,7 @@ def undo_redemption(code: str):
     reason = _json_reason()
     result = services.undo_redemption(code, staff, reason)
     db.session.commit()
-    return _answer(result)
+    return _answer(result, code)
 
 
 @bp.post("/coupons/<code>/void")
@@ -167,7 +176,7 @@ def void_coupon(code: str):
     result = services.void_coupon(code, current_staff(), reason)
     db.session.commit()
     if result.coupon is None:
-        return _answer(result)
+        return _answer(result, code)
     return jsonify(coupon_json(result))
 
 

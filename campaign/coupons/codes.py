@@ -100,11 +100,26 @@ def normalize(text: str) -> str:
     """
     if len(text) > 64:
         raise InvalidCode("too long")
-    text = unicodedata.normalize("NFKC", text).translate(_SEPARATORS)
-    cleaned = "".join(text.split()).upper().translate(_TRANSLATE)
+    cleaned = _cleaned(text)
     if len(cleaned) != CODE_LENGTH or any(char not in _VALUES for char in cleaned):
         raise InvalidCode("not a coupon code")
     return cleaned
+
+
+def _cleaned(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).translate(_SEPARATORS)
+    return "".join(text.split()).upper().translate(_TRANSLATE)
+
+
+def wrong_length(text: str) -> int | None:
+    """How many code characters ``text`` holds, when a wrong count is all that is
+    wrong with it (a code cut short or pasted twice); None for anything else."""
+    if len(text) > 64:
+        return None
+    cleaned = _cleaned(text)
+    if cleaned and len(cleaned) != CODE_LENGTH and all(c in _VALUES for c in cleaned):
+        return len(cleaned)
+    return None
 
 
 def parse(secret_key: str, text: str) -> CouponCode:

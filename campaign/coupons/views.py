@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from types import SimpleNamespace
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -38,7 +37,7 @@ def sample_coupon():
     sample = SimpleNamespace(
         offer_title=offer.title,
         offer_terms=offer.terms,
-        expires_at=utcnow() + timedelta(days=offer.validity_days),
+        expires_at=services.expiry_for(utcnow(), offer.validity_days),
     )
     return render_template(
         "coupons/coupon.html",

@@ -2,8 +2,9 @@
 
 API routes answer 401 JSON without credentials and 403 JSON for the wrong role; pages
 redirect to the login form or show a 403 page. A session-authenticated API call that
-changes something must carry the CSRF token (header ``X-CSRFToken``); a bearer call
-needs none, since no browser sends that header by itself.
+changes something must carry the CSRF token (header ``X-CSRFToken``), and so must a
+coupon look-up (``reads_need_csrf``); a bearer call needs none, since no browser sends
+that header by itself.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 
-from flask import g, redirect, request, url_for
+from flask import current_app, g, redirect, request, url_for
 from flask_login import current_user
+from flask_wtf.csrf import CSRFError, validate_csrf
+from wtforms.validators import ValidationError
 
 from campaign.errors import ApiError
 from campaign.extensions import csrf, login_manager
@@ -48,7 +51,33 @@ def _bearer_token() -> str | None:
     return token.strip()
 
 
-def api_role_required(role: Role) -> Callable:
+def _protect_read() -> None:
+    """The CSRF check of ``csrf.protect()``, for a read (which it skips by method)."""
+    sent = next(
+        (
+            request.headers[name]
+            for name in current_app.config["WTF_CSRF_HEADERS"]
+            if name in request.headers
+        ),
+        None,
+    )
+    try:
+        validate_csrf(sent)
+    except ValidationError as error:
+        raise CSRFError(error.args[0]) from None
+
+
+def api_role_required(role: Role, reads_need_csrf: bool = False) -> Callable:
+    """The caller's staff member in ``g.staff``, with at least ``role``.
+
+    ``reads_need_csrf``: a session call that only reads must carry the CSRF token too,
+    for a read with a side effect. The coupon look-up counts invalid codes toward the
+    account's lockout, and the SameSite=Lax cookie rides along on a top-level
+    navigation from any site: a page elsewhere opening invalid-code URLs would keep
+    the desk locked out. Checked here, before the desk's rate limit, so such a page
+    cannot spend that either.
+    """
+
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapper(*args, **kwargs):
@@ -61,6 +90,8 @@ def api_role_required(role: Role) -> Callable:
                 staff = current_user
                 if request.method not in SAFE_METHODS:
                     csrf.protect()
+                elif reads_need_csrf:
+                    _protect_read()
             else:
                 raise ApiError(401, "unauthorized", "Log in or send an API token.")
             if not staff.has_role(role):

@@ -1,5 +1,7 @@
 // The front desk: look a coupon up, then redeem it with one big button.
-// Talks to /api/v1/coupons with the session cookie and the page's CSRF token.
+// Talks to /api/v1/coupons with the session cookie and the page's CSRF token, on
+// look-ups too: the server refuses a session look-up without it (an invalid code counts
+// toward the lockout, and another site must not be able to spend that).
 (function () {
   "use strict";
 
@@ -16,8 +18,10 @@
   const undoButton = document.getElementById("undo-button");
   const todayList = document.getElementById("today-list");
   const news = document.getElementById("result-news");
+  const actions = result.querySelector(".result-actions");
 
   let current = null;       // the code on screen
+  let today = [];           // this desk's redemptions today, as last loaded
   let lastSubmit = { code: "", at: 0 };
   let busy = false;
 
@@ -113,7 +117,28 @@
       if (coupon.redeemed_at) row("Used", formatTime(coupon.redeemed_at) + (coupon.redeemed_by ? " by " + coupon.redeemed_by : ""));
     }
     redeemButton.hidden = state !== "valid";
-    undoButton.hidden = state !== "redeemed";
+    undoButton.hidden = !(state === "redeemed" || (state === "already_redeemed" && mayUndo(coupon)));
+    reveal();
+  }
+
+  // The same rule the server applies to a desk's undo (no reason given): this account's
+  // own redemption, not undone, within the window. The day's list holds exactly this
+  // account's redemptions, so a coupon's redemption_id found there is its own.
+  function undoable(item) {
+    return !item.undone_at && Date.now() - new Date(item.redeemed_at).getTime() < UNDO_WINDOW_MS;
+  }
+
+  function mayUndo(coupon) {
+    if (!coupon || coupon.redemption_id == null) return false;
+    return today.some(function (item) { return item.id === coupon.redemption_id && undoable(item); });
+  }
+
+  // On a phone with the keyboard open the card lands below the fold, and the page does
+  // not follow it there by itself: bring the card, or at least its buttons, into view.
+  // Scrolling, unlike focus(), leaves the focus in the code box (see lookUp).
+  function reveal() {
+    result.scrollIntoView({ block: "nearest" });
+    actions.scrollIntoView({ block: "nearest" });
   }
 
   function stateOf(response) {
@@ -140,11 +165,17 @@
       current = code;
       const coupon = response.status === 200 ? response.data : response.data.coupon;
       const message = response.status === 200 ? null : response.data.error && response.data.error.message;
-      show(stateOf(response), coupon, message);
+      const state = stateOf(response);
+      // Used here, maybe on another tab or tablet of this account: the list read at
+      // load time may not know it yet, and Undo depends on it.
+      if (state === "already_redeemed" && !mayUndo(coupon)) await loadToday();
+      show(state, coupon, message);
     } finally {
       busy = false;
       // The focus stays in the code box, never on Redeem: a keyboard-wedge scanner
       // types the next code and presses Enter, which on Redeem would redeem this one.
+      // No scrolling back to the box, either: the card was just brought into view.
+      input.focus({ preventScroll: true });
       input.select();
     }
   }
@@ -164,7 +195,7 @@
     } finally {
       busy = false;
       redeemButton.disabled = false;
-      input.focus();
+      input.focus({ preventScroll: true });
     }
   }
 
@@ -181,7 +212,7 @@
       loadToday();
     } finally {
       busy = false;
-      input.focus();
+      input.focus({ preventScroll: true });
     }
   }
 
@@ -199,6 +230,7 @@
       }
       return;
     }
+    today = response.data.items;
     todayList.removeAttribute("aria-busy");
     todayList.replaceChildren();
     if (!response.data.items.length) {
@@ -214,8 +246,7 @@
       text.textContent = formatTime(item.redeemed_at) + " \u00b7 " + item.code + " \u00b7 " +
         (item.subscriber || "") + (item.undone_at ? " (undone)" : "");
       li.append(text);
-      const age = Date.now() - new Date(item.redeemed_at).getTime();
-      if (!item.undone_at && age < UNDO_WINDOW_MS) {
+      if (undoable(item)) {
         const button = document.createElement("button");
         button.type = "button";
         button.className = "button secondary small";

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.conftest import PHONE as PHONE_SETTINGS
 from tests.browser.conftest import log_in
 
 pytestmark = pytest.mark.browser
@@ -91,14 +92,15 @@ def test_redeem_recheck_and_undo(phone: Page, live_server, make_staff, issue_cou
     page.wait_for_timeout(300)
     expect(result).to_have_attribute("data-state", "redeemed")
 
-    # Later, a second check of the same code says it is used.
+    # Later, a second check of the same code says it is used, and while the undo
+    # window is open the card offers Undo (tested in test_undo_from_the_already_used_card).
     page.clock.fast_forward(2100)
     check(page, code)
     expect(result).to_have_attribute("data-state", "already_redeemed")
     expect(title).to_have_text("Already used")
     expect(result).to_contain_text(re.compile(r"Used.+by Rita Desk"))
     expect(redeem).to_be_hidden()
-    expect(undo).to_be_hidden()
+    expect(undo).to_be_visible()
 
     # Undo from the day's list.
     today.first.get_by_role("button", name="Undo").tap()
@@ -185,6 +187,11 @@ def test_invalid_code(phone: Page, live_server, make_staff):
     expect(page.locator("#today-list")).to_have_text("None yet.")
     fits_the_screen(page)
 
+    # Cut short in a copy: the answer says what is wrong with it.
+    check(page, "11ZB-1A5M")
+    expect(result).to_contain_text("Coupon codes have 16 characters; this has 8.")
+    expect(result).not_to_contain_text("typos")
+
 
 def test_lost_connection_is_shown(phone: Page, live_server, make_staff, issue_coupon):
     code = issue_coupon()
@@ -203,3 +210,101 @@ def test_lost_connection_is_shown(phone: Page, live_server, make_staff, issue_co
     page.unroute("**/api/v1/coupons/**")
     page.click("#lookup-button")
     expect(result).to_have_attribute("data-state", "valid")
+
+
+# A phone with its on-screen keyboard open: the browser's viewport shrinks to this.
+KEYBOARD_OPEN = {**PHONE_SETTINGS, "viewport": {"width": 390, "height": 480}}
+
+
+def test_the_result_comes_into_view_with_the_keyboard_open(
+    browser, live_server, make_staff, issue_coupon
+):
+    from tests.browser.conftest import open_page
+
+    code = issue_coupon()
+    with open_page(browser, KEYBOARD_OPEN) as page:
+        log_in_at_desk(page, live_server, make_staff)
+        assert page.evaluate("window.scrollY") == 0
+        check(page, code)
+        redeem = page.locator("#redeem-button")
+        expect(page.locator("#result")).to_have_attribute("data-state", "valid")
+        expect(redeem).to_be_in_viewport(ratio=1)
+        expect(page.locator("#result-title")).to_be_in_viewport()
+        # Scrolled, not focused: the next scan still types into the code box.
+        expect(page.locator("#code")).to_be_focused()
+
+        redeem.tap()
+        expect(page.locator("#result")).to_have_attribute("data-state", "redeemed")
+        expect(page.locator("#undo-button")).to_be_in_viewport(ratio=1)
+        expect(page.locator("#code")).to_be_focused()
+
+
+def test_undo_from_the_already_used_card(phone: Page, live_server, make_staff, issue_coupon):
+    code = issue_coupon()
+    page = phone
+    page.clock.install()
+    log_in_at_desk(page, live_server, make_staff)
+    result = page.locator("#result")
+    undo = page.locator("#undo-button")
+
+    check(page, code)
+    page.locator("#redeem-button").tap()
+    expect(result).to_have_attribute("data-state", "redeemed")
+    page.clock.fast_forward(2100)
+    check(page, code)
+    expect(result).to_have_attribute("data-state", "already_redeemed")
+    expect(undo).to_be_visible()
+    expect(undo).to_be_in_viewport()
+    undo.tap()
+    expect(result).to_have_attribute("data-state", "undone")
+    expect(page.locator("#today-list li").first).to_contain_text(
+        f"{code} \u00b7 {MASKED_GUEST} (undone)"
+    )
+
+    # Redeemed again, then checked after the 15 minutes: no Undo any more.
+    page.clock.fast_forward(2100)
+    check(page, code)
+    page.locator("#redeem-button").tap()
+    expect(result).to_have_attribute("data-state", "redeemed")
+    page.clock.fast_forward("15:01")
+    check(page, code)
+    expect(result).to_have_attribute("data-state", "already_redeemed")
+    expect(undo).to_be_hidden()
+
+
+def test_no_undo_on_a_coupon_someone_else_used(
+    phone: Page, live_server, make_staff, api_token, issue_coupon
+):
+    import requests
+
+    code = issue_coupon()
+    other_desk = {"Authorization": f"Bearer {api_token('receptionist', name='Olga Other')}"}
+    page = phone
+    log_in_at_desk(page, live_server, make_staff)
+    # Used by the other desk after this page loaded its list.
+    used = requests.post(
+        f"{live_server}/api/v1/coupons/{code}/redeem", headers=other_desk, timeout=10
+    )
+    assert used.status_code == 200
+    check(page, code)
+    expect(page.locator("#result")).to_have_attribute("data-state", "already_redeemed")
+    expect(page.locator("#result")).to_contain_text("by Olga Other")
+    expect(page.locator("#undo-button")).to_be_hidden()
+
+
+def test_opening_invalid_code_links_does_not_lock_the_desk(
+    phone: Page, live_server, make_staff, issue_coupon
+):
+    """A page on another site can send the desk's browser to API addresses (the
+    SameSite=Lax cookie goes along on a navigation): more invalid codes than the
+    lockout's burst (10), then the desk still checks codes."""
+    code = issue_coupon()
+    page = phone
+    log_in_at_desk(page, live_server, make_staff)
+    for i in range(12):
+        answer = page.goto(f"{live_server}/api/v1/coupons/ZZZZ-ZZZZ-ZZZZ-ZZ{i:02d}")
+        assert answer.status != 423, "the desk was locked out"
+    assert answer.json()["error"]["code"] == "csrf_failed"
+    page.goto(f"{live_server}/desk")
+    check(page, code)
+    expect(page.locator("#result")).to_have_attribute("data-state", "valid")

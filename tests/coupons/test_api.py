@@ -235,14 +235,18 @@ def test_desk_lists_todays_redemptions(client, desk, issue_coupon):
     assert [item["code"] for item in items] == list(reversed(codes))
 
 
-def test_session_callers_need_the_csrf_token_for_changes(app, make_staff, issue_coupon):
+def test_session_callers_need_the_csrf_token_for_changes_and_lookups(app, make_staff, issue_coupon):
     code = issue_coupon()
     _, email, password = make_staff("receptionist")
     client = app.test_client()
     login_page = client.get("/staff/login").get_data(as_text=True)
     csrf = login_page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     client.post("/staff/login", data={"email": email, "password": password, "csrf_token": csrf})
-    assert client.get(f"/api/v1/coupons/{code}").status_code == 200
+    # A look-up counts invalid codes toward the lockout: it needs the token too.
+    response = client.get(f"/api/v1/coupons/{code}")
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "csrf_failed"
+    assert client.get(f"/api/v1/coupons/{code}", headers={"X-CSRFToken": csrf}).status_code == 200
     response = client.post(f"/api/v1/coupons/{code}/redeem")
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "csrf_failed"
