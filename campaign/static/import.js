@@ -53,7 +53,9 @@
     list.replaceChildren();
     (job.errors.length ? job.errors : [null]).forEach(function (error) {
       const li = document.createElement("li");
-      li.textContent = error ? "Row " + error.row + ": " + error.error : "None.";
+      // The address as typed, so the row is found without counting lines; as text.
+      const where = error && error.email ? " (" + error.email + ")" : "";
+      li.textContent = error ? "Row " + error.row + where + ": " + error.error : "None.";
       list.append(li);
     });
     tell(job);

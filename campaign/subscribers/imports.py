@@ -7,6 +7,10 @@ consent date come in as confirmed (that date recorded, with the row's source, or
 one get a double opt-in email. Addresses already on the list are left alone, so
 importing the same file twice changes nothing, and erased addresses (the suppression
 list) are never imported.
+
+Files are read as other tools write them: column names in their usual spellings
+("Email Address", "First Name", "Consent date"), a source label cleaned to what a source
+may be ("paper form" is ``paper_form``), and 14/03/2025 read as it can only be.
 """
 
 from __future__ import annotations
@@ -18,32 +22,30 @@ import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import IO
 
 from flask import current_app
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String, delete, insert, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from campaign import audit, clinic
+from campaign import audit
 from campaign.database import insert_unless_exists, utcnow
 from campaign.extensions import db
+from campaign.subscribers import import_cells
 from campaign.subscribers.addresses import InvalidAddress, canonical_address, normalize_address
 from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
 from campaign.subscribers.privacy import Suppression
-from campaign.subscribers.services import SOURCE_PATTERN, SignupInvalid, clean_first_name
+from campaign.subscribers.services import SignupInvalid, clean_first_name
 
 logger = logging.getLogger(__name__)
 
 CHUNK_BYTES = 256 * 1024
 ROWS_PER_BATCH = 1000
 MAX_ERRORS_KEPT = 200
-COLUMNS = {"email", "first_name", "consented_at", "source"}
-# Our own export's columns (``GET /api/v1/subscribers?format=csv``), read too, so a list
-# moved from one installation to another arrives as it left: ``confirmed_at`` stands
-# for the consent date, and people unsubscribed or bounced there are left out.
-EXPORT_COLUMNS = {"id", "status", "created_at", "confirmed_at"}
+MAX_EMAIL_SHOWN = 254
 LEFT_OUT_STATUSES = {"unsubscribed", "bounced"}
+DATE_COLUMNS = ("consented_at", "confirmed_at")
 
 
 class ImportJob(db.Model):
@@ -170,36 +172,63 @@ class Tally:
     )
     errors: list[dict] = field(default_factory=list)
 
-    def error(self, number: int, message: str) -> None:
+    def error(self, number: int, message: str, email: str = "") -> None:
+        """A row left out; ``email`` is its address as typed, so the row can be found."""
         self.counts["invalid"] += 1
-        self.note(number, message)
+        self.note(number, message, email)
 
-    def note(self, number: int, message: str) -> None:
+    def note(self, number: int, message: str, email: str = "") -> None:
         """Shown with the row errors, without counting the row as one."""
         if len(self.errors) < MAX_ERRORS_KEPT:
-            self.errors.append({"row": number, "error": message})
+            entry = {"row": number, "error": message}
+            if email:
+                entry["email"] = email[:MAX_EMAIL_SHOWN]
+            self.errors.append(entry)
 
 
-def _parse_date(value: str) -> datetime | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise ValueError(f"{value[:40]!r} is not a date: write it as 2025-03-14") from None
-    try:
-        if moment.tzinfo is None:
-            # A date (or a time without an offset) is the clinic's: 2025-06-01 is that
-            # day from its midnight, and stays 1 June on the pages whatever the zone.
-            moment = clinic.utc_time(moment)
-        else:
-            moment = moment.astimezone(UTC).replace(tzinfo=None)
-    except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
-        raise ValueError("date out of range") from None
-    if moment > utcnow():
-        raise ValueError("consent date is in the future")
-    return moment
+def _without_addresses(errors: list[dict]) -> list[dict]:
+    """Row errors as an import leaves them: the addresses they showed came from the
+    file, and go with it (an erasure could not find them in old reports)."""
+    return [{key: value for key, value in e.items() if key != "email"} for e in errors]
+
+
+class _DateOrders:
+    """How each date column's 03/04/2025 is read: day first when a date in that column
+    can only be day first (14/03/2025) and none can only be month first (03/14/2025),
+    month first the other way round, else not at all (refused: nothing says which).
+
+    Found by reading the file once more, only when such a date turns up, so the dry
+    run and the import read every date alike; the dry run says which order it took."""
+
+    def __init__(self, job_id: int, tally: Tally) -> None:
+        self.job_id = job_id
+        self.tally = tally
+        self.found: dict[str, dict[str, tuple[int, str]]] | None = None
+        self.told: set[str] = set()
+
+    def of(self, column: str) -> str | None:
+        if self.found is None:
+            self.found = {name: {} for name in DATE_COLUMNS}
+            for number, record in _read(self.job_id, None):
+                for name, shown in self.found.items():
+                    value = record.get(name, "").strip()
+                    match = import_cells.DAY_MONTH_DATE.fullmatch(value)
+                    order = import_cells.order_shown(match) if match else None
+                    if order:
+                        shown.setdefault(order, (number, value))
+        shown = self.found[column]
+        if len(shown) != 1:
+            return "mixed" if shown else None
+        ((order, (number, value)),) = shown.items()
+        if column not in self.told:
+            self.told.add(column)
+            self.tally.note(
+                number,
+                f"{column}: dates such as 03/04/2025 are read "
+                f"{'day' if order == 'dmy' else 'month'} first, as {value[:40]!r} in this "
+                "row can only be.",
+            )
+        return order
 
 
 class _Counted:
@@ -219,7 +248,9 @@ class _Counted:
         return line
 
 
-def _rows(job_id: int, tally: Tally) -> Iterator[Row]:
+def _read(job_id: int, tally: Tally | None) -> Iterator[tuple[int, dict[str, str]]]:
+    """The upload's rows, each with its number as a spreadsheet shows it and its cells
+    by field; the header's notes go to ``tally`` when one is given."""
     lines = _Counted(_lines(job_id))
     # Blank lines above the header, which spreadsheets sometimes leave, are skipped.
     header = next((line for line in lines if line.strip()), "")
@@ -227,9 +258,15 @@ def _rows(job_id: int, tally: Tally) -> Iterator[Row]:
     # Strict: a quote never closed would swallow the rest of the file into one field,
     # and "Ann" Lee (a quoted field with text after it) is ambiguous. Quotes inside an
     # unquoted field (Ann "Annie" Lee) are still plain text.
-    reader = csv.DictReader(itertools.chain([header], lines), strict=True)
+    reader = csv.reader(itertools.chain([header], lines), strict=True)
     try:
-        yield from _records(reader, blank, tally)
+        fields = _fields(next(reader, []), blank + 1, tally)
+        for number, cells in enumerate(reader, start=blank + 2):
+            if cells:  # a blank line is a row of the spreadsheet, but no one's
+                yield (
+                    number,
+                    {name: _cell(cell) for name, cell in zip(fields, cells, strict=False) if name},
+                )
     except csv.Error as exc:
         raise ImportInvalid(
             f"The file is not valid CSV near line {lines.count} ({exc}): check that "
@@ -237,28 +274,60 @@ def _rows(job_id: int, tally: Tally) -> Iterator[Row]:
         ) from None
 
 
-def _check_header(fieldnames: list[str], line: int, tally: Tally) -> None:
-    names = [name.strip().lower() for name in fieldnames if name and name.strip()]
-    if "email" not in names:
-        raise ImportInvalid("The first line must name the columns, including 'email'.")
-    for name in names:
-        if names.count(name) > 1:
-            raise ImportInvalid(f"The column '{name[:40]}' is named twice: keep one of them.")
-    unread = [name for name in names if name not in COLUMNS | EXPORT_COLUMNS]
-    for name in unread:
-        if "consent" in name:
-            # Read as no consent at all, it would mail everyone a confirmation request.
+def _fields(names: list[str], line: int, tally: Tally | None) -> list[str | None]:
+    """The field each column is read as (None: not read). Refuses a header that would
+    be misread: no email column, two columns for one field, an unread consent column."""
+    fields: list[str | None] = []
+    written: dict[str, str] = {}
+    unread: list[str] = []
+    for name in (name.strip() for name in names):
+        key = import_cells.header_key(name)
+        read_as = import_cells.HEADER_NAMES.get(key)
+        fields.append(read_as)
+        if read_as is None:
+            if name and name not in unread:
+                unread.append(name)
+            if "consent" in key:
+                # Read as no consent at all, it would mail everyone a confirmation request.
+                raise ImportInvalid(
+                    f"The column '{name[:40]}' is not read: name the consent date column "
+                    "'consented_at', or people who consented would be asked again."
+                )
+        elif read_as in written:
+            first = written[read_as]
+            if first.casefold() == name.casefold():
+                raise ImportInvalid(
+                    f"The column '{name.lower()[:40]}' is named twice: keep one of them."
+                )
             raise ImportInvalid(
-                f"The column '{name[:40]}' is not read: name the consent date column "
-                "'consented_at', or people who consented would be asked again."
+                f"The columns '{first[:40]}' and '{name[:40]}' are both read as "
+                f"{read_as}: keep one of them."
             )
-    if unread:
-        listed = ", ".join(f"'{name[:40]}'" for name in unread[:10])
-        tally.note(
-            line,
-            f"Columns not read: {listed}. Only email, first_name, consented_at and "
-            "source are read (and our own export's status and confirmed_at).",
+        else:
+            written[read_as] = name
+    if "email" not in written:
+        raise ImportInvalid(
+            "The first line must name the columns, including 'email' (or 'Email Address')."
         )
+    if unread and tally is not None:
+        listed = ", ".join(f"'{name[:40]}'" for name in unread[:10])
+        message = (
+            f"Columns not read: {listed}. Only email, first_name, consented_at and "
+            "source are read (and our own export's status and confirmed_at)."
+        )
+        dated = [
+            name
+            for name in unread
+            if any(w in import_cells.header_key(name) for w in import_cells.SIGNUP_WORDS)
+        ]
+        if dated:
+            # A signup date is not always a consent (a double opt-in never confirmed).
+            message += (
+                f" '{dated[0][:40]}' is not read as a consent date: if it is when each "
+                "person consented, name it 'consented_at'."
+            )
+        tally.note(line, message)
+    return fields
 
 
 def _cell(value: str) -> str:
@@ -269,38 +338,39 @@ def _cell(value: str) -> str:
     return value
 
 
-def _records(reader: csv.DictReader, blank: int, tally: Tally) -> Iterator[Row]:
-    _check_header(reader.fieldnames or [], blank + 1, tally)
-    for number, raw in enumerate(reader, start=blank + 2):
+def _rows(job_id: int, tally: Tally) -> Iterator[Row]:
+    orders = _DateOrders(job_id, tally)
+    cleaned: set[str] = set()
+    for number, record in _read(job_id, tally):
         tally.counts["rows"] += 1
-        record = {
-            (k or "").strip().lower(): _cell(v or "") for k, v in raw.items() if isinstance(v, str)
-        }
+        typed = record.get("email", "").strip()
+        # A consent date, else our export's confirmation date.
+        column = "consented_at" if record.get("consented_at", "").strip() else "confirmed_at"
         try:
             email = normalize_address(record.get("email", ""))
             # The same rule as a signup's: no control characters, at most 100.
             name = clean_first_name(record.get("first_name", ""))
-            consented_at = _parse_date(
-                record.get("consented_at", "").strip() or record.get("confirmed_at", "")
-            )
+            consented_at = import_cells.parse_date(record.get(column, ""), orders, column)
         except InvalidAddress as exc:
-            tally.error(number, f"email: {exc}")
+            tally.error(number, f"email: {exc}", typed)
             continue
         except SignupInvalid as exc:
-            tally.error(number, f"first_name: {exc.message}")
+            tally.error(number, f"first_name: {exc.message}", typed)
             continue
         except ValueError as exc:
-            tally.error(number, f"consented_at: {exc}")
+            tally.error(number, f"{column}: {exc}", typed)
             continue
         if record.get("status", "").strip().lower() in LEFT_OUT_STATUSES:
             # They left that list (or their mailbox did): nothing is mailed to them.
             tally.counts["not_subscribed"] += 1
             continue
-        # Where the list came from ("old-list", "front-desk"), as a signup's source.
-        source = record.get("source", "").strip() or "import"
-        if not SOURCE_PATTERN.fullmatch(source):
-            tally.error(number, "source: use 1-64 letters, digits or _.:-")
-            continue
+        # Where the list came from ("old-list", "front-desk"), as a signup's source. A
+        # label that does not fit one ("paper form") is cleaned, not the row refused.
+        label = record.get("source", "").strip()
+        source = import_cells.clean_source(label) or "import"
+        if label and source != label and label not in cleaned and len(cleaned) < 10:
+            cleaned.add(label)
+            tally.note(number, f"source: {label[:64]!r} is stored as {source!r}")
         yield Row(number, email, canonical_address(email), name, consented_at, source)
 
 
@@ -376,7 +446,7 @@ def run(job_id: int, apply: bool) -> None:
         .where(ImportJob.id == job_id, ImportJob.status == ("importing" if apply else "analysing"))
         .values(
             counts=dict(tally.counts),
-            errors=tally.errors,
+            errors=_without_addresses(tally.errors) if apply else tally.errors,
             rows_done=tally.counts["rows"],
             status="imported" if apply else "analysed",
         )

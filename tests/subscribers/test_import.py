@@ -245,14 +245,28 @@ def test_the_uploaded_file_is_deleted_once_imported_and_when_anyone_is_erased(
 
 
 def test_row_errors_say_what_to_write(marketing_client, ctx):
-    content = "email,consented_at,source\na@example.com,14/03/2025,shop\nb@example.com,,old list!\n"
+    content = (
+        "email,consented_at,source\na@example.com,03/04/2025,shop\nb@example.com,,old list!\n"
+        "c@example.com,March 2025,shop\n"
+    )
     job_id = job_id_of(upload(marketing_client, content))
     analyse_import.apply(args=[job_id])
     report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
     assert report["errors"] == [
-        {"row": 2, "error": "consented_at: '14/03/2025' is not a date: write it as 2025-03-14"},
-        {"row": 3, "error": "source: use 1-64 letters, digits or _.:-"},
+        {
+            "row": 2,
+            "error": "consented_at: '03/04/2025' could be 3 April or 4 March: write it as "
+            "2025-04-03 or 2025-03-04",
+            "email": "a@example.com",
+        },
+        {"row": 3, "error": "source: 'old list!' is stored as 'old_list'"},
+        {
+            "row": 4,
+            "error": "consented_at: 'March 2025' is not a date: write it as 2025-03-14",
+            "email": "c@example.com",
+        },
     ]
+    assert report["counts"]["invalid"] == 2  # the source was cleaned, not the row refused
 
 
 def test_a_consent_date_is_the_clinics_day(marketing_client, ctx, monkeypatch):
@@ -312,7 +326,11 @@ def test_an_address_that_arrives_during_the_import_counts_as_existing(
         ("email,first_name,email", "'email' is named twice"),
         ("Email,EMAIL ,first_name", "'email' is named twice"),
         # Read as no consent at all, it would mail everyone who consented.
-        ("email,first_name,consent_date", "name the consent date column 'consented_at'"),
+        ("email,first_name,gdpr_consent", "name the consent date column 'consented_at'"),
+        # Other spellings of one field are one field.
+        ("Email,First Name,E-mail", "'Email' and 'E-mail' are both read as email"),
+        ("email,Firstname,first_name", "'Firstname' and 'first_name' are both read as first"),
+        ("email,Consent date,Opt-in date", "are both read as consented_at"),
     ],
 )
 def test_a_header_that_would_be_misread_is_refused(marketing_client, ctx, header, words):
