@@ -392,6 +392,26 @@ def sent_counts(campaign_ids: list[int]) -> dict[int, int]:
     )
 
 
+@dataclass(frozen=True)
+class Undelivered:
+    email: str | None  # None once the reader was erased
+    smtp_response: str | None
+    attempts: int
+
+
+def undelivered(campaign_id: int, limit: int = 50) -> list[Undelivered]:
+    """The readers a campaign failed to reach, with the mail server's answer, oldest
+    first: what the campaign page lists (the whole ledger is the CSV)."""
+    rows = db.session.execute(
+        select(Subscriber.email, Delivery.smtp_response, Delivery.attempts)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
+        .where(Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.FAILED)
+        .order_by(Delivery.id)
+        .limit(limit)
+    ).all()
+    return [Undelivered(*row) for row in rows]
+
+
 def progress(campaign: Campaign) -> Progress:
     counts = dict(
         db.session.execute(

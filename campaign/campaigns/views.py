@@ -134,6 +134,7 @@ def edit(campaign_id: int):
         next_slot=services.next_monthly_slot(utcnow(), slot),
         send_at_local=clinic.local_time(campaign.send_at),
         audience=services.audience_size(),
+        undelivered=services.undelivered(campaign.id) if campaign.started_at else [],
         image_accept=ACCEPT_ATTRIBUTE,
         preview_readers=PREVIEW_READERS,
     ), (400 if error else 200)

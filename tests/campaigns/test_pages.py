@@ -48,3 +48,50 @@ def test_the_list_says_how_many_readers_a_send_has_reached(ctx, marketing_client
     db.session.commit()
     listing = marketing_client.get("/staff/campaigns/").get_data(as_text=True)
     assert re.search(r"Halfway</a></td>.*?<td>1 of 3</td>", listing, re.S)
+
+
+def test_the_page_lists_the_readers_a_send_did_not_reach(ctx, marketing_client):
+    from campaign.database import utcnow
+    from campaign.subscribers.models import Subscriber
+
+    readers = [
+        Subscriber(email=f"{name}@example.com", email_canonical=f"{name}@example.com")
+        for name in ("gone", "fine")
+    ]
+    db.session.add_all(readers)
+    campaign = Campaign(
+        subject="May", body_markdown="b", status=CampaignStatus.SENT, started_at=utcnow()
+    )
+    db.session.add(campaign)
+    db.session.flush()
+    db.session.execute(
+        insert(Delivery),
+        [
+            {
+                "campaign_id": campaign.id,
+                "subscriber_id": readers[0].id,
+                "status": DeliveryStatus.FAILED,
+                "attempts": 1,
+                "smtp_response": "550 5.1.1 <gone@example.com>: no such user",
+            },
+            {"campaign_id": campaign.id, "subscriber_id": readers[1].id, "status": "sent"},
+            {"campaign_id": campaign.id, "status": DeliveryStatus.FAILED, "attempts": 5},
+        ],
+    )
+    db.session.commit()
+    page = marketing_client.get(f"/staff/campaigns/{campaign.id}").get_data(as_text=True)
+    rows = re.findall(
+        r"<tr><td class=\"address\">(.*?)</td><td>(.*?)</td><td>(\d+)</td></tr>", page
+    )
+    assert rows == [
+        ("gone@example.com", "550 5.1.1 &lt;gone@example.com&gt;: no such user", "1"),
+        ("(erased)", "—", "5"),
+    ]
+
+
+def test_a_send_that_reached_everyone_lists_nobody(ctx, marketing_client):
+    campaign = Campaign(subject="June", body_markdown="b", status=CampaignStatus.DRAFT)
+    db.session.add(campaign)
+    db.session.commit()
+    page = marketing_client.get(f"/staff/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Not delivered" not in page
