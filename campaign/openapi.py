@@ -240,6 +240,8 @@ EXPORT = answer(
             "items": answer(
                 {
                     "created_at": TIME,
+                    "email": nullable(text(description="The address as that signup typed it.")),
+                    "first_name": nullable(text(description="The first name it gave.")),
                     "ip": MAYBE_TEXT,
                     "user_agent": MAYBE_TEXT,
                     "wording_version": text(),

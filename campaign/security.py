@@ -69,7 +69,9 @@ def _refuse_nul_characters() -> None:
     if request.mimetype in FORM_MIMETYPES:
         sources.append(request.form)
     for values in sources:
-        if any("\x00" in key or "\x00" in value for key, value in values.items(multi=True)):
+        # A multipart part's name that is not UTF-8 reads as None: nothing to look in.
+        pairs = values.items(multi=True)
+        if any("\x00" in (key or "") or "\x00" in value for key, value in pairs):
             abort(400, description="The request contains a NUL character.")
 
 

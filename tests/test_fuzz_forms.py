@@ -74,8 +74,9 @@ def test_signup_form_never_fails_or_writes_half(
     if response.status_code == 400 or website:
         assert after == before
     else:
-        # Accepted: exactly one consent record more, and at most one new subscriber.
-        assert after[1] == before[1] + 1
+        # Accepted: at most one consent record more (none for a signup within the resend
+        # interval: no link could confirm it), and at most one new subscriber.
+        assert after[1] - before[1] in {0, 1}
         assert after[0] - before[0] in {0, 1}
 
 

@@ -481,7 +481,9 @@ def count_hard_bounce(subscriber_id: int) -> None:
             Subscriber.bounce_count >= limit,
             Subscriber.status == SubscriberStatus.CONFIRMED,
         )
-        .values(status=SubscriberStatus.BOUNCED)
+        # The round ends, as an unsubscribe's does: an old confirmation link must not
+        # bring the address back; a new signup confirmed from it does.
+        .values(status=SubscriberStatus.BOUNCED, optin_round=None)
     )
     db.session.commit()
 

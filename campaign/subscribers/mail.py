@@ -21,7 +21,8 @@ def confirmation_email(subscriber: Subscriber) -> Email:
     token = services.confirm_token(subscriber)
     days = current_app.config["CONFIRM_MAX_AGE_SECONDS"] // 86400
     return Email(
-        to=subscriber.email,
+        # The spelling the signup typed: confirming proves it, and the row then takes it.
+        to=services.confirmation_address(subscriber),
         subject=f"Please confirm your subscription to {clinic.details().name}",
         template="confirm",
         context={

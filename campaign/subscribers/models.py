@@ -42,10 +42,10 @@ class Subscriber(db.Model):
     confirmation_queued_at: Mapped[datetime | None] = mapped_column(index=True)
     # Permanent (5xx) delivery failures; past BOUNCE_LIMIT the status becomes bounced.
     bounce_count: Mapped[int] = mapped_column(default=0, server_default="0")
-    # The current opt-in round: 1 for a new address, higher for each later round (an
-    # import numbers its round by its consent record's id, which is higher still). A
-    # confirmation link names its round, so a link from before an unsubscribe cannot
-    # re-subscribe anyone.
+    # The current opt-in round: 1 for a new address; a later round (a signup again, an
+    # import) is numbered by the id of the consent record that opened it. A
+    # confirmation link names its round, and an unsubscribe ends the round (None), so a
+    # link from before an unsubscribe cannot re-subscribe anyone.
     optin_round: Mapped[int | None]
 
     consents: Mapped[list[ConsentRecord]] = relationship(
@@ -76,6 +76,12 @@ class ConsentRecord(db.Model):
     user_agent: Mapped[str | None] = mapped_column(String(512))
     wording_version: Mapped[str] = mapped_column(String(32))
     source: Mapped[str] = mapped_column(String(64))
+    # A signup for an address already on the list: the address as typed (the same
+    # mailbox, perhaps spelled otherwise) and the first name given. The subscriber's
+    # row takes them only when this round is confirmed: until then, anyone could have
+    # typed them. NULL for a first signup, whose row holds them from the start.
+    email: Mapped[str | None] = mapped_column(String(254))
+    first_name: Mapped[str | None] = mapped_column(String(100))
     confirmed_at: Mapped[datetime | None]
     confirmed_ip: Mapped[str | None] = mapped_column(String(45))
 

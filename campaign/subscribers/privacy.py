@@ -67,6 +67,8 @@ def export(subscriber: Subscriber) -> dict:
         "consents": [
             {
                 "created_at": _iso(c.created_at),
+                "email": c.email,  # as that signup typed it
+                "first_name": c.first_name,
                 "ip": c.ip,
                 "user_agent": c.user_agent,
                 "wording_version": c.wording_version,

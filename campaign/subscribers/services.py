@@ -15,8 +15,9 @@ from enum import StrEnum
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import Executable, bindparam, insert, select, update
+from sqlalchemy import Executable, bindparam, case, insert, select, update
 
+from campaign import audit
 from campaign.database import insert_unless_exists, scalar_alone, utcnow
 from campaign.extensions import db
 from campaign.outbox import wake, wake_after_commit
@@ -123,9 +124,10 @@ def subscribe(signup: Signup) -> None:
     """Record a signup and, where it is due, queue a confirmation email.
 
     The caller learns nothing about the address's previous state, by design: the
-    answer to a signup must be the same for every address. New, unsubscribed and
-    bounced addresses start a fresh opt-in round; a pending address gets its
-    confirmation again at most once per resend interval; a confirmed one gets nothing.
+    answer to a signup must be the same for every address. A new address starts its
+    first opt-in round. A pending, unsubscribed or bounced one starts a new round, at
+    most once per resend interval, which leaves the person's row as it is until that
+    round is confirmed (see ``_open_round``). A confirmed one gets nothing.
     """
     canonical = canonical_address(signup.email)
     # A second pass only if the known row was erased between the two statements.
@@ -252,31 +254,86 @@ def _consent_values(signup: Signup, now: datetime) -> dict:
 
 
 def _subscribe_known_address(signup: Signup, canonical: str) -> bool:
-    subscriber = db.session.scalar(select(Subscriber).filter_by(email_canonical=canonical))
-    if subscriber is None:
+    known = db.session.execute(
+        select(Subscriber.id, Subscriber.status).filter_by(email_canonical=canonical)
+    ).first()
+    if known is None:
         return False
-    consent = ConsentRecord(subscriber_id=subscriber.id, **_consent_values(signup, utcnow()))
-    db.session.add(consent)
-    db.session.flush()
-
-    if subscriber.status == SubscriberStatus.CONFIRMED:
-        return True
-    if subscriber.status != SubscriberStatus.PENDING or subscriber.optin_round is None:
-        # A fresh round: links minted before it (for example before an unsubscribe)
-        # must not confirm this one.
-        subscriber.status = SubscriberStatus.PENDING
-        subscriber.optin_round = (subscriber.optin_round or 0) + 1
-        subscriber.confirmation_sent_at = None
-        subscriber.unsubscribed_at = None
-        subscriber.email = signup.email
-        subscriber.first_name = signup.first_name or subscriber.first_name
-        db.session.flush()
-    queue_confirmation(subscriber.id)
+    if known.status in REOPENABLE:
+        _open_round(known.id, signup)
+    # Confirmed: subscribed already; the signup is answered all the same.
     return True
 
 
+# The states a signup may open a new round from. A bounced address comes back only if
+# its owner confirms from it: the mailbox works again (it was full, or moved back).
+REOPENABLE = [SubscriberStatus.PENDING, SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED]
+# Rows left without a round (unsubscribe and bounce end it) that a signup has reopened.
+_CLOSED = [SubscriberStatus.UNSUBSCRIBED, SubscriberStatus.BOUNCED]
+
+
+def _open_round(subscriber_id: int, signup: Signup) -> bool:
+    """Start a new opt-in round for a known address and owe its confirmation, unless
+    one was mailed within the resend interval; True if this call opened it.
+
+    Anyone can type any address, so the signup changes nothing of the person's row:
+    its details wait in the round's consent record (which numbers the round) and
+    ``confirm`` applies them when the link of this round is used. A signup that is not
+    mailed writes nothing: no link could ever confirm it. One conditional UPDATE
+    claims the send, so simultaneous signups of one address open one round.
+    """
+    now = utcnow()
+    interval = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_INTERVAL_SECONDS"])
+    claimed = db.session.execute(
+        update(Subscriber)
+        .where(
+            Subscriber.id == subscriber_id,
+            Subscriber.status.in_(REOPENABLE),
+            # No round open (an unsubscribe or a bounce ended it): the first signup since
+            # is mailed.
+            Subscriber.optin_round.is_(None)
+            | Subscriber.confirmation_sent_at.is_(None)
+            | (Subscriber.confirmation_sent_at <= now - interval),
+        )
+        .values(confirmation_sent_at=now, confirmation_queued_at=now)
+    ).rowcount
+    if not claimed:
+        logger.info("confirmation for subscriber %s not resent: sent recently", subscriber_id)
+        return False
+    consent = ConsentRecord(
+        subscriber_id=subscriber_id,
+        email=signup.email,
+        first_name=signup.first_name,
+        **_consent_values(signup, now),
+    )
+    db.session.add(consent)
+    db.session.flush()
+    # Links of the round before (mailed to the same mailbox) say "use the newest email".
+    db.session.execute(
+        update(Subscriber).where(Subscriber.id == subscriber_id).values(optin_round=consent.id)
+    )
+    _queue_confirmation_email(subscriber_id)
+    return True
+
+
+def _awaiting_confirmation():
+    """Rows whose current round waits for its link: pending, or unsubscribed or
+    bounced with a round that a signup has opened since the last one ended."""
+    return (Subscriber.status == SubscriberStatus.PENDING) | (
+        Subscriber.status.in_(_CLOSED) & Subscriber.optin_round.is_not(None)
+    )
+
+
+def awaits_confirmation(subscriber: Subscriber) -> bool:
+    """``_awaiting_confirmation`` for a loaded row: a confirmation email is due to it."""
+    return subscriber.status == SubscriberStatus.PENDING or (
+        subscriber.status in _CLOSED and subscriber.optin_round is not None
+    )
+
+
 def queue_confirmation(subscriber_id: int) -> bool:
-    """Queue the confirmation email unless one went out within the resend interval.
+    """Queue the current round's confirmation again unless one went out within the
+    resend interval.
 
     One conditional UPDATE claims the send, so two simultaneous signups of the same
     address mail it once.
@@ -287,7 +344,7 @@ def queue_confirmation(subscriber_id: int) -> bool:
         update(Subscriber)
         .where(
             Subscriber.id == subscriber_id,
-            Subscriber.status == SubscriberStatus.PENDING,
+            _awaiting_confirmation(),
             (Subscriber.confirmation_sent_at.is_(None))
             | (Subscriber.confirmation_sent_at <= now - interval),
         )
@@ -363,39 +420,80 @@ def confirm(subscriber_id: int, optin_round: int, ip: str | None) -> ConfirmOutc
 
     One conditional UPDATE decides, so a double click or a replayed link confirms
     once; the replay answers ``ALREADY_CONFIRMED``. A link from an older round (the
-    person has since unsubscribed, or signed up again) answers ``STALE``.
+    person has since unsubscribed, or signed up again) answers ``STALE``. The round's
+    own consent record is the one confirmed (with its source), and the address as
+    typed and the first name it holds become the person's now, not before. (The row's
+    source stays where they first came from, which the dashboard counts signups by.)
     """
     now = utcnow()
+    consent = _round_consent(subscriber_id, optin_round)
+    details = {}
+    if consent is not None:
+        if consent.email:
+            details["email"] = consent.email
+        if consent.first_name:
+            details["first_name"] = consent.first_name
     won = db.session.execute(
         update(Subscriber)
         .where(
             Subscriber.id == subscriber_id,
-            Subscriber.status == SubscriberStatus.PENDING,
             Subscriber.optin_round == optin_round,
+            _awaiting_confirmation(),
         )
-        .values(status=SubscriberStatus.CONFIRMED, confirmed_at=now)
+        .values(
+            status=SubscriberStatus.CONFIRMED,
+            confirmed_at=now,
+            unsubscribed_at=None,
+            bounce_count=0,  # confirming from the address shows that it takes mail
+            **details,
+        )
     ).rowcount
     if won:
-        consent = db.session.scalar(
-            select(ConsentRecord)
-            .where(ConsentRecord.subscriber_id == subscriber_id)
-            .order_by(ConsentRecord.id.desc())
-            .limit(1)
-        )
         if consent is not None:
             consent.confirmed_at = now
             consent.confirmed_ip = ip
         db.session.flush()
         signals.subscriber_confirmed.send(subscriber_id)
         return ConfirmOutcome.CONFIRMED
+    if already_confirmed(subscriber_id, optin_round):
+        return ConfirmOutcome.ALREADY_CONFIRMED
+    return ConfirmOutcome.STALE
+
+
+def _round_consent(subscriber_id: int, optin_round: int) -> ConsentRecord | None:
+    """The consent record that opened this round: the one its confirmation confirms.
+
+    A later round is numbered by its record's id; the first round of a new address is
+    its first record. (A round opened before rounds were numbered so falls back to the
+    latest record, which is what confirming stamped then.)
+    """
+    records = select(ConsentRecord).where(ConsentRecord.subscriber_id == subscriber_id)
+    own = db.session.scalar(records.where(ConsentRecord.id == optin_round))
+    if own is not None:
+        return own
+    first = optin_round == FIRST_ROUND
+    order = ConsentRecord.id.asc() if first else ConsentRecord.id.desc()
+    return db.session.scalar(records.order_by(order).limit(1))
+
+
+def confirmation_address(subscriber: Subscriber) -> str:
+    """Where the current round's confirmation goes: the address as its signup typed it,
+    so that confirming proves the spelling the row then takes."""
+    if subscriber.optin_round is not None:
+        consent = _round_consent(subscriber.id, subscriber.optin_round)
+        if consent is not None and consent.email:
+            return consent.email
+    return subscriber.email
+
+
+def already_confirmed(subscriber_id: int, optin_round: int) -> bool:
+    """True when this round's link was used and the person is still subscribed."""
     subscriber = db.session.get(Subscriber, subscriber_id)
-    if (
+    return (
         subscriber is not None
         and subscriber.status == SubscriberStatus.CONFIRMED
         and subscriber.optin_round == optin_round
-    ):
-        return ConfirmOutcome.ALREADY_CONFIRMED
-    return ConfirmOutcome.STALE
+    )
 
 
 def resend_after_expiry(subscriber_id: int, optin_round: int) -> bool:
@@ -403,7 +501,7 @@ def resend_after_expiry(subscriber_id: int, optin_round: int) -> bool:
     subscriber = db.session.get(Subscriber, subscriber_id)
     if (
         subscriber is None
-        or subscriber.status != SubscriberStatus.PENDING
+        or not awaits_confirmation(subscriber)
         or subscriber.optin_round != optin_round
     ):
         return False
@@ -421,35 +519,80 @@ def read_unsubscribe_token(token: str) -> int:
     return row_id(payload)
 
 
-def unsubscribe(subscriber_id: int) -> bool:
+def unsubscribe(subscriber_id: int, staff_id: int | None = None) -> bool:
     """Stop all mail to this subscriber at once; True if this call made the change.
 
-    Idempotent: unsubscribing twice, or an address we no longer hold, is not an error.
+    The opt-in round ends too, so no confirmation link (mailed before, or owed for a
+    signup since an earlier unsubscribe) brings them back. Idempotent: unsubscribing
+    twice, or an address we no longer hold, is not an error. ``staff_id`` is the staff
+    member who did it at the person's request (audited); None for the person's own link.
     """
+    unsubscribed = Subscriber.status == SubscriberStatus.UNSUBSCRIBED
     changed = db.session.execute(
         update(Subscriber)
         .where(
             Subscriber.id == subscriber_id,
-            Subscriber.status.in_([SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED]),
+            Subscriber.status.in_([SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED])
+            | (Subscriber.status.in_(_CLOSED) & Subscriber.optin_round.is_not(None)),
         )
-        .values(status=SubscriberStatus.UNSUBSCRIBED, unsubscribed_at=utcnow())
+        .values(
+            status=SubscriberStatus.UNSUBSCRIBED,
+            # A round opened since they unsubscribed ends; the unsubscribe stays dated.
+            unsubscribed_at=case((unsubscribed, Subscriber.unsubscribed_at), else_=utcnow()),
+            optin_round=None,
+            confirmation_queued_at=None,
+        )
+        .execution_options(synchronize_session="fetch")
     ).rowcount
     if changed:
         logger.info("subscriber %s unsubscribed", subscriber_id)
+        if staff_id is not None:
+            audit.record(
+                "subscriber.unsubscribed", staff_id=staff_id, target=f"subscriber:{subscriber_id}"
+            )
     return bool(changed)
 
 
+def can_unsubscribe(subscriber: Subscriber) -> bool:
+    """Whether ``unsubscribe`` would change anything for this row (the same test)."""
+    return subscriber.status in {SubscriberStatus.PENDING, SubscriberStatus.CONFIRMED} or (
+        subscriber.status in _CLOSED and subscriber.optin_round is not None
+    )
+
+
+def already_unsubscribed(subscriber_id: int) -> bool:
+    """True when the person is unsubscribed and nothing waits to bring them back."""
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    return (
+        subscriber is not None
+        and subscriber.status == SubscriberStatus.UNSUBSCRIBED
+        and not can_unsubscribe(subscriber)
+    )
+
+
 def resubscribe(subscriber_id: int, ip: str | None, user_agent: str | None) -> None:
-    """The way back from the unsubscribe page: a new double opt-in round."""
+    """The way back from the unsubscribe page: a new double opt-in round.
+
+    The link is the person's own, as it was for the unsubscribe, so their row is
+    pending again at once; a signup on the form, which anyone can make, leaves an
+    unsubscribed row as it is until its round is confirmed.
+    """
     subscriber = db.session.get(Subscriber, subscriber_id)
     if subscriber is None:
         return
-    subscribe(
+    db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id, Subscriber.status == SubscriberStatus.UNSUBSCRIBED)
+        # A round a form signup opened meanwhile gives way to the one this opens now.
+        .values(status=SubscriberStatus.PENDING, unsubscribed_at=None, optin_round=None)
+    )
+    _subscribe_known_address(
         Signup(
             email=subscriber.email,
-            first_name=subscriber.first_name,
+            first_name=None,  # nothing new was typed: the row keeps its own
             source="resubscribe",
             ip=ip,
             user_agent=(user_agent or "")[:MAX_USER_AGENT] or None,
-        )
+        ),
+        subscriber.email_canonical,
     )

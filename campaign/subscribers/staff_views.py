@@ -13,7 +13,7 @@ from campaign.coupons.services import code_of
 from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.models import Role, Staff
-from campaign.subscribers import imports, privacy, queries
+from campaign.subscribers import imports, privacy, queries, services
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 from campaign.subscribers.tasks import analyse_import, run_import
 
@@ -89,7 +89,21 @@ def detail(subscriber_id: int):
         redemptions=redemptions,
         events=events,
         labels=audit.ACTION_LABELS,
+        can_unsubscribe=services.can_unsubscribe(subscriber),
     )
+
+
+@bp.post("/subscribers/<int:subscriber_id>/unsubscribe")
+@page_role_required(Role.MARKETING)
+def unsubscribe(subscriber_id: int):
+    """A person who asks at the desk to stop: the same unsubscribe as their own link."""
+    database.get_or_404(Subscriber, subscriber_id)
+    if services.unsubscribe(subscriber_id, staff_id=current_staff().id):
+        flash("Unsubscribed: no more newsletters go to this person.", "ok")
+    else:  # a second click, or their own link first
+        flash("This person is already unsubscribed.", "ok")
+    db.session.commit()
+    return redirect(url_for("subscriber_pages.detail", subscriber_id=subscriber_id))
 
 
 @bp.post("/subscribers/<int:subscriber_id>/erase")

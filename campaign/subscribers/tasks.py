@@ -11,8 +11,8 @@ from campaign import throttle
 from campaign.emails import MAX_RETRIES, send_or_retry
 from campaign.extensions import db
 from campaign.outbox import hand_over
-from campaign.subscribers import mail
-from campaign.subscribers.models import Subscriber, SubscriberStatus
+from campaign.subscribers import mail, services
+from campaign.subscribers.models import Subscriber
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +32,9 @@ def send_confirmation_email(self, subscriber_id: int) -> None:
 
 
 def _pending(subscriber_id: int) -> Subscriber | None:
+    """The subscriber if their current round still waits for its confirmation."""
     subscriber = db.session.get(Subscriber, subscriber_id)
-    return subscriber if subscriber and subscriber.status == SubscriberStatus.PENDING else None
+    return subscriber if subscriber and services.awaits_confirmation(subscriber) else None
 
 
 @shared_task

@@ -65,11 +65,15 @@ def subscribe():
 @bp.get("/confirm/<token>")
 def confirm(token: str):
     try:
-        services.read_confirm_token(token)
+        subscriber_id, optin_round = services.read_confirm_token(token)
     except TokenExpired:
         return render_template("subscribers/confirm_expired.html", token=token), 410
     except TokenInvalid:
         return _invalid_link("confirm")
+    if services.already_confirmed(subscriber_id, optin_round):
+        # Reopened after confirming: say so, rather than ask for the button again.
+        outcome = ConfirmOutcome.ALREADY_CONFIRMED
+        return render_template("subscribers/confirmed.html", outcome=outcome, welcome=None)
     return render_template("subscribers/confirm.html", token=token)
 
 
@@ -112,9 +116,11 @@ def unsubscribe(token: str):
     if token == services.SAMPLE_UNSUBSCRIBE_TOKEN:
         return render_template("subscribers/sample_unsubscribe.html")
     try:
-        services.read_unsubscribe_token(token)
+        subscriber_id = services.read_unsubscribe_token(token)
     except TokenError:
         return _invalid_link("unsubscribe")
+    if services.already_unsubscribed(subscriber_id):
+        return render_template("subscribers/unsubscribed.html", token=token, already=True)
     return render_template("subscribers/unsubscribe.html", token=token)
 
 

@@ -248,3 +248,24 @@ def test_the_images_page_needs_its_form_token(ctx, marketing_client):
     )
     assert answer.status_code == 400
     assert stored_images() == 0
+
+
+def test_a_form_part_without_a_readable_name_is_a_400_not_a_500(app, ctx, api_token):
+    """Found by the API fuzz: a name whose closing quote is escaped reads as None, and
+    the NUL check looked in it."""
+    boundary = "cbcd97c3a50bd27ebc8032bcb2dca6a2"
+    body = (
+        f"--{boundary}\r\n".encode()
+        + b'Content-Disposition: form-data; name="\xc2\xb7\\"\r\n\r\n'
+        + b'{"x": ""}\r\n'
+        + f"--{boundary}--\r\n".encode()
+    )
+    with app.test_client() as client:
+        answer = client.post(
+            "/api/v1/images",
+            headers={"Authorization": f"Bearer {api_token('marketing')}"},
+            data=body,
+            content_type=f"multipart/form-data; boundary={boundary}",
+        )
+    assert answer.status_code == 400
+    assert answer.get_json()["error"]["code"] == "invalid_image"

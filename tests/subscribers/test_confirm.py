@@ -141,7 +141,9 @@ def test_resubscribing_goes_through_double_opt_in_again(client, ctx, email_addre
     response = client.post("/api/v1/subscribe", json={"email": email_address, "consent": True})
     assert response.status_code == 202
     db.session.refresh(subscriber)
-    assert subscriber.status == SubscriberStatus.PENDING
+    # Anyone can type the address: the row stays unsubscribed until the new round is
+    # confirmed (see test_signup_again.py).
+    assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
     new_token = services.confirm_token(subscriber)
     assert client.post(f"/confirm/{new_token}").status_code == 200
     db.session.refresh(subscriber)
@@ -170,3 +172,20 @@ def test_signed_links_carrying_what_we_never_mint_get_a_400_page(client, ctx, em
         assert client.post(f"/confirm/{expired}/resend").status_code == 400
     db.session.refresh(subscriber)
     assert subscriber.status == SubscriberStatus.PENDING
+
+
+def test_reopening_the_link_after_confirming_says_already_subscribed(client, ctx, email_address):
+    subscriber = pending_subscriber(email_address)
+    token = services.confirm_token(subscriber)
+    assert client.post(f"/confirm/{token}").status_code == 200
+    page = client.get(f"/confirm/{token}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "You are already subscribed" in text
+    assert "One last step" not in text
+    assert "<form" not in text
+    # After an unsubscribe the person is no longer subscribed: the link is the old one.
+    services.unsubscribe(subscriber.id)
+    db.session.commit()
+    assert "already subscribed" not in client.get(f"/confirm/{token}").get_data(as_text=True)
+    assert client.post(f"/confirm/{token}").status_code == 409

@@ -82,3 +82,29 @@ def test_unsubscribe_of_an_erased_subscriber_answers_calmly(client, ctx, email_a
     db.session.commit()
     assert client.post(f"/unsubscribe/{token}").status_code == 200
     assert db.session.scalar(select(Subscriber)) is None
+
+
+def test_reopening_the_link_after_unsubscribing_says_already_unsubscribed(
+    client, ctx, email_address
+):
+    subscriber = confirmed_subscriber(email_address)
+    token = services.unsubscribe_token(subscriber.id)
+    client.post(f"/unsubscribe/{token}")
+    page = client.get(f"/unsubscribe/{token}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "You are already unsubscribed" in text
+    assert "Unsubscribe me" not in text
+    assert text.count("<button") == 1
+    assert f'action="/resubscribe/{token}"' in text  # the way back
+    # The POST answers as before.
+    assert "You are unsubscribed" in client.post(f"/unsubscribe/{token}").get_data(as_text=True)
+
+
+def test_the_unsubscribe_button_stays_while_a_signup_since_waits(client, ctx, email_address):
+    """Someone signed the address up again: unsubscribing would still end that round."""
+    subscriber = confirmed_subscriber(email_address)
+    token = services.unsubscribe_token(subscriber.id)
+    client.post(f"/unsubscribe/{token}")
+    client.post("/api/v1/subscribe", json={"email": email_address, "consent": True})
+    assert "Unsubscribe me" in client.get(f"/unsubscribe/{token}").get_data(as_text=True)
