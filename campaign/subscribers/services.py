@@ -283,7 +283,6 @@ def _open_round(subscriber_id: int, signup: Signup) -> bool:
     claims the send, so simultaneous signups of one address open one round.
     """
     now = utcnow()
-    interval = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_INTERVAL_SECONDS"])
     claimed = db.session.execute(
         update(Subscriber)
         .where(
@@ -291,9 +290,7 @@ def _open_round(subscriber_id: int, signup: Signup) -> bool:
             Subscriber.status.in_(REOPENABLE),
             # No round open (an unsubscribe or a bounce ended it): the first signup since
             # is mailed.
-            Subscriber.optin_round.is_(None)
-            | Subscriber.confirmation_sent_at.is_(None)
-            | (Subscriber.confirmation_sent_at <= now - interval),
+            Subscriber.optin_round.is_(None) | _resend_due(now),
         )
         .values(confirmation_sent_at=now, confirmation_queued_at=now)
     ).rowcount
@@ -314,6 +311,13 @@ def _open_round(subscriber_id: int, signup: Signup) -> bool:
     )
     _queue_confirmation_email(subscriber_id)
     return True
+
+
+def _resend_due(now: datetime):
+    """No confirmation mailed yet, or none within the resend interval."""
+    interval = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_INTERVAL_SECONDS"])
+    sent = Subscriber.confirmation_sent_at
+    return sent.is_(None) | (sent <= now - interval)
 
 
 def _awaiting_confirmation():
@@ -339,15 +343,9 @@ def queue_confirmation(subscriber_id: int) -> bool:
     address mail it once.
     """
     now = utcnow()
-    interval = timedelta(seconds=current_app.config["CONFIRMATION_RESEND_INTERVAL_SECONDS"])
     claimed = db.session.execute(
         update(Subscriber)
-        .where(
-            Subscriber.id == subscriber_id,
-            _awaiting_confirmation(),
-            (Subscriber.confirmation_sent_at.is_(None))
-            | (Subscriber.confirmation_sent_at <= now - interval),
-        )
+        .where(Subscriber.id == subscriber_id, _awaiting_confirmation(), _resend_due(now))
         .values(confirmation_sent_at=now, confirmation_queued_at=now)
     ).rowcount
     if not claimed:

@@ -4,12 +4,11 @@ run ends name each row's address, as text."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Route, expect, sync_playwright
+from playwright.sync_api import Route, expect
 
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, DESKTOP, open_page
+from tests.browser.conftest import DESKTOP, open_page
 from tests.subscribers.test_import import job_id_of, upload
 
 pytestmark = pytest.mark.browser
@@ -17,21 +16,7 @@ pytestmark = pytest.mark.browser
 ORIGIN = "http://clinic.test"
 
 
-@pytest.fixture
-def chromium() -> Iterator[Browser]:
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: install it with `apt-get install chromium`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def test_the_script_shows_each_rows_address(chromium, marketing_client, ctx):
+def test_the_script_shows_each_rows_address(browser, marketing_client, ctx):
     from campaign.subscribers.tasks import analyse_import
 
     content = "email,consented_at\n<i>x</i>@example.com,2025-01-01\nann@example.com,2999-01-01\n"
@@ -52,7 +37,7 @@ def test_the_script_shows_each_rows_address(chromium, marketing_client, ctx):
                 status=answer.status_code, body=answer.get_data(), headers=dict(answer.headers)
             )
 
-    with open_page(chromium, DESKTOP) as page:
+    with open_page(browser, DESKTOP) as page:
         page.route(f"{ORIGIN}/**", serve)
         page.goto(ORIGIN + page_path)
         expect(page.locator("#import-status")).to_have_text("analysed")
