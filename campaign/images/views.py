@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload, undefer
 
 from campaign.extensions import db
 from campaign.images import services
@@ -25,7 +26,7 @@ def serve(name: str):
     """
     if not services.NAME.fullmatch(name):
         abort(404)
-    image = db.session.scalar(select(Image).filter_by(name=name))
+    image = db.session.scalar(select(Image).filter_by(name=name).options(undefer(Image.data)))
     if image is None:
         abort(404)
     if request.if_none_match.contains(name):
@@ -53,7 +54,12 @@ def index():
             label = image.original_name or "The image"
             flash(f"{label} is uploaded: copy its line below into a newsletter.", "ok")
             return redirect(url_for("images.index"))
-    images = db.session.scalars(select(Image).order_by(Image.id.desc()).limit(LISTED)).all()
+    images = db.session.scalars(
+        select(Image)
+        .options(selectinload(Image.created_by))
+        .order_by(Image.id.desc())
+        .limit(LISTED)
+    ).all()
     return render_template(
         "images/index.html",
         images=images,
