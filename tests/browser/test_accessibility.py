@@ -93,6 +93,11 @@ def test_the_days_list_shows_loading_until_it_has_loaded(phone: Page, live_serve
     today = phone.locator("#today-list")
     expect(today).to_have_text("Loading\u2026")
     expect(today).to_have_attribute("aria-busy", "true")
+    # The page says "Loading…" before its script asks: wait until the request is held.
+    for _ in range(200):
+        if held:
+            break
+        phone.wait_for_timeout(50)
     held[0].continue_()
     expect(today).to_have_text("None yet.")
     expect(today).not_to_have_attribute("aria-busy", "true")
