@@ -48,10 +48,8 @@ def store_image(upload: bytes, filename: str, staff: Staff) -> Image:
     """
     if not upload:
         raise ImageRefused("Choose an image file to upload.")
-    limit = current_app.config["IMAGE_MAX_BYTES"]
-    if len(upload) > limit:
-        allowed = f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
-        raise ImageRefused(f"The file is larger than the {allowed} allowed.")
+    if len(upload) > current_app.config["IMAGE_MAX_BYTES"]:
+        raise ImageRefused(f"The file is larger than the {allowed_size()} allowed.")
     data, content_type, width, height = _reencode(upload)
     digest = hashlib.sha256(data).hexdigest()[:24]
     name = f"{digest}-{width}x{height}.{EXTENSIONS[content_type]}"
@@ -138,8 +136,10 @@ def _not_accepted(kind: str | None) -> str:
     return lead + "upload a JPEG, PNG, GIF or WebP image."
 
 
-def megabytes() -> int:
-    return current_app.config["IMAGE_MAX_BYTES"] // (1024 * 1024)
+def allowed_size() -> str:
+    """``IMAGE_MAX_BYTES`` as people read it: "20 MB" (or "9 KB" for a small limit)."""
+    limit = current_app.config["IMAGE_MAX_BYTES"]
+    return f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
 
 
 def _display_name(filename: str) -> str:

@@ -68,5 +68,5 @@ def index():
         accept=services.ACCEPT_ATTRIBUTE,
         alt=services.ALT_PLACEHOLDER,
         max_width=services.MAX_WIDTH,
-        max_megabytes=services.megabytes(),
+        allowed_size=services.allowed_size(),
     ), (400 if error else 200)

@@ -19,19 +19,19 @@ logger = logging.getLogger(__name__)
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def send_confirmation_email(self, subscriber_id: int) -> None:
-    if _pending(subscriber_id) is None:
-        logger.info("confirmation for subscriber %s skipped: no longer pending", subscriber_id)
+    if _still_due(subscriber_id) is None:
+        logger.info("confirmation for subscriber %s skipped: no longer due", subscriber_id)
         return
     # An import can owe thousands at once: they go at the mail server's rate, and
     # only those still pending take a turn. Read again after it: it may have been
     # confirmed or erased meanwhile.
     throttle.acquire()
     db.session.expire_all()
-    if (subscriber := _pending(subscriber_id)) is not None:
+    if (subscriber := _still_due(subscriber_id)) is not None:
         send_or_retry(self, mail.confirmation_email(subscriber))
 
 
-def _pending(subscriber_id: int) -> Subscriber | None:
+def _still_due(subscriber_id: int) -> Subscriber | None:
     """The subscriber if their current round still waits for its confirmation."""
     subscriber = db.session.get(Subscriber, subscriber_id)
     return subscriber if subscriber and services.awaits_confirmation(subscriber) else None
