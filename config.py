@@ -118,6 +118,8 @@ class Config:
     MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Harbour Massage Clinic <news@localhost>")
     MAIL_TIMEOUT = _env_float("MAIL_TIMEOUT", 30.0)
 
+    # Reply-To of every email until an admin sets one on Clinic details (none: the sender).
+    MAIL_REPLY_TO = os.environ.get("MAIL_REPLY_TO") or None
     # Where mail clients send the List-Unsubscribe mailto (default: the sender address).
     UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO") or None
 

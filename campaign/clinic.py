@@ -1,7 +1,8 @@
 """The clinic's own details, shown in every page's and every email's footer.
 
-The environment gives the defaults (``CLINIC_NAME``, ``CLINIC_POSTAL_ADDRESS``); an
-admin can change them on the staff page ``/staff/clinic``, stored as a clinic setting.
+The environment gives the defaults (``CLINIC_NAME``, ``CLINIC_POSTAL_ADDRESS``,
+``MAIL_REPLY_TO``); an admin can change them on the staff page ``/staff/clinic``,
+stored as a clinic setting.
 Read once per app context (a request, a task), so an edit shows on the next page or
 email without a restart, at the cost of one small query per rendered page.
 """
@@ -18,7 +19,11 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from campaign import audit
 from campaign.extensions import db
-from campaign.subscribers.addresses import has_control_characters
+from campaign.subscribers.addresses import (
+    InvalidAddress,
+    has_control_characters,
+    normalize_address,
+)
 from config import ConfigError
 
 SETTING_KEY = "clinic_details"
@@ -38,6 +43,8 @@ class DetailsInvalid(ValueError):
 class ClinicDetails:
     name: str
     postal_address: str
+    # Where a reader's reply lands (the front desk's inbox); empty: the sender's address.
+    reply_to: str = ""
 
 
 def details() -> ClinicDetails:
@@ -57,6 +64,10 @@ def details() -> ClinicDetails:
             name=stored.get("name") or current_app.config["CLINIC_NAME"],
             postal_address=stored.get("postal_address")
             or current_app.config["CLINIC_POSTAL_ADDRESS"],
+            # An admin's empty answer is kept: it means "replies go to the sender".
+            reply_to=stored["reply_to"]
+            if "reply_to" in stored
+            else current_app.config["MAIL_REPLY_TO"] or "",
         )
     return found
 
@@ -78,13 +89,26 @@ def _line(value: object, field: str, limit: int, label: str) -> str:
     return text
 
 
-def save_details(staff_id: int, name: object, postal_address: object) -> ClinicDetails:
+def _reply_address(value: object) -> str:
+    text = value.strip() if isinstance(value, str) else ""
+    if not text:
+        return ""
+    try:
+        return normalize_address(text)
+    except InvalidAddress as exc:
+        raise DetailsInvalid("reply_to", f"The reply address is not usable: {exc}") from None
+
+
+def save_details(
+    staff_id: int, name: object, postal_address: object, reply_to: object = ""
+) -> ClinicDetails:
     """Check and store new details (flushed; the caller commits)."""
     from campaign.campaigns.models import ClinicSetting
 
     new = ClinicDetails(
         name=_line(name, "name", MAX_NAME, "clinic's name"),
         postal_address=_line(postal_address, "postal_address", MAX_ADDRESS, "postal address"),
+        reply_to=_reply_address(reply_to),
     )
     db.session.merge(ClinicSetting(key=SETTING_KEY, value=json.dumps(asdict(new))))
     db.session.flush()
@@ -141,5 +165,11 @@ def install(app: Flask) -> None:
         raise ConfigError(
             f"CLINIC_TIMEZONE={name!r} is not a time zone name, e.g. Europe/London."
         ) from None
+    if reply_to := app.config.get("MAIL_REPLY_TO"):
+        try:
+            app.config["MAIL_REPLY_TO"] = normalize_address(reply_to)
+        except InvalidAddress as exc:
+            # It goes into the header of every email: a typo would fail each send.
+            raise ConfigError(f"MAIL_REPLY_TO={reply_to!r} is not an address: {exc}") from None
     app.context_processor(lambda: {"clinic": details()})
     app.add_template_filter(_format_local, "clinic_time")

@@ -214,6 +214,11 @@ def from_header() -> str:
         return check_header(configured)  # an address `flask doctor` reports as broken
 
 
+def reply_to_header() -> str | None:
+    """Where replies go, when the clinic names a mailbox (checked where it is set)."""
+    return check_header(clinic.details().reply_to) if clinic.details().reply_to else None
+
+
 def mail_domain() -> str:
     """The domain our Message-IDs and List-Id live on."""
     _, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
@@ -285,6 +290,8 @@ class Email:
         message = EmailMessage(policy=SMTP_POLICY)
         message["Subject"] = check_header(self.subject)
         message["From"] = from_header()
+        if reply_to := reply_to_header():
+            message["Reply-To"] = reply_to
         message["To"] = check_header(self.to)
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid(domain=mail_domain())

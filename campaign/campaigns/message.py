@@ -21,7 +21,14 @@ from flask import current_app
 
 from campaign.campaigns.coupon_blocks import COUPON_END, COUPON_START
 from campaign.campaigns.rendering import Rendered, Template, compile_template, fill
-from campaign.emails import SMTP_POLICY, check_header, from_header, list_headers, mail_domain
+from campaign.emails import (
+    SMTP_POLICY,
+    check_header,
+    from_header,
+    list_headers,
+    mail_domain,
+    reply_to_header,
+)
 
 CRLF = "\r\n"
 QP_LINE = 76  # RFC 2045 6.7: encoded lines of at most 76 characters
@@ -125,6 +132,7 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
     # The token has a placeholder of its own in the headers: there it goes in as it is.
     unsubscribe_url = config["BASE_URL"] + "/unsubscribe/XQUNSUBHQX"
     lists = list_headers(unsubscribe_url, "XQUNSUBHQX")
+    reply_to = reply_to_header()
     head = (
         "To: XQTOQX" + CRLF
         + "Date: XQDATEQX" + CRLF
@@ -132,6 +140,7 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
         # The list headers verbatim; Subject and From folded within 78 (SMTP_POLICY).
         + "".join(_header(name, value) for name, value in lists.items())
         + _header("From", from_header())
+        + (_header("Reply-To", reply_to) if reply_to else "")
         + _header("Subject", subject)
         + "MIME-Version: 1.0" + CRLF
     )  # fmt: skip

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 
-from campaign import clinic
+from campaign import clinic, emails
 from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.forms import ClinicForm
@@ -17,11 +17,15 @@ bp = Blueprint("clinic_pages", __name__, url_prefix="/staff/clinic")
 @page_role_required(Role.ADMIN)
 def edit():
     current = clinic.details()
-    form = ClinicForm(name=current.name, postal_address=current.postal_address)
+    form = ClinicForm(
+        name=current.name, postal_address=current.postal_address, reply_to=current.reply_to
+    )
     error = None
     if form.validate_on_submit():
         try:
-            clinic.save_details(current_staff().id, form.name.data, form.postal_address.data)
+            clinic.save_details(
+                current_staff().id, form.name.data, form.postal_address.data, form.reply_to.data
+            )
         except clinic.DetailsInvalid as exc:
             error = exc
         else:
@@ -29,4 +33,6 @@ def edit():
             flash("Saved: every page and email from now on shows these details.", "ok")
             return redirect(url_for("clinic_pages.edit"))
     status = 400 if form.errors or error else 200
-    return render_template("staff/clinic.html", form=form, error=error), status
+    return render_template(
+        "staff/clinic.html", form=form, error=error, sender_address=emails.envelope_sender()
+    ), status

@@ -102,3 +102,4 @@ class RoleForm(FlaskForm):
 class ClinicForm(FlaskForm):
     name = StringField("Clinic name", validators=[DataRequired(), Length(max=100)])
     postal_address = StringField("Postal address", validators=[DataRequired(), Length(max=200)])
+    reply_to = StringField("Replies go to", validators=[Optional(), Length(max=254)])

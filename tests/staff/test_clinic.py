@@ -4,6 +4,7 @@ import pytest
 
 from campaign import emails
 from campaign.coupons.tasks import welcome_subscriber
+from config import ConfigError
 from tests.staff.helpers import csrf_from, log_in
 from tests.subscribers.helpers import confirmed_subscriber
 
@@ -107,10 +108,58 @@ def test_the_newsletter_is_sent_under_the_new_name_too(app, ctx, make_staff):
     from campaign.campaigns.message import Reader, build_skeleton, personalize
     from campaign.campaigns.rendering import render_campaign
 
-    save(admin(app, make_staff), name="Mañana Spa", postal_address="9 Quay Road, Hull HU1 1AA")
+    save(
+        admin(app, make_staff),
+        name="Mañana Spa",
+        postal_address="9 Quay Road, Hull HU1 1AA",
+        reply_to="desk@manana.example",
+    )
     skeleton = build_skeleton("June news", render_campaign("June news", "", "Hello"))
     reader = Reader(email="r@example.com", first_name="Ann", unsubscribe_token="T" * 40)
     raw = personalize(skeleton, reader, "c1.d1")
     message = email.message_from_bytes(raw, policy=email.policy.default)
     (sender,) = message["From"].addresses
     assert (sender.display_name, sender.addr_spec) == ("Mañana Spa", "news@clinic.test")
+    assert message["Reply-To"] == "desk@manana.example"
+
+
+def test_replies_go_to_the_address_the_admin_names(app, ctx, make_staff, smtp, email_address):
+    client = admin(app, make_staff)
+    page = client.get("/staff/clinic/").get_data(as_text=True)
+    assert "replies go to the sending address, news@clinic.test" in page
+    response = save(
+        client, name="Ocean Spa", postal_address="9 Quay Road", reply_to=" Desk@Ocean.example "
+    )
+    assert response.status_code == 302
+    assert 'value="Desk@ocean.example"' in client.get("/staff/clinic/").get_data(as_text=True)
+
+    subscriber = confirmed_subscriber(email_address)
+    welcome_subscriber.apply(args=[subscriber.id])
+    (welcome,) = smtp.wait_for(email_address)
+    assert welcome.message["Reply-To"] == "Desk@ocean.example"
+    assert welcome.message["From"] == "Ocean Spa <news@clinic.test>"
+
+    # Emptied again: replies go to the sender, whatever MAIL_REPLY_TO says.
+    assert (
+        save(client, name="Ocean Spa", postal_address="9 Quay Road", reply_to="").status_code == 302
+    )
+    assert emails.reply_to_header() is None
+
+
+@pytest.mark.parametrize(
+    "reply_to", ["not an address", "desk@ocean.example\r\nBcc: x@evil.example", "a@b@c.example"]
+)
+def test_a_reply_address_that_is_no_address_is_refused(app, make_staff, reply_to):
+    client = admin(app, make_staff)
+    response = save(client, name="Ocean Spa", postal_address="9 Quay Road", reply_to=reply_to)
+    assert response.status_code == 400
+    assert "reply address is not usable" in response.get_data(as_text=True)
+    assert "Ocean Spa" not in app.test_client().get("/").get_data(as_text=True)
+
+
+def test_mail_reply_to_is_the_default_and_is_checked_at_start(make_app):
+    app = make_app(MAIL_REPLY_TO="desk@clinic.example")
+    with app.test_request_context():
+        assert emails.reply_to_header() == "desk@clinic.example"
+    with pytest.raises(ConfigError, match="MAIL_REPLY_TO"):
+        make_app(MAIL_REPLY_TO="front desk")
