@@ -68,10 +68,10 @@ def _markdown() -> MarkdownIt:
     # commonmark without raw HTML: staff formatting, never staff markup. (A raw HTML
     # block in the tokens is only ever a coupon marker of ours.) A line break typed is
     # a line break shown ("Warm wishes,⏎The team"), as in every mail app's editor;
-    # commonmark would join the lines.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False, "breaks": True}).enable(
-        "table"
-    )
+    # commonmark would join the lines. An address typed bare (https://..., www...., an
+    # email address) is a link, as a mail app's editor makes it; see _settle_bare_links.
+    markdown = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True})
+    return markdown.enable(["table", "linkify"])
 
 
 @dataclass
@@ -206,6 +206,7 @@ def markdown_to_html(body: str) -> str:
     env: dict = {}  # link references found by the parse, read by the render
     tokens = markdown.parse(body, env)
     _refuse_deep_nesting(tokens)
+    _settle_bare_links(tokens)
     _size_own_images(tokens)
     tokens = with_markers(tokens)
     raw = markdown.renderer.render(tokens, markdown.options, env)
@@ -216,6 +217,26 @@ def markdown_to_html(body: str) -> str:
         url_schemes=LINK_SCHEMES,
         link_rel="noopener",
     )
+
+
+def _settle_bare_links(tokens: list) -> None:
+    """Of the addresses found in the text, keep those a writer means as links: with a
+    scheme, an email address (``mailto:``), or ``www.`` (given https, not linkify's
+    http). A bare name with a dot ("harbour.clinic", "Dr.Smith") goes back to text."""
+    for token in tokens:
+        children = token.children or []
+        for index, child in enumerate(children):
+            if child.type != "link_open" or child.markup != "linkify":
+                continue
+            shown = children[index + 1].content if index + 1 < len(children) else ""
+            if "://" in shown or str(child.attrs.get("href", "")).startswith("mailto:"):
+                continue
+            if shown.lower().startswith("www."):
+                child.attrs["href"] = "https://" + shown
+                continue
+            # No link: the open and close tags render as nothing.
+            child.type = children[index + 2].type = "text"
+            child.content = children[index + 2].content = ""
 
 
 # The email's column (600 px less the content's padding): Outlook on Windows ignores

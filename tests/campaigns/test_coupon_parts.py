@@ -94,6 +94,24 @@ def test_phone_and_mail_links_work_and_the_coupon_link_is_a_whole_address(ctx):
     assert 'href="https://clinic.test/coupon/t"' in html
 
 
+def test_addresses_typed_bare_are_links_in_html_and_stay_as_typed_in_text(ctx):
+    body = (
+        "Book at https://harbour.com/book, or www.harbour.com/book.\n\n"
+        "Questions? desk@harbour.com. Not links: harbour-notes.com, Dr.Smith, `https://x.com`."
+    )
+    check_links(body)
+    text, html = parts_for(body, "AAAA-BBBB-CCCC")
+    assert '<a href="https://harbour.com/book"' in html
+    assert '<a href="https://www.harbour.com/book"' in html  # https, not linkify's http
+    assert '<a href="mailto:desk@harbour.com"' in html
+    assert html.count("<a ") == 4  # and the footer's unsubscribe link
+    assert "<code>https://x.com</code>" in html
+    assert "harbour-notes.com, Dr.Smith," in html
+    # The text part says each once, as typed: no "(https://...)" repeated after it.
+    assert "https://harbour.com/book, or www.harbour.com/book." in text
+    assert "(https://" not in text
+
+
 @pytest.mark.parametrize(
     ("body", "advice"),
     [
