@@ -408,6 +408,7 @@ REASON = nullable(text(max_length=MAX_REASON, description="Why; kept in the audi
 
 CAMPAIGN_ID = path_id("campaign_id", "campaign")
 SUBSCRIBER_ID = path_id("subscriber_id", "subscriber")
+IMAGE_ID = path_id("image_id", "image")
 NOT_FOUND = shared("NotFound")
 RATE_LIMITED = shared("RateLimited")
 LOCKED = error("`account_locked`: too many invalid codes; the account is paused for minutes.")
@@ -836,7 +837,23 @@ def _image_paths() -> dict:
                 ),
                 request_body=upload,
             )
-        }
+        },
+        "/api/v1/images/{image_id}": {
+            "delete": operation(
+                "Delete an image no newsletter shows",
+                "campaigns",
+                {
+                    "204": response("Deleted; its address answers 404 from now on."),
+                    "404": NOT_FOUND,
+                    "409": error(
+                        "`image_in_use`: a newsletter's message shows the image (mail already "
+                        "sent loads it from its address), so it stays."
+                    ),
+                },
+                role="marketing",
+                parameters=[IMAGE_ID],
+            )
+        },
     }
 
 

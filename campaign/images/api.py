@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from campaign import database
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
 from campaign.images import services
 from campaign.images.models import Image
-from campaign.images.services import ImageRefused
+from campaign.images.services import ImageInUse, ImageRefused
 from campaign.staff.auth import api_role_required, current_staff
 from campaign.staff.models import Role
 
@@ -41,3 +42,17 @@ def upload():
         raise ApiError(400, "invalid_image", str(exc), "image") from None
     db.session.commit()
     return jsonify(image_json(image)), 201
+
+
+@bp.delete("/<int:image_id>")
+@api_role_required(Role.MARKETING)
+def delete(image_id: int):
+    image = database.get(Image, image_id)
+    if image is None:
+        raise ApiError(404, "not_found", "No image has this id.")
+    try:
+        services.delete_image(image, current_staff())
+    except ImageInUse as exc:
+        raise ApiError(409, "image_in_use", str(exc)) from None
+    db.session.commit()
+    return "", 204

@@ -17,6 +17,7 @@ class Image(db.Model):
     Rows live in the database, so a backup holds them and every web process serves
     them without a shared folder. They are never changed: the name carries the
     content's digest and the size, so an email sent years ago still finds its picture.
+    Only an image no newsletter shows can be deleted (``services.delete_image``).
     """
 
     __tablename__ = "image"

@@ -40,6 +40,10 @@ class ImageRefused(ValueError):
     """The upload is not an image we take; the message says why, in the user's words."""
 
 
+class ImageInUse(ValueError):
+    """A newsletter shows the image: deleting it would break the picture in its mail."""
+
+
 def store_image(upload: bytes, filename: str, staff: Staff) -> Image:
     """Keep an uploaded image and return it (the one already kept, if the same).
 
@@ -73,6 +77,41 @@ def store_image(upload: bytes, filename: str, staff: Staff) -> Image:
         return db.session.scalar(select(Image).filter_by(name=name))
     audit.record("image.uploaded", staff_id=staff.id, target=f"image:{image.id}", name=name)
     return image
+
+
+def newsletters_using(images: list[Image]) -> dict[int, list]:
+    """The newsletters whose message shows each image (by its name, whatever address
+    the writer pasted it under), newest first: one query for the whole list."""
+    from campaign.campaigns.models import Campaign
+
+    writing = db.session.execute(
+        select(Campaign.id, Campaign.subject, Campaign.status, Campaign.body_markdown)
+        .where(Campaign.body_markdown.contains("/images/"))
+        .order_by(Campaign.id.desc())
+    ).all()
+    return {
+        image.id: [row for row in writing if f"/images/{image.name}" in row.body_markdown]
+        for image in images
+    }
+
+
+def delete_image(image: Image, staff: Staff) -> None:
+    """Delete an image no newsletter shows (flushed; the caller commits).
+
+    One shown by a newsletter stays, sent or not: mail already delivered loads its
+    picture from here for as long as readers keep it, and a draft would lose it.
+    """
+    using = newsletters_using([image])[image.id]
+    if using:
+        subjects = ", ".join(f"\u201c{row.subject}\u201d" for row in using[:3])
+        more = f" and {len(using) - 3} more" if len(using) > 3 else ""
+        raise ImageInUse(
+            f"{image.original_name or 'This image'} is in {subjects}{more}: mail already "
+            "sent loads it from here, so it stays. Take it out of a draft to delete it."
+        )
+    audit.record("image.deleted", staff_id=staff.id, target=f"image:{image.id}", name=image.name)
+    db.session.delete(image)
+    db.session.flush()
 
 
 def _reencode(upload: bytes) -> tuple[bytes, str, int, int]:

@@ -6,10 +6,11 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload, undefer
 
+from campaign import database
 from campaign.extensions import db
 from campaign.images import services
 from campaign.images.models import Image
-from campaign.images.services import ImageRefused
+from campaign.images.services import ImageInUse, ImageRefused
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.models import Role
 
@@ -63,6 +64,7 @@ def index():
     return render_template(
         "images/index.html",
         images=images,
+        used_in=services.newsletters_using(images),
         markdown_for=services.markdown_for,
         error=error,
         accept=services.ACCEPT_ATTRIBUTE,
@@ -70,3 +72,21 @@ def index():
         max_width=services.MAX_WIDTH,
         allowed_size=services.allowed_size(),
     ), (400 if error else 200)
+
+
+@bp.post("/staff/images/<int:image_id>/delete")
+@page_role_required(Role.MARKETING)
+def delete(image_id: int):
+    image = database.get(Image, image_id)
+    if image is None:
+        flash("That image was already deleted.", "ok")
+        return redirect(url_for("images.index"))
+    label = image.original_name or "The image"
+    try:
+        services.delete_image(image, current_staff())
+    except ImageInUse as exc:
+        flash(str(exc), "error")
+    else:
+        db.session.commit()
+        flash(f"{label} is deleted.", "ok")
+    return redirect(url_for("images.index"))

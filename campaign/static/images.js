@@ -1,5 +1,6 @@
 // The images page: "Copy" puts an image's Markdown line on the clipboard; clicking the
 // line itself selects all of it, ready for Ctrl+C where the clipboard is not allowed.
+// Delete asks first.
 (function () {
   "use strict";
   document.querySelectorAll(".markdown-line").forEach(function (line) {
@@ -16,6 +17,11 @@
         button.textContent = "Press Ctrl+C";  // the line is selected
       }
       window.setTimeout(function () { button.textContent = "Copy"; }, 2000);
+    });
+  });
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
     });
   });
 })();

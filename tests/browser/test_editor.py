@@ -146,7 +146,7 @@ def test_the_preview_switches_to_each_kind_of_reader(desktop: Page, live_server,
     expect(preview).to_contain_text("Your oil: SAMP-LE00-C0DE-0000.")
 
 
-def test_the_images_page_copies_an_images_line(
+def test_the_images_page_copies_an_images_line_and_deletes_an_unused_one(
     desktop: Page, live_server, make_staff, ctx, tmp_path
 ):
     page = desktop
@@ -164,3 +164,13 @@ def test_the_images_page_copies_an_images_line(
     line = page.locator(".markdown-line").input_value()
     assert line.startswith("![Describe the image](https://clinic.test/images/")
     assert page.evaluate("navigator.clipboard.readText()") == line
+
+    # Delete asks first: dismissed, the image stays; accepted, it goes.
+    delete = page.get_by_role("button", name="Delete logo.png")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    delete.click()
+    expect(page.locator(".markdown-line")).to_have_count(1)
+    page.once("dialog", lambda dialog: dialog.accept())
+    delete.click()
+    expect(page.locator(".flash")).to_contain_text("logo.png is deleted.")
+    expect(page.get_by_text("No images yet.")).to_be_visible()

@@ -269,3 +269,67 @@ def test_a_form_part_without_a_readable_name_is_a_400_not_a_500(app, ctx, api_to
         )
     assert answer.status_code == 400
     assert answer.get_json()["error"]["code"] == "invalid_image"
+
+
+def test_an_image_no_newsletter_shows_can_be_deleted_and_one_shown_stays(
+    app, ctx, upload, api_token, marketing_client
+):
+    shown = upload(helpers.logo_png(), "logo.png").get_json()
+    unused = upload(helpers.phone_photo(600, 400), "spare.jpg").get_json()
+    marketing = {"Authorization": f"Bearer {api_token('marketing')}"}
+    with app.test_client() as client:
+        draft = client.post(
+            "/api/v1/campaigns",
+            headers=marketing,
+            json={"subject": "June news", "body_markdown": f"Hi\n\n![Our logo]({shown['url']})"},
+        )
+        assert draft.status_code == 201
+        refused = client.delete(f"/api/v1/images/{shown['id']}", headers=marketing)
+        assert refused.status_code == 409
+        error = refused.get_json()["error"]
+        assert error["code"] == "image_in_use"
+        assert "\u201cJune news\u201d" in error["message"]
+
+        page = marketing_client.get("/staff/images/").get_data(as_text=True)
+        assert f"/staff/campaigns/{draft.get_json()['id']}" in page
+        assert "June news</a> (draft)" in page
+        assert f"/staff/images/{shown['id']}/delete" not in page  # no button for it
+        deleted = marketing_client.post(
+            f"/staff/images/{unused['id']}/delete", data={"csrf_token": csrf_from(page)}
+        )
+        assert deleted.status_code == 302
+        assert "spare.jpg is deleted." in marketing_client.get("/staff/images/").get_data(
+            as_text=True
+        )
+        assert client.get(f"/images/{unused['name']}").status_code == 404
+        assert client.get(f"/images/{shown['name']}").status_code == 200
+
+        # The API refuses a second delete, and a shown image still stays by the form.
+        assert client.delete(f"/api/v1/images/{unused['id']}", headers=marketing).status_code == 404
+        kept = marketing_client.post(
+            f"/staff/images/{shown['id']}/delete", data={"csrf_token": csrf_from(page)}
+        )
+        assert kept.status_code == 302
+        assert "mail already sent loads it from here" in marketing_client.get(
+            "/staff/images/"
+        ).get_data(as_text=True)
+    assert stored_images() == 1
+    event = db.session.scalar(select(AuditEvent).filter_by(action="image.deleted"))
+    assert event.target == f"image:{unused['id']}"
+
+
+def test_deleting_asks_for_marketing_a_form_token_and_a_real_id(app, ctx, upload, api_token):
+    image = upload(helpers.logo_png()).get_json()
+    with app.test_client() as client:
+        desk = {"Authorization": f"Bearer {api_token('receptionist')}"}
+        assert client.delete(f"/api/v1/images/{image['id']}", headers=desk).status_code == 403
+        marketing = {"Authorization": f"Bearer {api_token('marketing')}"}
+        huge = client.delete(f"/api/v1/images/{2**63}", headers=marketing)
+        assert huge.status_code == 404
+    assert stored_images() == 1
+
+
+def test_the_delete_form_needs_its_token(ctx, upload, marketing_client):
+    image = upload(helpers.logo_png()).get_json()
+    assert marketing_client.post(f"/staff/images/{image['id']}/delete").status_code == 400
+    assert stored_images() == 1
