@@ -27,6 +27,7 @@ ACTION_LABELS = {
     "coupon.redemption_undone": "Redemption undone",
     "coupon.voided": "Coupon voided",
     "image.uploaded": "Image uploaded",
+    "image.deleted": "Image deleted",
     "offer.updated": "Welcome offer changed",
     "staff.created": "Staff member added",
     "staff.role_changed": "Role changed",

@@ -13,7 +13,7 @@ from campaign.coupons.services import code_of
 from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.models import Role, Staff
-from campaign.subscribers import imports, privacy, queries, services
+from campaign.subscribers import audit_targets, imports, privacy, queries, services
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 from campaign.subscribers.tasks import analyse_import, run_import
 
@@ -198,9 +198,11 @@ def audit_log():
     actions = db.session.scalars(
         select(AuditEvent.action).distinct().order_by(AuditEvent.action)
     ).all()
+    events = db.session.execute(query).all()
     return render_template(
         "subscribers/staff/audit.html",
-        events=db.session.execute(query).all(),
+        events=events,
+        about=audit_targets.describe(event.target for event, _ in events),
         actions=actions,
         action=action,
         labels=audit.ACTION_LABELS,

@@ -75,3 +75,51 @@ def test_the_audit_log_reads_as_sentences_not_codes(app, ctx, make_staff):
     assert '<td title="coupon.voided">Coupon voided</td>' in page
     assert "reason: issued twice; to: a@x, b@x" in page
     assert '<option value="coupon.voided" >Coupon voided</option>' in page
+
+
+def test_the_audit_log_names_what_each_event_was_about_and_links_it(
+    app, ctx, make_staff, issue_coupon
+):
+    from sqlalchemy import select
+
+    from campaign import audit
+    from campaign.campaigns.models import Campaign
+    from campaign.coupons.models import Coupon
+    from campaign.extensions import db
+    from campaign.subscribers.models import Subscriber
+    from tests.staff.helpers import log_in
+
+    admin_id, email, password = make_staff("admin")
+    issue_coupon("ann@example.com")
+    ann = db.session.scalar(select(Subscriber).filter_by(email="ann@example.com"))
+    coupon = db.session.scalar(select(Coupon).filter_by(subscriber_id=ann.id))
+    news = Campaign(subject="June <news>", body_markdown="Hi")
+    db.session.add(news)
+    db.session.flush()
+    for target in (
+        f"campaign:{news.id}",
+        f"subscriber:{ann.id}",
+        f"coupon:{coupon.id}",
+        f"staff:{admin_id}",
+        "subscriber:999999",
+        "email:someone@example.com",
+        "subscriber:99999999999999999999",
+    ):
+        audit.record("subscriber.exported", staff_id=admin_id, target=target)
+    db.session.commit()
+    client = app.test_client()
+    log_in(client, email, password)
+    page = client.get("/staff/audit").get_data(as_text=True)
+    assert (
+        f'<a href="/staff/campaigns/{news.id}" title="campaign:{news.id}">June &lt;news&gt;</a>'
+        in page
+    )
+    assert (
+        f'href="/staff/subscribers/{ann.id}" title="subscriber:{ann.id}">ann@example.com</a>'
+        in page
+    )
+    assert f'title="coupon:{coupon.id}">Free massage oil of ann@example.com</a>' in page
+    assert f'href="/staff/team/" title="staff:{admin_id}">{email}</a>' in page
+    assert '<span title="subscriber:999999">an erased subscriber</span>' in page
+    assert "<td>email:someone@example.com</td>" in page
+    assert "<td>subscriber:99999999999999999999</td>" in page
