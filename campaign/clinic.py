@@ -10,11 +10,13 @@ email without a restart, at the cost of one small query per rendered page.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from flask import Flask, current_app, g
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from campaign import audit
@@ -29,6 +31,10 @@ from config import ConfigError
 SETTING_KEY = "clinic_details"
 MAX_NAME = 100
 MAX_ADDRESS = 200
+DEFAULT_COLOUR = "#2f6b57"
+_HEX_COLOUR = re.compile(r"#[0-9a-f]{6}")
+# Buttons carry white text on the colour: WCAG's contrast for body text (AA).
+MIN_CONTRAST = 4.5
 
 
 class DetailsInvalid(ValueError):
@@ -45,6 +51,12 @@ class ClinicDetails:
     postal_address: str
     # Where a reader's reply lands (the front desk's inbox); empty: the sender's address.
     reply_to: str = ""
+    # The name of one of the clinic's images (campaign.images), shown atop every email.
+    logo: str = ""
+    # The headings, buttons and coupon border of every email.
+    colour: str = DEFAULT_COLOUR
+    # Every logo the emails have shown: mail already sent loads them, so they stay.
+    former_logos: tuple[str, ...] = ()
 
 
 def details() -> ClinicDetails:
@@ -68,6 +80,9 @@ def details() -> ClinicDetails:
             reply_to=stored["reply_to"]
             if "reply_to" in stored
             else current_app.config["MAIL_REPLY_TO"] or "",
+            logo=stored.get("logo", ""),
+            colour=stored.get("colour") or DEFAULT_COLOUR,
+            former_logos=tuple(stored.get("former_logos", ())),
         )
     return found
 
@@ -99,20 +114,70 @@ def _reply_address(value: object) -> str:
         raise DetailsInvalid("reply_to", f"The reply address is not usable: {exc}") from None
 
 
+def _logo(value: object) -> str:
+    from campaign.images.models import Image
+
+    name = value.strip() if isinstance(value, str) else ""
+    if name and db.session.scalar(select(Image.id).filter_by(name=name)) is None:
+        raise DetailsInvalid("logo", "That image is no longer there: choose another.")
+    return name
+
+
+def contrast_with_white(colour: str) -> float:
+    """WCAG 2 contrast ratio of white text on ``#rrggbb``."""
+
+    def linear(channel: int) -> float:
+        value = channel / 255
+        return value / 12.92 if value <= 0.04045 else ((value + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(int(colour[i : i + 2], 16)) for i in (1, 3, 5))
+    luminance = 0.2126 * red + 0.7152 * green + 0.0722 * blue
+    return 1.05 / (luminance + 0.05)
+
+
+def _colour(value: object) -> str:
+    text = value.strip().lower() if isinstance(value, str) else ""
+    if not text:
+        return DEFAULT_COLOUR
+    if not _HEX_COLOUR.fullmatch(text):
+        raise DetailsInvalid("colour", "Please choose the colour as #rrggbb, e.g. #2f6b57.")
+    if (ratio := contrast_with_white(text)) < MIN_CONTRAST:
+        raise DetailsInvalid(
+            "colour",
+            f"This colour is too light for the white text on buttons (contrast {ratio:.1f}:1, "
+            f"readable needs {MIN_CONTRAST}:1): please choose a darker shade.",
+        )
+    return text
+
+
 def save_details(
-    staff_id: int, name: object, postal_address: object, reply_to: object = ""
+    staff_id: int | None,
+    name: object,
+    postal_address: object,
+    reply_to: object = "",
+    logo: object = "",
+    colour: object = "",
 ) -> ClinicDetails:
     """Check and store new details (flushed; the caller commits)."""
     from campaign.campaigns.models import ClinicSetting
 
+    before = details()
+    new_logo = _logo(logo)
+    former = before.former_logos
+    if before.logo and before.logo != new_logo and before.logo not in former:
+        former = (*former, before.logo)
     new = ClinicDetails(
         name=_line(name, "name", MAX_NAME, "clinic's name"),
         postal_address=_line(postal_address, "postal_address", MAX_ADDRESS, "postal address"),
         reply_to=_reply_address(reply_to),
+        logo=new_logo,
+        colour=_colour(colour),
+        former_logos=former,
     )
     db.session.merge(ClinicSetting(key=SETTING_KEY, value=json.dumps(asdict(new))))
     db.session.flush()
-    audit.record("clinic.details_changed", staff_id=staff_id, **asdict(new))
+    changed = {key: value for key, value in asdict(new).items() if key != "former_logos"}
+    audit.record("clinic.details_changed", staff_id=staff_id, **changed)
     g.clinic_details = new
     return new
 

@@ -219,6 +219,28 @@ def reply_to_header() -> str | None:
     return check_header(clinic.details().reply_to) if clinic.details().reply_to else None
 
 
+# The logo atop every email fits this box: a wordmark at most 240 px wide, a square
+# mark at most 80 px high (the header stays a header on a phone).
+LOGO_BOX = (240, 80)
+
+
+def layout_context() -> dict:
+    """What every email's layout shows of the clinic: its name, address, logo and colour."""
+    from campaign.images.services import fitted
+
+    found = clinic.details()
+    logo = None
+    if found.logo:
+        width, height = fitted(found.logo, LOGO_BOX)
+        logo = {"url": public_url(f"/images/{found.logo}"), "width": width, "height": height}
+    return {
+        "clinic_name": found.name,
+        "clinic_address": found.postal_address,
+        "logo": logo,
+        "brand_colour": found.colour,
+    }
+
+
 def mail_domain() -> str:
     """The domain our Message-IDs and List-Id live on."""
     _, address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
@@ -280,8 +302,7 @@ class Email:
     def build(self) -> EmailMessage:
         context = {
             **self.context,
-            "clinic_name": clinic.details().name,
-            "clinic_address": clinic.details().postal_address,
+            **layout_context(),
             "unsubscribe_url": self.unsubscribe_url,
             "subject": self.subject,
         }

@@ -24,10 +24,9 @@ from flask import current_app, render_template
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from campaign import clinic
 from campaign.campaigns.coupon_blocks import COUPON_END, COUPON_START, with_markers
 from campaign.campaigns.plaintext import markdown_to_text
-from campaign.emails import inline_css
+from campaign.emails import inline_css, layout_context
 from campaign.images.services import ALT_PLACEHOLDER, size_in_name
 
 VARIABLE = re.compile(
@@ -299,8 +298,7 @@ def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
         "subject": subject,
         "preheader": preheader,
         "content": Markup(fragment),  # noqa: S704 - sanitised by nh3 above
-        "clinic_name": clinic.details().name,
-        "clinic_address": clinic.details().postal_address,
+        **layout_context(),
         "unsubscribe_url": current_app.config["BASE_URL"] + "/unsubscribe/XQUNSUBQX",
     }
     html = inline_css(render_template("email/newsletter.html", **context))

@@ -95,18 +95,32 @@ def newsletters_using(images: list[Image]) -> dict[int, list]:
     }
 
 
+def as_logo(image: Image) -> str | None:
+    """Whether every email shows the image atop it, now or in mail already sent."""
+    from campaign import clinic
+
+    found = clinic.details()
+    if image.name == found.logo:
+        return "the clinic's logo"
+    return "a former logo of the clinic" if image.name in found.former_logos else None
+
+
 def delete_image(image: Image, staff: Staff) -> None:
-    """Delete an image no newsletter shows (flushed; the caller commits).
+    """Delete an image no email shows (flushed; the caller commits).
 
     One shown by a newsletter stays, sent or not: mail already delivered loads its
-    picture from here for as long as readers keep it, and a draft would lose it.
+    picture from here for as long as readers keep it, and a draft would lose it. So
+    does a logo, now or before: every email sent meanwhile shows it.
     """
+    label = image.original_name or "This image"
+    if logo := as_logo(image):
+        raise ImageInUse(f"{label} is {logo}: mail already sent loads it from here, so it stays.")
     using = newsletters_using([image])[image.id]
     if using:
         subjects = ", ".join(f"\u201c{row.subject}\u201d" for row in using[:3])
         more = f" and {len(using) - 3} more" if len(using) > 3 else ""
         raise ImageInUse(
-            f"{image.original_name or 'This image'} is in {subjects}{more}: mail already "
+            f"{label} is in {subjects}{more}: mail already "
             "sent loads it from here, so it stays. Take it out of a draft to delete it."
         )
     audit.record("image.deleted", staff_id=staff.id, target=f"image:{image.id}", name=image.name)
@@ -195,6 +209,17 @@ def image_url(image: Image) -> str:
 
 def markdown_for(image: Image) -> str:
     return f"![{ALT_PLACEHOLDER}]({image_url(image)})"
+
+
+def fitted(name: str, box: tuple[int, int]) -> tuple[int, int]:
+    """The size an image of ours is shown at inside ``box``, kept in proportion and never
+    enlarged, read from its name (no query)."""
+    found = NAME.fullmatch(name)
+    if not found:
+        return box
+    width, height = int(found["width"]), int(found["height"])
+    scale = min(1.0, box[0] / width, box[1] / height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def size_in_name(address: str) -> tuple[int, int] | None:

@@ -65,6 +65,7 @@ def index():
         "images/index.html",
         images=images,
         used_in=services.newsletters_using(images),
+        as_logo=services.as_logo,
         markdown_for=services.markdown_for,
         error=error,
         accept=services.ACCEPT_ATTRIBUTE,

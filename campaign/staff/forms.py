@@ -21,6 +21,7 @@ from campaign.emails import header_safe
 from campaign.subscribers.addresses import has_control_characters
 
 ROLE_CHOICES = [SelectChoice(role, role) for role in ("receptionist", "marketing", "admin")]
+NO_LOGO = SelectChoice("", "No logo: the clinic's name")
 # Where a role is chosen for a new account, what each allows.
 DESCRIBED_ROLE_CHOICES = [
     SelectChoice("receptionist", "Receptionist: the front desk"),
@@ -103,3 +104,6 @@ class ClinicForm(FlaskForm):
     name = StringField("Clinic name", validators=[DataRequired(), Length(max=100)])
     postal_address = StringField("Postal address", validators=[DataRequired(), Length(max=200)])
     reply_to = StringField("Replies go to", validators=[Optional(), Length(max=254)])
+    # The choices are the clinic's images (set by the view); the service checks the name.
+    logo = SelectField("Logo", choices=[NO_LOGO], validate_choice=False)
+    colour = StringField("Colour", validators=[Optional(), Length(max=7)])

@@ -1,9 +1,11 @@
 """The clinic's details, edited by an admin, in every page's and email's footer."""
 
 import pytest
+from flask import g
 
 from campaign import emails
 from campaign.coupons.tasks import welcome_subscriber
+from campaign.extensions import db
 from config import ConfigError
 from tests.staff.helpers import csrf_from, log_in
 from tests.subscribers.helpers import confirmed_subscriber
@@ -163,3 +165,109 @@ def test_mail_reply_to_is_the_default_and_is_checked_at_start(make_app):
         assert emails.reply_to_header() == "desk@clinic.example"
     with pytest.raises(ConfigError, match="MAIL_REPLY_TO"):
         make_app(MAIL_REPLY_TO="front desk")
+
+
+def _uploaded_logo(app, api_token, width=400, height=200) -> dict:
+    import io
+
+    from tests.images.helpers import logo_png
+
+    with app.test_client() as client:
+        answer = client.post(
+            "/api/v1/images",
+            headers={"Authorization": f"Bearer {api_token('marketing')}"},
+            data={"image": (io.BytesIO(logo_png(width, height)), "logo.png")},
+            content_type="multipart/form-data",
+        )
+    assert answer.status_code == 201
+    return answer.get_json()
+
+
+def test_a_logo_and_a_colour_dress_every_email(
+    app, ctx, make_staff, smtp, email_address, api_token
+):
+    import email
+    import email.policy
+
+    from campaign.campaigns.message import Reader, build_skeleton, personalize
+    from campaign.campaigns.rendering import render_campaign
+
+    logo = _uploaded_logo(app, api_token, 600, 100)
+    client = admin(app, make_staff)
+    page = client.get("/staff/clinic/").get_data(as_text=True)
+    assert f'<option value="{logo["name"]}">logo.png (600 x 100)</option>' in page
+    answer = save(
+        client, name="Ocean Spa", postal_address="9 Quay Road", logo=logo["name"], colour="#7A1F5C"
+    )
+    assert answer.status_code == 302
+    page = client.get("/staff/clinic/").get_data(as_text=True)
+    assert f'<option selected value="{logo["name"]}">' in page
+    assert 'value="#7a1f5c"' in page
+
+    subscriber = confirmed_subscriber(email_address)
+    welcome_subscriber.apply(args=[subscriber.id])
+    (welcome,) = smtp.wait_for(email_address)
+    skeleton = build_skeleton(
+        "June news", render_campaign("June news", "", "[Book](https://x.com)")
+    )
+    raw = personalize(skeleton, Reader("r@example.com", "Ann", "T" * 40), "c1.d1")
+    newsletter = email.message_from_bytes(raw, policy=email.policy.default)
+    newsletter_html = newsletter.get_body(("html",)).get_content()
+    # 600 x 100 fits 240 x 80 at 240 x 40; the name is the picture's description.
+    tag = f'<img src="https://clinic.test/images/{logo["name"]}" width="240" height="40" alt="Ocean Spa"'
+    for html in (welcome.html, newsletter_html):
+        assert tag in html
+        assert "#7a1f5c" in html
+        assert "#2f6b57" not in html
+    assert 'href="https://x.com" rel="noopener" style="color: #7a1f5c;"' in newsletter_html
+
+
+@pytest.mark.parametrize(
+    ("colour", "message"),
+    [
+        ("#ffeb3b", "too light for the white text on buttons (contrast 1.2:1"),
+        ("#88c0a8", "readable needs 4.5:1"),
+        ("green", "#rrggbb"),
+        ("#12345", "#rrggbb"),
+    ],
+)
+def test_a_colour_white_text_cannot_be_read_on_is_refused(app, make_staff, colour, message):
+    client = admin(app, make_staff)
+    response = save(client, name="Ocean Spa", postal_address="9 Quay Road", colour=colour)
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+    assert "Ocean Spa" not in app.test_client().get("/").get_data(as_text=True)
+
+
+def test_a_logo_that_is_no_image_of_ours_is_refused(app, make_staff):
+    client = admin(app, make_staff)
+    response = save(
+        client, name="Ocean Spa", postal_address="9 Quay Road", logo="0" * 24 + "-10x10.png"
+    )
+    assert response.status_code == 400
+    assert "That image is no longer there" in response.get_data(as_text=True)
+
+
+def test_a_logo_now_or_before_cannot_be_deleted(app, ctx, make_staff, api_token):
+    first = _uploaded_logo(app, api_token, 400, 200)
+    second = _uploaded_logo(app, api_token, 300, 300)
+    client = admin(app, make_staff)
+    for logo in (first["name"], second["name"]):
+        answer = save(client, name="Ocean Spa", postal_address="9 Quay Road", logo=logo)
+        assert answer.status_code == 302
+    marketing = {"Authorization": f"Bearer {api_token('marketing')}"}
+    with app.test_client() as api:
+        now = api.delete(f"/api/v1/images/{second['id']}", headers=marketing).get_json()
+        before = api.delete(f"/api/v1/images/{first['id']}", headers=marketing).get_json()
+    assert "is the clinic's logo" in now["error"]["message"]
+    assert "is a former logo of the clinic" in before["error"]["message"]
+    images_page = client.get("/staff/images/").get_data(as_text=True)
+    assert 'The clinic&#39;s logo (<a href="/staff/clinic/">Clinic details</a>)' in images_page
+    assert "A former logo of the clinic" in images_page
+    # The emails' default look comes back with no logo chosen.
+    no_logo = save(client, name="Ocean Spa", postal_address="9 Quay Road", logo="", colour="")
+    assert no_logo.status_code == 302
+    db.session.expire_all()  # this context read the details before the save
+    g.pop("clinic_details", None)
+    assert emails.layout_context()["logo"] is None
+    assert emails.layout_context()["brand_colour"] == "#2f6b57"
