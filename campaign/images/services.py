@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 import unicodedata
 import warnings
+from functools import cache
 
 from flask import current_app
+from PIL import ExifTags, ImageCms, ImageOps
 from PIL import Image as Pillow
-from PIL import ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -30,10 +32,17 @@ MAX_WIDTH = 1200
 MAX_HEIGHT = 3600
 # Above this many pixels decoding alone takes hundreds of MB: no camera needs more.
 MAX_PIXELS = 60_000_000
+# PNG, GIF and WebP decode whole (JPEG to a fraction): 24 MP of RGBA is about 100 MB.
+MAX_PIXELS_DECODED_WHOLE = 24_000_000
+ORIENTATION = ExifTags.Base.Orientation
+_DECODING = threading.BoundedSemaphore(1)
 ACCEPT_ATTRIBUTE = "image/jpeg,image/png,image/gif,image/webp"
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png"}
 ALT_PLACEHOLDER = "Describe the image"
-NAME = re.compile(r"[0-9a-f]{24}-(?P<width>[0-9]{1,5})x(?P<height>[0-9]{1,5})\.(?:jpg|png)")
+# Sizes of 1 or more: a width of 0 in a pasted address would be a division by zero.
+NAME = re.compile(
+    r"[0-9a-f]{24}-(?P<width>[1-9][0-9]{0,4})x(?P<height>[1-9][0-9]{0,4})\.(?:jpg|png)"
+)
 
 
 class ImageRefused(ValueError):
@@ -130,54 +139,92 @@ def delete_image(image: Image, staff: Staff) -> None:
 
 def _reencode(upload: bytes) -> tuple[bytes, str, int, int]:
     try:
-        with warnings.catch_warnings():
+        # One decode at a time per process: each can take a few hundred MB.
+        with _DECODING, warnings.catch_warnings():
             # Pillow warns, then raises, on huge images; we refuse them ourselves below.
             warnings.simplefilter("ignore", Pillow.DecompressionBombWarning)
             picture = Pillow.open(io.BytesIO(upload))
             kind = picture.format
             if kind not in ACCEPTED:
                 raise ImageRefused(_not_accepted(kind))
-            if picture.width * picture.height > MAX_PIXELS:
-                raise ImageRefused(
-                    f"The image is {picture.width} x {picture.height} pixels: please make it "
-                    "smaller than 60 megapixels first."
-                )
+            _refuse_too_many_pixels(picture, kind)
             if getattr(picture, "n_frames", 1) > 1:
                 raise ImageRefused("Animated images are not supported: upload a still image.")
+            # Scaled before it is turned upright, so no full-size copy is made: the box
+            # is turned with the picture (EXIF orientations 5 to 8 swap the sides).
+            turned = picture.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8)
+            box = (MAX_HEIGHT, MAX_WIDTH) if turned else (MAX_WIDTH, MAX_HEIGHT)
             # JPEG decodes straight to a fraction of its size: a 48 MP photo needs a
             # few MB of memory instead of 150.
-            picture.draft("RGB", (MAX_WIDTH, MAX_HEIGHT))
+            picture.draft("RGB", box)
+            picture.thumbnail(box, Pillow.Resampling.LANCZOS)
             picture = ImageOps.exif_transpose(picture)
-            picture.thumbnail((MAX_WIDTH, MAX_HEIGHT), Pillow.Resampling.LANCZOS)
             return _encode(picture, kind)
     except ImageRefused:
         raise
-    except (
-        UnidentifiedImageError,
-        OSError,
-        ValueError,
-        SyntaxError,
-        Pillow.DecompressionBombError,
-    ):
-        # Truncated or corrupt files raise any of these from deep in a decoder.
+    except Exception:
+        # Truncated or corrupt files raise IndexError, OSError, SyntaxError, ... from
+        # deep in a decoder: each is a file we cannot read, never a 500.
         raise ImageRefused(
             "This file could not be read as an image: " + _not_accepted(None)
         ) from None
 
 
+def _refuse_too_many_pixels(picture: Pillow.Image, kind: str) -> None:
+    pixels = picture.width * picture.height
+    if pixels > MAX_PIXELS:
+        raise ImageRefused(
+            f"The image is {picture.width} x {picture.height} pixels: please make it "
+            "smaller than 60 megapixels first."
+        )
+    if kind != "JPEG" and pixels > MAX_PIXELS_DECODED_WHOLE:
+        raise ImageRefused(
+            f"The image is {picture.width} x {picture.height} pixels: a {ACCEPTED[kind]} "
+            "image must be under 24 megapixels (a JPEG photo may have 60)."
+        )
+
+
 def _encode(picture: Pillow.Image, kind: str) -> tuple[bytes, str, int, int]:
+    picture = _in_srgb(_eight_bit(picture))
+    # Nothing of the file's own is written back (comments, XMP, text chunks): only the
+    # pixels, and which colour is see-through.
+    picture.info = {k: v for k, v in picture.info.items() if k == "transparency"}
     out = io.BytesIO()
-    icc = picture.info.get("icc_profile")
-    extra = {"icc_profile": icc} if icc else {}
     if kind in ("PNG", "GIF") or _has_transparency(picture):
         picture = picture.convert("RGBA" if _has_transparency(picture) else "RGB")
-        picture.save(out, "PNG", optimize=True, **extra)
+        picture.save(out, "PNG", optimize=True)
         content_type = "image/png"
     else:
         picture = picture.convert("RGB")
-        picture.save(out, "JPEG", quality=85, optimize=True, progressive=True, **extra)
+        picture.save(out, "JPEG", quality=85, optimize=True, progressive=True)
         content_type = "image/jpeg"
     return out.getvalue(), content_type, picture.width, picture.height
+
+
+def _eight_bit(picture: Pillow.Image) -> Pillow.Image:
+    """16-bit greys as 8-bit: Pillow's convert clips them (all but black turns white)."""
+    if picture.mode.startswith("I;16") or picture.mode == "I":
+        return picture.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    return picture
+
+
+def _in_srgb(picture: Pillow.Image) -> Pillow.Image:
+    """The pixels in sRGB, the colours every mail app assumes, and no profile kept: a
+    profile is the file's own bytes (any size, any content) that readers would load."""
+    icc = picture.info.pop("icc_profile", None)
+    if not icc or picture.mode not in ("RGB", "RGBA", "CMYK"):
+        return picture
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        mode = "RGBA" if picture.mode == "RGBA" else "RGB"
+        return ImageCms.profileToProfile(picture, source, _srgb(), outputMode=mode)
+    except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+        return picture  # a profile that cannot be read: the pixels as they are
+
+
+@cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
 def _has_transparency(picture: Pillow.Image) -> bool:
