@@ -17,7 +17,7 @@ from functools import cache
 from flask import current_app
 from sqlalchemy import Executable, bindparam, case, insert, select, update
 
-from campaign import audit
+from campaign import audit, database
 from campaign.database import insert_unless_exists, scalar_alone, utcnow
 from campaign.extensions import db
 from campaign.outbox import wake, wake_after_commit
@@ -413,15 +413,45 @@ def confirm_payload(payload: object) -> tuple[int, int]:
     return row_id(payload[0]), row_id(payload[1])
 
 
-def confirm(subscriber_id: int, optin_round: int, ip: str | None) -> ConfirmOutcome:
+class _Keep:
+    """``confirm``'s default first name: the one the round's signup typed."""
+
+
+KEEP = _Keep()
+
+
+def name_to_confirm(subscriber_id: int, optin_round: int) -> str | None | _Keep:
+    """The first name confirming this round gives the person, for the confirm page to
+    show and let them change; ``KEEP`` when the round no longer waits (the page says
+    so instead). Anyone can sign an address up with a name of their choosing: the
+    person sees it before it is theirs."""
+    subscriber = database.get(Subscriber, subscriber_id)
+    if (
+        subscriber is None
+        or subscriber.optin_round != optin_round
+        or not awaits_confirmation(subscriber)
+    ):
+        return KEEP
+    consent = _round_consent(subscriber_id, optin_round)
+    return (consent.first_name if consent else None) or subscriber.first_name
+
+
+def confirm(
+    subscriber_id: int,
+    optin_round: int,
+    ip: str | None,
+    first_name: str | None | _Keep = KEEP,
+) -> ConfirmOutcome:
     """Confirm the opt-in round named by a confirmation link.
 
     One conditional UPDATE decides, so a double click or a replayed link confirms
     once; the replay answers ``ALREADY_CONFIRMED``. A link from an older round (the
     person has since unsubscribed, or signed up again) answers ``STALE``. The round's
     own consent record is the one confirmed (with its source), and the address as
-    typed and the first name it holds become the person's now, not before. (The row's
-    source stays where they first came from, which the dashboard counts signups by.)
+    typed becomes the person's now, not before. So does the first name: the one the
+    person left on the confirm page (``first_name``, cleaned; None for none), else the
+    round's. (The row's source stays where they first came from, which the dashboard
+    counts signups by.)
     """
     now = utcnow()
     consent = _round_consent(subscriber_id, optin_round)
@@ -431,6 +461,8 @@ def confirm(subscriber_id: int, optin_round: int, ip: str | None) -> ConfirmOutc
             details["email"] = consent.email
         if consent.first_name:
             details["first_name"] = consent.first_name
+    if not isinstance(first_name, _Keep):
+        details["first_name"] = clean_first_name(first_name)
     won = db.session.execute(
         update(Subscriber)
         .where(

@@ -74,7 +74,10 @@ def confirm(token: str):
         # Reopened after confirming: say so, rather than ask for the button again.
         outcome = ConfirmOutcome.ALREADY_CONFIRMED
         return render_template("subscribers/confirmed.html", outcome=outcome, welcome=None)
-    return render_template("subscribers/confirm.html", token=token)
+    first_name = services.name_to_confirm(subscriber_id, optin_round)
+    if first_name is services.KEEP:  # a newer email's link, or the person left since
+        return render_template("subscribers/confirm_stale.html"), 409
+    return render_template("subscribers/confirm.html", token=token, first_name=first_name)
 
 
 @bp.post("/confirm/<token>")
@@ -85,7 +88,21 @@ def confirm_post(token: str):
         return render_template("subscribers/confirm_expired.html", token=token), 410
     except TokenInvalid:
         return _invalid_link("confirm")
-    outcome = services.confirm(subscriber_id, optin_round, ip=request.remote_addr)
+    # The confirm page sends the name the person left there; a one-click client (an
+    # older page, a script) sends none and keeps the signup's.
+    typed = request.form.get("first_name")
+    try:
+        outcome = services.confirm(
+            subscriber_id,
+            optin_round,
+            ip=request.remote_addr,
+            first_name=services.KEEP if typed is None else typed,
+        )
+    except SignupInvalid as exc:
+        page = render_template(
+            "subscribers/confirm.html", token=token, first_name=typed, error=exc.message
+        )
+        return page, 400
     db.session.commit()
     if outcome is ConfirmOutcome.STALE:
         return render_template("subscribers/confirm_stale.html"), 409

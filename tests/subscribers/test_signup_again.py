@@ -284,3 +284,46 @@ def test_the_migration_ends_the_rounds_of_people_unsubscribed_before_it(make_app
             assert connection.execute(rounds).all() == [("confirmed", 1), ("unsubscribed", 1)]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_person_sees_the_name_a_signup_gave_them_and_confirms_their_own(client, ctx, no_broker):
+    """Found by an outside audit: a stranger's signup of a known address chose the name
+    every later newsletter greeted the person by, once they confirmed."""
+    person = unsubscribed_subscriber("bob@example.org", first_name="Bob")
+    sign_up_again(client, "Bob@Example.org", first_name="Mallory")
+    db.session.refresh(person)
+    token = services.confirm_token(person)
+    page = client.get(f"/confirm/{token}").get_data(as_text=True)
+    assert 'name="first_name"' in page
+    assert 'value="Mallory"' in page  # shown, to be changed before it is anyone's
+
+    confirmed = client.post(f"/confirm/{token}", data={"first_name": "  Bob  "})
+    assert confirmed.status_code == 200
+    db.session.refresh(person)
+    assert (person.status, person.first_name) == (SubscriberStatus.CONFIRMED, "Bob")
+
+
+def test_a_name_cleared_on_the_confirm_page_is_no_name_and_a_bad_one_changes_nothing(
+    client, ctx, no_broker
+):
+    person = pending_subscriber("cleo@example.org", first_name="Mallory")
+    token = services.confirm_token(person)
+    refused = client.post(f"/confirm/{token}", data={"first_name": "x" * 101})
+    assert refused.status_code == 400
+    assert "under 100 characters" in refused.get_data(as_text=True)
+    db.session.refresh(person)
+    assert (person.status, person.first_name) == (SubscriberStatus.PENDING, "Mallory")
+
+    assert client.post(f"/confirm/{token}", data={"first_name": ""}).status_code == 200
+    db.session.refresh(person)
+    assert (person.status, person.first_name) == (SubscriberStatus.CONFIRMED, None)
+
+
+def test_a_link_no_longer_current_says_so_when_opened_not_after_the_button(client, ctx):
+    person = pending_subscriber("dora@example.org")
+    token = services.confirm_token(person)
+    services.unsubscribe(person.id)
+    db.session.commit()
+    page = client.get(f"/confirm/{token}")
+    assert page.status_code == 409
+    assert 'name="first_name"' not in page.get_data(as_text=True)
