@@ -103,9 +103,9 @@ class RateLimits:
     def check(self, limit: str, scope: str, key: str) -> None:
         """Count one request; a 429 with ``Retry-After`` once the budget is spent."""
         if not self.hit(limit, scope, key):
-            raise TooManyRequests(retry_after=self._seconds_to_reset(limit, scope, key))
+            raise TooManyRequests(retry_after=self.seconds_to_reset(limit, scope, key))
 
-    def _seconds_to_reset(self, limit: str, scope: str, key: str) -> int:
+    def seconds_to_reset(self, limit: str, scope: str, key: str) -> int:
         """Until the spent window with the latest reset frees a request."""
         items = _parsed(limit)
         try:

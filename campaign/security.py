@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, Request, abort, current_app, make_response, request
+from flask import Flask, Request, Response, abort, current_app, make_response, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -101,6 +101,13 @@ class CookieSessions(SecureCookieSessionInterface):
         if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response: Response) -> None:
+        # A public answer (an image) is the same for everyone: it neither sets a
+        # session cookie nor says ``Vary: Cookie``, which would keep caches from it.
+        if response.cache_control.public:
+            return
+        super().save_session(app, session, response)
 
 
 def install(app: Flask) -> None:

@@ -16,6 +16,7 @@ from campaign.staff.models import Role
 
 bp = Blueprint("images", __name__, template_folder="templates")
 LISTED = 200
+CACHED_FOR_GOOD = "public, max-age=31536000, immutable"
 
 
 @bp.get("/images/<name>")
@@ -31,9 +32,10 @@ def serve(name: str):
     if image is None:
         abort(404)
     if request.if_none_match.contains(name):
-        return Response(status=304, headers={"ETag": f'"{name}"'})
-    response = Response(image.data, mimetype=image.content_type)
-    response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        response = Response(status=304)
+    else:
+        response = Response(image.data, mimetype=image.content_type)
+    response.headers["Cache-Control"] = CACHED_FOR_GOOD
     response.set_etag(name)
     return response
 

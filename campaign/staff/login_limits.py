@@ -58,6 +58,11 @@ def forget_failures(email: str) -> None:
     rate_limits.clear(_limit(), SCOPE, budget_key(email))
 
 
+def seconds_to_wait(email: str) -> int:
+    """Until the address's spent budget frees an attempt (a 429's ``Retry-After``)."""
+    return rate_limits.seconds_to_reset(_limit(), SCOPE, budget_key(email))
+
+
 def wait_minutes() -> int:
     """The longest a spent budget stays spent: its longest window, in minutes."""
     return max(math.ceil(item.get_expiry() / 60) for item in parse_many(_limit()))

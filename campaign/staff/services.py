@@ -24,7 +24,11 @@ from campaign.extensions import db
 from campaign.outbox import after_commit
 from campaign.staff import login_limits, sessions
 from campaign.staff.models import ApiToken, Role, Staff
-from campaign.subscribers.addresses import InvalidAddress, normalize_address
+from campaign.subscribers.addresses import (
+    InvalidAddress,
+    has_control_characters,
+    normalize_address,
+)
 from campaign.tokens import Purpose, TokenInvalid, make_token, read_token, row_id
 
 logger = logging.getLogger(__name__)
@@ -56,6 +60,10 @@ class StaffError(ValueError):
 
 class LoginRefused(StaffError):
     """Too many failed logins for the address lately: no password is checked."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def create_staff(
@@ -251,7 +259,7 @@ def request_password_link(email: str) -> None:
     from campaign.staff.tasks import send_password_email_to
 
     address = email.strip()[:254]
-    audit.record("staff.password_link_requested", target=f"email:{address[:100]}")
+    audit.record("staff.password_link_requested", target=_typed_address_target(address))
     after_commit(send_password_email_to, address)
 
 
@@ -317,6 +325,13 @@ def find_staff(email: str) -> Staff | None:
     return db.session.scalar(select(Staff).where(func.lower(Staff.email).in_(forms)))
 
 
+def _typed_address_target(typed: str) -> str:
+    """An address anyone typed, as an audit target: without control or format
+    characters (a right-to-left override would turn the log's line around)."""
+    printable = "".join(c for c in typed if not has_control_characters(c))
+    return f"email:{printable[:100]}"
+
+
 def authenticate(email: str, password: str) -> Staff | None:
     """The active staff member with these credentials, or None. Audits failures.
 
@@ -324,11 +339,12 @@ def authenticate(email: str, password: str) -> Staff | None:
     spent its failure budget (``login_limits``), whether it has an account or not.
     """
     if not login_limits.spend_attempt(email):
-        audit.record("staff.login_refused", target=f"email:{email[:100]}")
+        audit.record("staff.login_refused", target=_typed_address_target(email))
         raise LoginRefused(
             "Too many failed logins for this address. Please wait up to "
             f"{login_limits.wait_minutes()} minutes and try again, or choose a new "
-            "password with “Forgot your password?” below."
+            "password with “Forgot your password?” below.",
+            retry_after=login_limits.seconds_to_wait(email),
         )
     staff = find_staff(email) if len(email) <= 254 else None
     # Only an argon2 hash costs a verification: an account still waiting for its first
@@ -341,7 +357,7 @@ def authenticate(email: str, password: str) -> Staff | None:
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok:
-        audit.record("staff.login_failed", target=f"email:{email[:100]}")
+        audit.record("staff.login_failed", target=_typed_address_target(email))
         return None
     login_limits.forget_failures(email)
     if _hasher.check_needs_rehash(staff.password_hash):

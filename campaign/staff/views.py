@@ -54,7 +54,8 @@ def login():
             staff = services.authenticate(form.email.data, form.password.data)
         except services.LoginRefused as exc:
             db.session.commit()  # the refusal's audit row
-            return render_template("staff/login.html", form=form, error=str(exc)), 429
+            page = render_template("staff/login.html", form=form, error=str(exc))
+            return page, 429, {"Retry-After": str(exc.retry_after)}
         if staff is not None:
             sessions.start_session(staff)
         db.session.commit()

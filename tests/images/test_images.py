@@ -404,3 +404,15 @@ def test_an_address_of_ours_with_a_side_of_zero_is_not_sized(app, ctx, api_token
             "/api/v1/campaigns", headers=marketing, json={"subject": "z", "body_markdown": body}
         )
     assert answer.status_code == 201
+
+
+def test_image_answers_are_cacheable_by_any_cache(app, ctx, upload):
+    image = upload(helpers.logo_png()).get_json()
+    with app.test_client() as client:
+        fresh = client.get(f"/images/{image['name']}")
+        cached = client.get(
+            f"/images/{image['name']}", headers={"If-None-Match": fresh.headers["ETag"]}
+        )
+    for answer in (fresh, cached):
+        assert answer.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert "Cookie" not in answer.headers.get("Vary", "")

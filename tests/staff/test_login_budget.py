@@ -87,6 +87,7 @@ def test_guesses_from_many_ips_at_one_address_are_refused_the_right_password_too
     argon2_checks.clear()
     refused = attempt(client, email, password, "203.0.113.9")
     assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 15 * 60  # as every 429 says
     page = refused.get_data(as_text=True)
     assert "Too many failed logins for this address" in page
     assert "up to 15 minutes" in page
@@ -173,3 +174,10 @@ def test_the_owner_still_gets_in_by_a_password_link_while_it_is_spent(make_app, 
     response = owner.post(path, data={"password": new, "confirm": new, "csrf_token": token})
     assert response.status_code == 302
     assert owner.get("/staff/").status_code == 200
+
+
+def test_an_address_typed_with_format_characters_is_audited_without_them(app, ctx):
+    client = app.test_client()
+    attempt(client, "\u202eevil\u200b@example.com", "guess-guess", "198.51.100.7")
+    (event,) = audit_events(app, "staff.login_failed")
+    assert event.target == "email:evil@example.com"
