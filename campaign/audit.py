@@ -22,6 +22,7 @@ ACTION_LABELS = {
     "campaign.paused": "Newsletter paused",
     "campaign.resumed": "Newsletter resumed",
     "campaign.cancelled": "Newsletter cancelled",
+    "campaign.deleted": "Draft newsletter deleted",
     "clinic.details_changed": "Clinic details changed",
     "coupon.redeemed": "Coupon redeemed",
     "coupon.redemption_undone": "Redemption undone",

@@ -484,6 +484,13 @@ def _subscriber_paths() -> dict:
                     ),
                     PAGE,
                     FORMAT,
+                    query(
+                        "bom",
+                        text(examples=["1"]),
+                        "With `format=csv`, `1` starts the CSV with a UTF-8 byte order mark, "
+                        "so Excel on Windows reads its accents (the staff page's *Export CSV* "
+                        "asks for it); any other value, or none, leaves it out.",
+                    ),
                 ],
             )
         },
@@ -670,6 +677,20 @@ def _campaign_paths() -> dict:
                 role="marketing",
                 parameters=[CAMPAIGN_ID],
                 request_body=body(closed(CAMPAIGN_CONTENT)),
+            ),
+            "delete": operation(
+                "Delete a draft",
+                "campaigns",
+                {
+                    "204": response("Deleted."),
+                    "404": NOT_FOUND,
+                    "409": error(
+                        "`not_a_draft`: only a draft is deleted; a scheduled campaign is "
+                        "cancelled instead, and one that has started keeps its ledger."
+                    ),
+                },
+                role="marketing",
+                parameters=[CAMPAIGN_ID],
             ),
         },
         "/api/v1/campaigns/{campaign_id}/copy": {

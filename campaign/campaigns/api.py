@@ -12,7 +12,7 @@ from campaign import database
 from campaign.api_util import csv_cell, iso, json_body, page_number, wants_csv
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, Delivery
-from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed
+from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed, NotADraft
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
 from campaign.staff.auth import api_role_required, current_staff
@@ -107,6 +107,17 @@ def update_campaign(campaign_id: int):
     )
     db.session.commit()
     return jsonify(campaign_json(campaign))
+
+
+@bp.delete("/<int:campaign_id>")
+@marketing
+def delete_campaign(campaign_id: int):
+    try:
+        services.delete_draft(_campaign(campaign_id), current_staff())
+    except NotADraft as exc:
+        raise ApiError(409, "not_a_draft", exc.message, "status") from None
+    db.session.commit()
+    return "", 204
 
 
 @bp.post("/<int:campaign_id>/copy")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
 
 from campaign import audit, clinic
 from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
@@ -52,6 +52,18 @@ class MoveNotAllowed(Exception):
         super().__init__(f"cannot {move} a campaign that is {campaign.status}")
         self.status = campaign.status
         self.move = move
+
+
+class NotADraft(Exception):
+    """Only a draft can be deleted (answered with 409 ``not_a_draft``)."""
+
+    def __init__(self, status: str) -> None:
+        if status == CampaignStatus.SCHEDULED:
+            message = "Only a draft can be deleted: cancel this scheduled newsletter instead."
+        else:
+            message = f"Only a draft can be deleted; this newsletter is {status}."
+        super().__init__(message)
+        self.status, self.message = status, message
 
 
 def _text(value: object, field: str, limit: int, required: bool, single_line: bool) -> str:
@@ -147,6 +159,38 @@ def update_campaign(
     db.session.refresh(campaign)
     if not changed:
         raise MoveNotAllowed(campaign, "edit")
+
+
+def delete_draft(campaign: Campaign, staff: Staff) -> None:
+    """Delete a draft for good (flushed; the caller commits), or raise ``NotADraft``.
+
+    Only a draft, as in Mailchimp, where a scheduled campaign is paused back to a draft
+    before it can be removed: a scheduled newsletter is a send staff have committed to,
+    so it is cancelled (and stays listed as such) rather than vanishing minutes before
+    the dispatcher starts it; one that has started has readers and a ledger to account
+    for. A draft has no deliveries, and audit events name it by a string target, so
+    nothing else points at the row; ids are never reused (AUTOINCREMENT, sequences),
+    so those events never name a later newsletter.
+
+    One conditional DELETE: a draft that another tab schedules or sends at the same
+    moment is either deleted first (and that move finds nothing) or left alone.
+    """
+    campaign_id, subject = campaign.id, campaign.subject
+    # "fetch": the session forgets the object only if the row really went (an in-memory
+    # check would go by a status that may be stale).
+    deleted = db.session.execute(
+        delete(Campaign)
+        .where(Campaign.id == campaign_id, Campaign.status == CampaignStatus.DRAFT)
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if not deleted:
+        status = db.session.scalar(select(Campaign.status).where(Campaign.id == campaign_id))
+        if status is None:
+            return  # a double click: the first one deleted it (and audited it)
+        raise NotADraft(status)
+    audit.record(
+        "campaign.deleted", staff_id=staff.id, target=f"campaign:{campaign_id}", subject=subject
+    )
 
 
 # Who a newsletter goes to when it starts.

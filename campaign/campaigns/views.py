@@ -12,7 +12,7 @@ from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, ClinicSetting
 from campaign.campaigns.preview import PREVIEW_READERS, preview_html
 from campaign.campaigns.rendering import RenderError
-from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed
+from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed, NotADraft
 from campaign.database import utcnow
 from campaign.emails import UnsafeHeader
 from campaign.extensions import db
@@ -151,6 +151,24 @@ def copy(campaign_id: int):
         "ok",
     )
     return redirect(url_for("campaigns.edit", campaign_id=campaign.id))
+
+
+@bp.post("/<int:campaign_id>/delete")
+@marketing
+def delete(campaign_id: int):
+    campaign = database.get(Campaign, campaign_id)
+    if campaign is None:
+        flash("That draft was already deleted.", "ok")
+        return redirect(url_for("campaigns.index"))
+    subject = campaign.subject
+    try:
+        services.delete_draft(campaign, current_staff())
+    except NotADraft as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("campaigns.edit", campaign_id=campaign_id))
+    db.session.commit()
+    flash(f"The draft \u201c{subject}\u201d is deleted.", "ok")
+    return redirect(url_for("campaigns.index"))
 
 
 @bp.post("/preview")

@@ -136,9 +136,40 @@
   const progressNews = document.getElementById("progress-news");
   const EDITABLE = ["draft", "scheduled"];
   const FINAL = ["sent", "failed", "cancelled"];
+  const stateRow = document.getElementById("state-row");
+  const messageAlert = message.querySelector('[role="alert"]');
+  const messageStatus = message.querySelector('[role="status"]');
   let currentStatus = compose.dataset.status;
 
-  function say(text) { message.textContent = text; }
+  // The message goes under the row of the control pressed (a row the new status hides
+  // hands it to the row of sending's controls), so it is read where the eyes are.
+  function rowOf(control) {
+    const row = control.closest(".row");
+    return row && !row.closest("[hidden]") ? row : stateRow;
+  }
+  function place(row) {
+    if (message.previousElementSibling !== row) row.after(message);
+  }
+  let messages = 0;  // a message put off to the next frame is dropped if another came
+  function clearMessage() {
+    messages += 1;
+    messageAlert.textContent = "";
+    messageStatus.textContent = "";
+    message.classList.remove("alert", "error", "ok");
+  }
+
+  // An error is said in the alert and looks like one; a success in the polite status.
+  function say(text, kind, row) {
+    place(row || stateRow);
+    const part = kind === "error" ? messageAlert : messageStatus;
+    const repeated = part.textContent === text;
+    clearMessage();
+    const mine = messages;
+    message.classList.add("alert", kind === "error" ? "error" : "ok");
+    // The same words again are told only if the region was emptied first.
+    if (!repeated) part.textContent = text;
+    else window.requestAnimationFrame(function () { if (mine === messages) part.textContent = text; });
+  }
 
   // A polite live region for milestones only: the progress line changes every second,
   // which would be read out over and over. Emptied first, so the same words are told again.
@@ -191,24 +222,29 @@
     year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
   });
 
-  function needsSaving() {
+  function needsSaving(button) {
     if (!unsaved) return false;
-    say("Save your changes first: test copies and sends use the saved version.");
+    say("Save your changes first: test copies and sends use the saved version.", "error", rowOf(button));
     return true;
   }
 
+  // The message moves under the button's row at the press, so it is in place (and
+  // empty) before the answer is told in it.
   async function busy(button, work) {
+    clearMessage();
+    place(rowOf(button));
     button.disabled = true;
     try { await work(); } finally { button.disabled = false; }
   }
 
   const testButton = document.getElementById("test-button");
   testButton.addEventListener("click", function () {
-    if (needsSaving()) return;
+    if (needsSaving(testButton)) return;
     const emails = document.getElementById("test-emails").value.split(",").map(function (s) { return s.trim(); }).filter(Boolean);
     busy(testButton, async function () {
       const result = await post(api + "/test", { emails: emails });
-      say(result.status === 202 ? "Test sent to " + result.data.emails.join(", ") + "." : errorText(result));
+      if (result.status === 202) say("Test sent to " + result.data.emails.join(", ") + ".", "ok", rowOf(testButton));
+      else say(errorText(result), "error", rowOf(testButton));
       markInvalid(result.status === 202 ? null : result);
     });
   });
@@ -218,8 +254,19 @@
     send: "Sending started.",
     pause: "Paused: no more copies go out until you resume.",
     resume: "Sending again.",
-    cancel: "Cancelled: nobody else will receive it.",
   };
+
+  // A scheduled newsletter has reached nobody yet; one sending has reached some.
+  function cancelQuestion() {
+    return currentStatus === "scheduled"
+      ? "Cancel this newsletter? It will not be sent."
+      : "Cancel this newsletter? Nobody else will receive it.";
+  }
+  function cancelledText(before) {
+    return before === "scheduled"
+      ? "Cancelled: it will not be sent."
+      : "Cancelled: nobody else will receive it.";
+  }
 
   function sendNowQuestion() {
     const count = Number(document.getElementById("controls").dataset.audience);
@@ -240,21 +287,23 @@
   document.querySelectorAll("[data-action]").forEach(function (button) {
     button.addEventListener("click", function () {
       const action = button.dataset.action;
-      if (["schedule", "send"].includes(action) && needsSaving()) return;
-      if (action === "cancel" && !window.confirm("Cancel this newsletter? Nobody else will receive it.")) return;
+      if (["schedule", "send"].includes(action) && needsSaving(button)) return;
+      if (action === "cancel" && !window.confirm(cancelQuestion())) return;
       if (action === "send" && !window.confirm(sendNowQuestion())) return;
       let body = {};
       if (action === "schedule") body = { send_at: document.getElementById("send-at-input").value };
+      const before = currentStatus;
       busy(button, async function () {
         const result = await post(api + "/" + action, body);
         if (result.status === 200 || result.status === 202) {
-          say(DONE[action]);
-          markInvalid(null);
           update(result.data, false);
+          // After the update: Send now's row is hidden by then, so its message goes below.
+          say(action === "cancel" ? cancelledText(before) : DONE[action], "ok", rowOf(button));
+          markInvalid(null);
           keepFocus(button);
           poll();
         } else {
-          say(errorText(result));
+          say(errorText(result), "error", rowOf(button));
           markInvalid(result);
         }
       });
@@ -302,8 +351,8 @@
     if (polled && before !== campaign.status && !["sent", "failed"].includes(campaign.status)) {
       news("Status: " + campaign.status + ".");
     }
-    if (before !== campaign.status && campaign.status === "sent") say("Finished.");
-    if (before !== campaign.status && campaign.status === "failed") say("Finished, but copies failed: see the ledger.");
+    if (before !== campaign.status && campaign.status === "sent") say("Finished.", "ok");
+    if (before !== campaign.status && campaign.status === "failed") say("Finished, but copies failed: see the ledger.", "error");
   }
 
   let polling = false;
@@ -332,6 +381,13 @@
       polling = false;
     }
   }
+  // Deleting asks first; the question covers unsaved edits too, so leaving does not ask again.
+  const deleteForm = document.getElementById("delete-form");
+  deleteForm.addEventListener("submit", function (event) {
+    if (!window.confirm(deleteForm.dataset.confirm)) event.preventDefault();
+    else unsaved = false;
+  });
+
   applyStatus(currentStatus);
   poll();
   // Every control is wired: tests (and people on slow links) may act from here on.

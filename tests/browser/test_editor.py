@@ -1,4 +1,5 @@
-"""The newsletter editor in a real browser: adding an image, unsaved edits, a stale preview."""
+"""The newsletter editor in a real browser: adding an image, unsaved edits, a stale preview,
+the controls' messages, deleting a draft, and a phone's width."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from playwright.sync_api import Page, Route, expect
 
 from tests.browser.conftest import log_in_as_marketing
+from tests.campaigns.helpers import add_confirmed
 from tests.images import helpers
 
 pytestmark = pytest.mark.browser
@@ -174,3 +176,165 @@ def test_the_images_page_copies_an_images_line_and_deletes_an_unused_one(
     delete.click()
     expect(page.locator(".flash")).to_contain_text("logo.png is deleted.")
     expect(page.get_by_text("No images yet.")).to_be_visible()
+
+
+# --- a phone's width, the controls' messages, deleting a draft ---------------------
+
+PHONE_WIDTH = 390
+DANGER = "rgb(163, 53, 43)"  # --danger in site.css
+
+
+def page_width(page: Page) -> int:
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def create_draft(page: Page, live_server: str, subject: str = "Spring at the clinic") -> str:
+    page.goto(f"{live_server}/staff/campaigns/new")
+    page.fill("#subject", subject)
+    page.fill("#body_markdown", "Hello {{ first_name }}")
+    page.get_by_role("button", name="Create draft").click()
+    expect(page.locator("#compose")).to_have_attribute("data-ready", "true")
+    return page.url
+
+
+def test_the_editor_fits_a_phone_screen(phone: Page, live_server, make_staff, ctx):
+    page = phone
+    log_in_as_marketing(page, live_server, make_staff)
+    page.goto(f"{live_server}/staff/campaigns/new")
+    expect(page.get_by_role("heading", name="New newsletter")).to_be_visible()
+    # The variables' hint holds long code ({{ first_name | default("friend") }}).
+    assert page_width(page) <= PHONE_WIDTH
+
+    create_draft(page, live_server)
+    # A long error under the test row wraps too.
+    page.fill("#test-emails", "somebody-with-a-long-address-at-the-clinic@example.com")
+    page.get_by_role("button", name="Send test").click()
+    expect(page.locator("#control-message")).to_contain_text("is not a staff account")
+    assert page_width(page) <= PHONE_WIDTH
+
+
+def message_follows(page: Page, row_id: str) -> bool:
+    """The controls' message is just under the row with this id."""
+    row_above = "document.getElementById('control-message').previousElementSibling.id"
+    return page.evaluate(row_above) == row_id
+
+
+def test_each_control_message_is_under_its_control_and_errors_read_as_errors(
+    desktop: Page, live_server, make_staff, ctx
+):
+    add_confirmed(2)
+    page = desktop
+    staff_email = log_in_as_marketing(page, live_server, make_staff)
+    create_draft(page, live_server)
+    message = page.locator("#control-message")
+    alert = message.get_by_role("alert")
+    status = message.get_by_role("status")
+
+    # A test to someone who is not staff: an error, in red, under the test row.
+    page.fill("#test-emails", "x@example.com")
+    page.get_by_role("button", name="Send test").click()
+    expect(alert).to_have_text("x@example.com is not a staff account.")
+    expect(status).to_have_text("")
+    expect(message).to_have_class(re.compile(r"\berror\b"))
+    assert message.evaluate("el => getComputedStyle(el).color") == DANGER
+    assert message_follows(page, "test-row")
+    expect(page.locator("#test-emails")).to_be_focused()  # the focus handling stays
+
+    # A test to themselves: a success, politely told, in the same place.
+    page.fill("#test-emails", staff_email)
+    page.get_by_role("button", name="Send test").click()
+    expect(status).to_have_text(f"Test sent to {staff_email}.")
+    expect(alert).to_have_text("")
+    expect(message).to_have_class(re.compile(r"\bok\b"))
+    assert message.evaluate("el => getComputedStyle(el).color") != DANGER
+    assert message_follows(page, "test-row")
+
+    # A time that has passed: an error under the schedule row, the time field focused.
+    page.fill("#send-at-input", "2001-01-01T09:00")
+    page.get_by_role("button", name="Schedule").click()
+    expect(alert).to_have_text("That time has passed: please pick a later one.")
+    assert message_follows(page, "schedule-row")
+    expect(page.locator("#send-at-input")).to_be_focused()
+
+    # Unsaved edits: Send now refuses, said as an error under its own row.
+    page.fill("#body_markdown", "Hello {{ first_name }}, new words")
+    page.get_by_role("button", name="Send now").click()
+    expect(alert).to_have_text(re.compile(r"^Save your changes first"))
+    assert message_follows(page, "schedule-row")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#compose")).to_have_attribute("data-ready", "true")
+
+    page.fill("#send-at-input", "2031-06-03T09:30")
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.locator("#campaign-status")).to_have_text("scheduled")
+    expect(status).to_have_text("Scheduled.")
+    assert message_follows(page, "schedule-row")
+
+    # A scheduled newsletter has reached nobody: the question says so.
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.accept())
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#campaign-status")).to_have_text("cancelled")
+    assert asked == ["Cancel this newsletter? It will not be sent."]
+    expect(status).to_have_text("Cancelled: it will not be sent.")
+    assert message_follows(page, "state-row")
+    expect(message).to_be_focused()  # Cancel is gone; nothing replaces it
+
+
+def test_a_sending_newsletter_is_cancelled_with_the_wording_for_it(
+    desktop: Page, live_server, make_staff, ctx
+):
+    add_confirmed(2)
+    page = desktop
+    log_in_as_marketing(page, live_server, make_staff)
+    create_draft(page, live_server)
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Send now").click()
+    # No worker runs here: the send stays at "sending". Send now's row is hidden, so
+    # its message is under the row that replaces it.
+    expect(page.locator("#campaign-status")).to_have_text("sending")
+    expect(page.locator("#control-message").get_by_role("status")).to_have_text("Sending started.")
+    assert message_follows(page, "state-row")
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.accept())
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("#campaign-status")).to_have_text("cancelled")
+    assert asked == ["Cancel this newsletter? Nobody else will receive it."]
+
+
+def test_a_draft_is_deleted_after_a_question(desktop: Page, live_server, make_staff, ctx):
+    page = desktop
+    log_in_as_marketing(page, live_server, make_staff)
+    url = create_draft(page, live_server, subject="Not this month")
+    # A draft was never sent: it is deleted, not cancelled.
+    expect(page.get_by_role("button", name="Cancel")).to_be_hidden()
+    delete = page.get_by_role("button", name="Delete draft")
+    expect(delete).to_be_visible()
+
+    asked: list[str] = []
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.dismiss())
+    delete.click()
+    expect(page).to_have_url(url)
+    assert asked == ["Delete the draft \u201cNot this month\u201d? It cannot be undone."]
+
+    # Unsaved edits: the one question covers them (leaving does not ask again).
+    page.fill("#subject", "Not this month either")
+    page.on("dialog", lambda dialog: asked.append(dialog.type) or dialog.accept())
+    delete.click()
+    expect(page).to_have_url(f"{live_server}/staff/campaigns/")
+    assert asked[1:] == ["confirm"]
+    expect(page.locator(".flash")).to_have_text("The draft \u201cNot this month\u201d is deleted.")
+    expect(page.locator(".campaign-list")).not_to_contain_text("Not this month")
+
+
+def test_scheduling_a_draft_offers_cancel_in_place_of_delete(
+    desktop: Page, live_server, make_staff, ctx
+):
+    page = desktop
+    log_in_as_marketing(page, live_server, make_staff)
+    create_draft(page, live_server)
+    page.fill("#send-at-input", "2031-06-03T09:30")
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.locator("#campaign-status")).to_have_text("scheduled")
+    expect(page.get_by_role("button", name="Delete draft")).to_be_hidden()
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible()
