@@ -58,6 +58,14 @@
       li.textContent = error ? "Row " + error.row + where + ": " + error.error : "None.";
       list.append(li);
     });
+    const notes = document.getElementById("import-notes");
+    const found = job.counts.notes || [];
+    notes.replaceChildren();
+    (found.length ? found : [null]).forEach(function (note) {
+      const li = document.createElement("li");
+      li.textContent = note ? "Row " + note.row + ": " + note.note : (done ? "None." : "None yet.");
+      notes.append(li);
+    });
     tell(job);
     return done;
   }

@@ -39,7 +39,9 @@ def normalize_address(raw: str) -> str:
     it, rather than accepted and never delivered.
     """
     text = raw.strip()
-    if not text or len(text) > MAX_EMAIL_LENGTH:
+    if not text:
+        raise InvalidAddress("Please enter your email address.")
+    if len(text) > MAX_EMAIL_LENGTH:
         raise InvalidAddress("Please enter an email address of at most 254 characters.")
     if has_control_characters(text):
         raise InvalidAddress("The email address contains characters that are not allowed.")

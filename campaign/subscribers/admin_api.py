@@ -53,7 +53,7 @@ def list_subscribers():
     if wants_csv():
         audit.record("subscribers.exported", staff_id=current_staff().id)
         db.session.commit()
-        return _csv(query)
+        return _csv(query, byte_order_mark=request.args.get("bom", "").strip() == "1")
     page = page_number()
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(
@@ -62,9 +62,14 @@ def list_subscribers():
     return jsonify(items=[subscriber_json(s) for s in rows], page=page, total=total)
 
 
-def _csv(query) -> Response:
+def _csv(query, byte_order_mark: bool = False) -> Response:
     def generate():
         buffer = io.StringIO()
+        if byte_order_mark:
+            # Excel on Windows reads a CSV without one in its own code page (Chloé as
+            # ChloÃ©). Only when asked (the staff page's link does): scripts parse this
+            # answer, and expect it to start with the header.
+            buffer.write("\ufeff")
         writer = csv.writer(buffer)
         writer.writerow(COLUMNS)
         for subscriber in db.session.scalars(

@@ -8,9 +8,10 @@ one get a double opt-in email. Addresses already on the list are left alone, so
 importing the same file twice changes nothing, and erased addresses (the suppression
 list) are never imported.
 
-Files are read as other tools write them: column names in their usual spellings
-("Email Address", "First Name", "Consent date"), a source label cleaned to what a source
-may be ("paper form" is ``paper_form``), and 14/03/2025 read as it can only be.
+Files are read as other tools write them: columns separated by commas, semicolons or
+tabs, column names in their usual spellings ("Email Address", "First Name", "Consent
+date"), a source label cleaned to what a source may be ("paper form" is
+``paper_form``), and 14/03/2025 read as it can only be.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from campaign.subscribers import import_cells
 from campaign.subscribers.addresses import InvalidAddress, canonical_address, normalize_address
 from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
 from campaign.subscribers.privacy import Suppression
-from campaign.subscribers.services import SignupInvalid, clean_first_name
+from campaign.subscribers.services import IMPORT_WORDING, SignupInvalid, clean_first_name
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,10 @@ CHUNK_BYTES = 256 * 1024
 ROWS_PER_BATCH = 1000
 MAX_ERRORS_KEPT = 200
 MAX_EMAIL_SHOWN = 254
+# What spreadsheets put between columns: a comma, a semicolon (Excel's "CSV" where the
+# decimal mark is a comma, as in much of Europe), or a tab ("Unicode text"). The comma
+# first: it wins a tie, so a file of one column reads as it always has.
+SEPARATORS = (",", ";", "\t")
 LEFT_OUT_STATUSES = {"unsubscribed", "bounced"}
 DATE_COLUMNS = ("consented_at", "confirmed_at")
 
@@ -60,6 +65,7 @@ class ImportJob(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="uploaded")
     size_bytes: Mapped[int] = mapped_column(default=0)
     rows_done: Mapped[int] = mapped_column(default=0)
+    # The tally's counts, plus "notes" (how the file was read) when there are any.
     counts: Mapped[dict] = mapped_column(JSON, default=dict)
     errors: Mapped[list] = mapped_column(JSON, default=list)
 
@@ -171,19 +177,29 @@ class Tally:
         )
     )
     errors: list[dict] = field(default_factory=list)
+    # Few by construction (the header's, one per date column, ten cleaned sources), so
+    # not capped like the errors.
+    notes: list[dict] = field(default_factory=list)
 
     def error(self, number: int, message: str, email: str = "") -> None:
         """A row left out; ``email`` is its address as typed, so the row can be found."""
         self.counts["invalid"] += 1
-        self.note(number, message, email)
-
-    def note(self, number: int, message: str, email: str = "") -> None:
-        """Shown with the row errors, without counting the row as one."""
         if len(self.errors) < MAX_ERRORS_KEPT:
             entry = {"row": number, "error": message}
             if email:
                 entry["email"] = email[:MAX_EMAIL_SHOWN]
             self.errors.append(entry)
+
+    def note(self, number: int, message: str) -> None:
+        """How the file was read (a column not read, the order of its dates, a source
+        cleaned): shown apart from the row errors, since no row is left out for it."""
+        self.notes.append({"row": number, "note": message})
+
+    def report(self) -> dict:
+        """The job's ``counts``, with the notes under ``notes`` when there are any: kept
+        there rather than among the errors, which the import page lists as rows left
+        out, and rather than in a column of their own, which would need a migration."""
+        return {**self.counts, "notes": list(self.notes)} if self.notes else dict(self.counts)
 
 
 def _without_addresses(errors: list[dict]) -> list[dict]:
@@ -258,11 +274,13 @@ def _read(job_id: int, tally: Tally | None) -> Iterator[tuple[int, dict[str, str
     # Strict: a quote never closed would swallow the rest of the file into one field,
     # and "Ann" Lee (a quoted field with text after it) is ambiguous. Quotes inside an
     # unquoted field (Ann "Annie" Lee) are still plain text.
-    reader = csv.reader(itertools.chain([header], lines), strict=True)
+    reader = csv.reader(itertools.chain([header], lines), delimiter=_separator(header), strict=True)
     try:
         fields = _fields(next(reader, []), blank + 1, tally)
         for number, cells in enumerate(reader, start=blank + 2):
-            if cells:  # a blank line is a row of the spreadsheet, but no one's
+            # A blank line, or a row of empty cells (",,,," is how a spreadsheet saves
+            # an empty row), is a row of the spreadsheet but no one's: not an error.
+            if any(cell.strip() for cell in cells):
                 yield (
                     number,
                     {name: _cell(cell) for name, cell in zip(fields, cells, strict=False) if name},
@@ -272,6 +290,19 @@ def _read(job_id: int, tally: Tally | None) -> Iterator[tuple[int, dict[str, str
             f"The file is not valid CSV near line {lines.count} ({exc}): check that "
             "every quote is closed and no field is longer than 128 KB."
         ) from None
+
+
+def _separator(header: str) -> str:
+    """The separator the header line has most of outside quotes ("Email; work" is one
+    name): the column names show which one the file uses. A comma on a tie."""
+    found = dict.fromkeys(SEPARATORS, 0)
+    quoted = False
+    for character in header:
+        if character == '"':
+            quoted = not quoted  # an escaped "" inside quotes flips twice
+        elif not quoted and character in found:
+            found[character] += 1
+    return max(SEPARATORS, key=found.__getitem__)
 
 
 def _fields(names: list[str], line: int, tally: Tally | None) -> list[str | None]:
@@ -428,7 +459,7 @@ def run(job_id: int, apply: bool) -> None:
                     tally.counts["confirmed" if row.consented_at else "opt_in"] -= 1
                     tally.counts["existing"] += 1
             job.rows_done = tally.counts["rows"]
-            job.counts = dict(tally.counts)
+            job.counts = tally.report()
             db.session.commit()
     except ImportInvalid as exc:
         _fail(job_id, str(exc))
@@ -445,7 +476,7 @@ def run(job_id: int, apply: bool) -> None:
         update(ImportJob)
         .where(ImportJob.id == job_id, ImportJob.status == ("importing" if apply else "analysing"))
         .values(
-            counts=dict(tally.counts),
+            counts=tally.report(),
             errors=_without_addresses(tally.errors) if apply else tally.errors,
             rows_done=tally.counts["rows"],
             status="imported" if apply else "analysed",
@@ -551,7 +582,7 @@ def _insert(rows: list[Row]) -> list[Row]:
             {
                 "subscriber_id": subscriber_ids[row.canonical],
                 "created_at": row.consented_at or now,
-                "wording_version": "import",
+                "wording_version": IMPORT_WORDING,
                 "source": row.source,
                 "confirmed_at": row.consented_at,
             }

@@ -20,6 +20,7 @@ def confirmation_email(subscriber: Subscriber) -> Email:
 
     token = services.confirm_token(subscriber)
     days = current_app.config["CONFIRM_MAX_AGE_SECONDS"] // 86400
+    imported = services.added_by_import(subscriber)
     return Email(
         # The spelling the signup typed: confirming proves it, and the row then takes it.
         to=services.confirmation_address(subscriber),
@@ -30,6 +31,15 @@ def confirmation_email(subscriber: Subscriber) -> Email:
             "confirm_url": public_url(f"/confirm/{token}"),
             "valid_days": days,
             "welcome": welcome_promise(subscriber),
+            # Someone from the clinic's own list never signed up: "if you did not sign
+            # up, ignore this" would read as a stranger's doing, and be reported as spam.
+            "from_clinic_list": imported,
+            "footer_note": (
+                f"You receive this because {clinic.details().name} has this address on its "
+                "list of clients."
+                if imported
+                else None
+            ),
         },
     )
 

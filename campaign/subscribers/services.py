@@ -38,6 +38,8 @@ _CONSENT = ConsentRecord.__table__
 FIRST_ROUND = 1
 MAX_FIRST_NAME = 100
 MAX_USER_AGENT = 512
+# The consent wording of the records a CSV import writes (the clinic's list, not a form).
+IMPORT_WORDING = "import"
 # The unsubscribe link of test copies and the live preview: it shows what the link
 # does and changes nothing, where an invalid link's page would say it is broken.
 SAMPLE_UNSUBSCRIBE_TOKEN = "sample-unsubscribe-link"  # noqa: S105 - not a secret
@@ -506,14 +508,24 @@ def _round_consent(subscriber_id: int, optin_round: int) -> ConsentRecord | None
     return db.session.scalar(records.order_by(order).limit(1))
 
 
+def _current_round_consent(subscriber: Subscriber) -> ConsentRecord | None:
+    if subscriber.optin_round is None:
+        return None
+    return _round_consent(subscriber.id, subscriber.optin_round)
+
+
 def confirmation_address(subscriber: Subscriber) -> str:
     """Where the current round's confirmation goes: the address as its signup typed it,
     so that confirming proves the spelling the row then takes."""
-    if subscriber.optin_round is not None:
-        consent = _round_consent(subscriber.id, subscriber.optin_round)
-        if consent is not None and consent.email:
-            return consent.email
-    return subscriber.email
+    consent = _current_round_consent(subscriber)
+    return consent.email if consent is not None and consent.email else subscriber.email
+
+
+def added_by_import(subscriber: Subscriber) -> bool:
+    """Whether the clinic's own list (a CSV import) opened the current round, not the
+    person: their confirmation email says so, rather than "you signed up"."""
+    consent = _current_round_consent(subscriber)
+    return consent is not None and consent.wording_version == IMPORT_WORDING
 
 
 def already_confirmed(subscriber_id: int, optin_round: int) -> bool:

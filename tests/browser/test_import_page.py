@@ -1,5 +1,5 @@
 """The import page's script, in a real browser: the row errors it draws when the dry
-run ends name each row's address, as text."""
+run ends name each row's address, as text, and the notes come apart from them."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ ORIGIN = "http://clinic.test"
 def test_the_script_shows_each_rows_address(browser, marketing_client, ctx):
     from campaign.subscribers.tasks import analyse_import
 
-    content = "email,consented_at\n<i>x</i>@example.com,2025-01-01\nann@example.com,2999-01-01\n"
+    content = (
+        "email,consented_at,Phone\n"
+        "<i>x</i>@example.com,2025-01-01,1\nann@example.com,2999-01-01,2\n"
+    )
     job_id = job_id_of(upload(marketing_client, content))
     page_path = f"/staff/subscribers/import/{job_id}"
     # The page as it is before the dry run: the script follows the job from there.
@@ -49,3 +52,7 @@ def test_the_script_shows_each_rows_address(browser, marketing_client, ctx):
             ]
         )
         assert page.locator("#import-errors i").count() == 0
+        # How the file was read comes apart from the rows left out, drawn by the script too.
+        expect(page.locator("#import-notes li")).to_have_text(
+            [re.compile(r"^Row 1: Columns not read: 'Phone'")]
+        )

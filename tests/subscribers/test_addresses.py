@@ -51,3 +51,14 @@ def test_an_internationalised_domain_is_kept_in_the_form_smtp_carries():
     assert canonical_address(normalize_address("ann@bücher.de")) == canonical_address(
         normalize_address("ann@xn--bcher-kva.de")
     )
+
+
+@pytest.mark.parametrize("typed", ["", "   ", "\t\r\n"])
+def test_an_empty_address_is_asked_for_not_called_too_long(typed):
+    with pytest.raises(InvalidAddress, match=r"^Please enter your email address\.$"):
+        normalize_address(typed)
+
+
+def test_a_too_long_address_says_how_long_one_may_be():
+    with pytest.raises(InvalidAddress, match="at most 254 characters"):
+        normalize_address("x" * 250 + "@example.com")

@@ -1,5 +1,7 @@
 """Staff routes over subscribers: list, search, CSV, GDPR export and erase."""
 
+import re
+
 import pytest
 from sqlalchemy import String, Text, inspect, select, text
 
@@ -80,6 +82,40 @@ def test_csv_streams_the_list_and_defuses_formulas(client, ctx, marketing):
     lines = response.get_data(as_text=True).strip().splitlines()
     assert lines[0] == "id,email,first_name,status,source,created_at,confirmed_at"
     assert "'=HYPERLINK(1)" in lines[1]
+
+
+def test_csv_starts_with_a_byte_order_mark_only_when_asked(client, ctx, marketing):
+    """Excel on Windows needs the BOM to read UTF-8 (Chloé, not ChloÃ©); scripts parse
+    the default answer, whose bytes stay as they were."""
+    confirmed_subscriber("chloe@example.com").first_name = "Chloé"
+    db.session.commit()
+    plain = client.get("/api/v1/subscribers?format=csv", headers=marketing).get_data()
+    assert plain.startswith(b"id,email,first_name,")
+    assert "Chloé".encode() in plain
+    for value in ("0", "yes", ""):  # only 1 asks for it
+        other = client.get(f"/api/v1/subscribers?format=csv&bom={value}", headers=marketing)
+        assert other.get_data() == plain
+    for_excel = client.get("/api/v1/subscribers?format=csv&bom=1", headers=marketing)
+    assert for_excel.mimetype == "text/csv"
+    assert for_excel.get_data() == b"\xef\xbb\xbf" + plain
+
+
+def test_the_staff_pages_export_link_asks_for_the_byte_order_mark(marketing_client, ctx):
+    confirmed_subscriber("chloe@example.com").first_name = "Chloé"
+    db.session.commit()
+    page = marketing_client.get("/staff/subscribers/?q=chlo").get_data(as_text=True)
+    link = re.search(r'href="([^"]+)">Export CSV<', page).group(1).replace("&amp;", "&")
+    assert "bom=1" in link
+    exported = marketing_client.get(link).get_data()
+    assert exported.startswith(b"\xef\xbb\xbfid,email,")
+    assert exported.decode("utf-8-sig").count("\n") == 2  # the header and Chloé: the search kept
+
+
+def test_the_openapi_document_names_the_bom_parameter():
+    from campaign.openapi import document
+
+    parameters = document()["paths"]["/api/v1/subscribers"]["get"]["parameters"]
+    assert "bom" in {parameter["name"] for parameter in parameters}
 
 
 def test_export_holds_everything_including_the_consent_record(client, ctx, admin, marketing):

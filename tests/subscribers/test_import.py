@@ -259,14 +259,17 @@ def test_row_errors_say_what_to_write(marketing_client, ctx):
             "2025-04-03 or 2025-03-04",
             "email": "a@example.com",
         },
-        {"row": 3, "error": "source: 'old list!' is stored as 'old_list'"},
         {
             "row": 4,
             "error": "consented_at: 'March 2025' is not a date: write it as 2025-03-14",
             "email": "c@example.com",
         },
     ]
-    assert report["counts"]["invalid"] == 2  # the source was cleaned, not the row refused
+    # The source was cleaned, not the row refused: a note, not an error.
+    assert report["counts"]["notes"] == [
+        {"row": 3, "note": "source: 'old list!' is stored as 'old_list'"}
+    ]
+    assert report["counts"]["invalid"] == 2
 
 
 def test_a_consent_date_is_the_clinics_day(marketing_client, ctx, monkeypatch):
@@ -349,10 +352,11 @@ def test_columns_not_read_are_named_in_the_dry_run(marketing_client, ctx):
     report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
     assert report["status"] == "analysed"
     assert report["counts"]["invalid"] == 0
-    assert report["errors"] == [
+    assert report["errors"] == []
+    assert report["counts"]["notes"] == [
         {
             "row": 1,
-            "error": "Columns not read: 'phone', 'notes'. Only email, first_name, "
+            "note": "Columns not read: 'phone', 'notes'. Only email, first_name, "
             "consented_at and source are read (and our own export's status and "
             "confirmed_at).",
         }

@@ -75,16 +75,17 @@ def test_a_source_label_does_not_cost_the_row(marketing_client, ctx):
         "dan@example.com,Dan,,診療所\n"
     )
     job_id, report = dry_run(marketing_client, content)
+    # Each label cleaned is said once, with the row it is first seen in.
     assert report["counts"] == {
         "rows": 5, "invalid": 0, "confirmed": 2, "opt_in": 1, "existing": 1, "suppressed": 0,
         "duplicate": 1, "not_subscribed": 0,
+        "notes": [
+            {"row": 2, "note": "source: 'paper form' is stored as 'paper_form'"},
+            {"row": 3, "note": "source: 'Réception – desk' is stored as 'Reception_desk'"},
+            {"row": 6, "note": "source: '診療所' is stored as 'import'"},
+        ],
     }  # fmt: skip
-    # Each label cleaned is said once, with the row it is first seen in.
-    assert report["errors"] == [
-        {"row": 2, "error": "source: 'paper form' is stored as 'paper_form'"},
-        {"row": 3, "error": "source: 'Réception – desk' is stored as 'Reception_desk'"},
-        {"row": 6, "error": "source: '診療所' is stored as 'import'"},
-    ]
+    assert report["errors"] == []
     import_now(marketing_client, job_id)
     ann = person("ann@example.com")
     assert ann.source == "paper_form"
@@ -125,15 +126,16 @@ def test_a_signup_date_is_not_taken_for_consent(marketing_client, ctx):
     content = "Email,Subscribed at,Phone\nann@example.com,2025-03-14,0123\n"
     _, report = dry_run(marketing_client, content)
     assert (report["counts"]["confirmed"], report["counts"]["opt_in"]) == (0, 1)
-    assert report["errors"] == [
+    assert report["counts"]["notes"] == [
         {
             "row": 1,
-            "error": "Columns not read: 'Subscribed at', 'Phone'. Only email, first_name, "
+            "note": "Columns not read: 'Subscribed at', 'Phone'. Only email, first_name, "
             "consented_at and source are read (and our own export's status and "
             "confirmed_at). 'Subscribed at' is not read as a consent date: if it is when "
             "each person consented, name it 'consented_at'.",
         }
     ]
+    assert report["errors"] == []
 
 
 # Finding 3: 14/03/2025 can only be 14 March.
@@ -150,12 +152,14 @@ def test_day_first_dates_are_read_when_the_column_shows_it(marketing_client, ctx
     )
     job_id, report = dry_run(marketing_client, content)
     assert report["counts"]["confirmed"] == 4
-    assert report["errors"] == [
+    assert report["counts"]["notes"] == [
         {
             "row": 3,
-            "error": "consented_at: dates such as 03/04/2025 are read day first, as "
+            "note": "consented_at: dates such as 03/04/2025 are read day first, as "
             "'14/03/2025' in this row can only be.",
-        },
+        }
+    ]
+    assert report["errors"] == [
         {
             "row": 5,
             "error": "consented_at: '31/02/2025' is not a date: write it as 2025-03-14",
@@ -173,7 +177,7 @@ def test_month_first_dates_are_read_when_the_column_shows_it(marketing_client, c
     content = "email,consented_at\nann@example.com,04/03/2025\nbob@example.com,03/14/2025\n"
     job_id, report = dry_run(marketing_client, content)
     assert report["counts"]["confirmed"] == 2
-    assert "read month first" in report["errors"][0]["error"]
+    assert "read month first" in report["counts"]["notes"][0]["note"]
     import_now(marketing_client, job_id)
     assert consented_on("ann@example.com") == datetime(2025, 4, 3)
     assert consented_on("bob@example.com") == datetime(2025, 3, 14)

@@ -421,6 +421,18 @@ def test_bad_form_input_shows_the_form_again_with_a_message(client, ctx, data):
     assert count(Subscriber) == 0
 
 
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_an_empty_address_is_asked_for_on_the_form_and_the_api(client, ctx, typed):
+    """Not "Please enter an email address of at most 254 characters": nothing was typed."""
+    answer = subscribe_api(client, email=typed, consent=True).get_json()["error"]
+    assert (answer["field"], answer["message"]) == ("email", "Please enter your email address.")
+    response = client.post("/subscribe", data={"email": typed, "consent": "yes"})
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "Please enter your email address." in page
+    assert "at most 254 characters" not in page
+
+
 def test_concurrent_signups_of_one_address_make_one_subscriber(app, settings, email_address):
     """Simultaneous first signups race on the unique canonical email; none fails."""
     from concurrent.futures import ThreadPoolExecutor
