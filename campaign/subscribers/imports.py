@@ -115,27 +115,73 @@ def _bytes(job_id: int) -> Iterator[bytes]:
 
 
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_RAW_LINE_END = re.compile(rb"\r\n|\r|\n")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
-def _encoding(job_id: int) -> str:
-    """UTF-8 (a BOM or not) when the whole upload reads as UTF-8, else Windows-1252:
-    Excel on Windows saves "CSV" in it, and read as UTF-8 every é became a �."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        for block in _bytes(job_id):
-            decoder.decode(block)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "cp1252"
-    return "utf-8-sig"
-
-
-def _lines(job_id: int) -> Iterator[str]:
+class _Lines:
     """The upload's lines, each with its ending: CRLF, LF, or CR alone (old Mac
-    spreadsheets), which the csv module reads only as the end of a line it is given."""
-    decoder = codecs.getincrementaldecoder(_encoding(job_id))(errors="replace")
+    spreadsheets), which the csv module reads only as the end of a line it is given.
+
+    Each line is read as UTF-8 (a BOM or not) when it is UTF-8, else as Windows-1252,
+    which Excel on Windows saves "CSV" in: a list pasted together from both keeps every
+    name right, where reading the whole file one way garbled the other's accents
+    (Zoë as ZoÃ«). ``windows_lines`` numbers the lines read the second way. A file
+    with a UTF-16 BOM (Excel's "Unicode text") is read as UTF-16 throughout.
+    """
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        self.windows_lines: list[int] = []
+        self.utf8_accents = False  # a line of UTF-8 that is not plain ASCII
+
+    def __iter__(self) -> Iterator[str]:
+        first = next(_bytes(self.job_id), b"")
+        if first.startswith(_UTF16_BOMS):
+            yield from _decoded_lines(_bytes(self.job_id), "utf-16")
+            return
+        for number, raw in enumerate(_raw_lines(_bytes(self.job_id)), start=1):
+            try:
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError:
+                self.windows_lines.append(number)
+                line = raw.decode("cp1252", errors="replace")
+            else:
+                self.utf8_accents = self.utf8_accents or not line.isascii()
+            yield line
+
+    def mixed_note(self) -> str | None:
+        """What to tell when some lines were UTF-8 with accents and others were not."""
+        if not (self.windows_lines and self.utf8_accents):
+            return None
+        shown = ", ".join(str(n) for n in self.windows_lines[:10])
+        more = " and more" if len(self.windows_lines) > 10 else ""
+        return (
+            f"Lines {shown}{more} are not in UTF-8 like the rest of the file and were read "
+            "as Windows-1252: check the names on them."
+        )
+
+
+def _raw_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines of bytes: CR and LF are the same byte in UTF-8 and Windows-1252."""
+    pending = b""
+    for block in blocks:
+        pending += block
+        start = 0
+        for end in _RAW_LINE_END.finditer(pending):
+            if end.group() == b"\r" and end.end() == len(pending):
+                break  # its LF may open the next block
+            yield pending[start : end.end()]
+            start = end.end()
+        pending = pending[start:]
+    if pending:
+        yield pending
+
+
+def _decoded_lines(blocks: Iterator[bytes], encoding: str) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
     pending = ""
-    for block in _bytes(job_id):
+    for block in blocks:
         pending += decoder.decode(block)
         start = 0
         for end in _LINE_END.finditer(pending):
@@ -267,7 +313,8 @@ class _Counted:
 def _read(job_id: int, tally: Tally | None) -> Iterator[tuple[int, dict[str, str]]]:
     """The upload's rows, each with its number as a spreadsheet shows it and its cells
     by field; the header's notes go to ``tally`` when one is given."""
-    lines = _Counted(_lines(job_id))
+    decoded = _Lines(job_id)
+    lines = _Counted(iter(decoded))
     # Blank lines above the header, which spreadsheets sometimes leave, are skipped.
     header = next((line for line in lines if line.strip()), "")
     blank = max(lines.count - 1, 0)
@@ -285,6 +332,8 @@ def _read(job_id: int, tally: Tally | None) -> Iterator[tuple[int, dict[str, str
                     number,
                     {name: _cell(cell) for name, cell in zip(fields, cells, strict=False) if name},
                 )
+        if tally is not None and (mixed := decoded.mixed_note()):
+            tally.note(decoded.windows_lines[0], mixed)
     except csv.Error as exc:
         raise ImportInvalid(
             f"The file is not valid CSV near line {lines.count} ({exc}): check that "

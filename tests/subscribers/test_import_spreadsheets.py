@@ -143,3 +143,34 @@ def test_the_staff_pages_export_with_its_byte_order_mark_imports_back(marketing_
     _, report = dry_run(marketing_client, exported)
     assert report["errors"] == []
     assert report["counts"]["existing"] == 1
+
+
+# Found by an outside audit: one line in another encoding switched the whole file to
+# Windows-1252, and every UTF-8 name came out garbled (ZoÃ«).
+
+
+def test_a_list_pasted_together_from_two_encodings_keeps_every_name(marketing_client, ctx):
+    content = (
+        b"email,first_name\n"
+        + "mix1@example.org,Zoë\n".encode()
+        + "mix2@example.org,René\n".encode("cp1252")
+        + "mix3@example.org,José\n".encode()
+    )
+    job_id, report = dry_run(marketing_client, content)
+    assert report["status"] == "analysed", report
+    (note,) = report["counts"]["notes"]
+    assert note["row"] == 3
+    assert "Lines 3 are not in UTF-8 like the rest of the file" in note["note"]
+    import_now(marketing_client, job_id)
+    names = [person(f"mix{n}@example.org").first_name for n in (1, 2, 3)]
+    assert names == ["Zoë", "René", "José"]
+
+
+def test_excels_unicode_text_imports(marketing_client, ctx):
+    """Excel's "Unicode text": UTF-16 with a BOM, tab-separated."""
+    content = "email\tfirst_name\r\nzoe@example.org\tZoë\r\n".encode("utf-16")
+    job_id, report = dry_run(marketing_client, content)
+    assert report["status"] == "analysed", report
+    assert "notes" not in report["counts"]
+    import_now(marketing_client, job_id)
+    assert person("zoe@example.org").first_name == "Zoë"
