@@ -138,7 +138,16 @@ CODE = {
     "schema": text(max_length=64, min_length=1, examples=["7KQ2-M9XD-4TPA-H3CE"]),
 }
 PAGE = query(
-    "page", {"type": "integer", "minimum": 1, "maximum": 100_000, "default": 1}, "1-based page."
+    "page",
+    {
+        # Empty is the first page: PRODUCT.md writes the query as ``?q=&status=&page=``.
+        "anyOf": [
+            {"type": "integer", "minimum": 1, "maximum": 100_000},
+            {"type": "string", "maxLength": 0},
+        ],
+        "default": 1,
+    },
+    "1-based page; empty for the first.",
 )
 FORMAT = query(
     "format",
@@ -209,6 +218,10 @@ COUPON = answer(
     optional={
         "redemption_id": {**INTEGER, "description": "Present when a redemption is involved."},
         "undone_at": {**MAYBE_TIME, "description": "Present with `redemption_id`."},
+        "void_reason": {
+            **MAYBE_TEXT,
+            "description": "Present when `status` is `void`: the admin's reason for voiding.",
+        },
     },
 )
 

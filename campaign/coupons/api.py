@@ -9,6 +9,7 @@ from flask import Blueprint, jsonify, request
 from campaign import clinic
 from campaign.api_util import json_object
 from campaign.coupons import abuse, codes, services
+from campaign.coupons.models import CouponStatus
 from campaign.coupons.services import CouponResult, Outcome
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db, rate_limits
@@ -68,6 +69,9 @@ def coupon_json(result: CouponResult) -> dict:
     if card.redemption_id is not None:
         body["redemption_id"] = card.redemption_id
         body["undone_at"] = _iso(card.undone_at)
+    if card.status is CouponStatus.VOID and result.coupon is not None:
+        # The desk tells the guest why it was cancelled ("issued twice"), not only that.
+        body["void_reason"] = result.coupon.void_reason
     return body
 
 

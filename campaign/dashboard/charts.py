@@ -303,6 +303,26 @@ class Column:
     series: Sequence[Series]
 
 
+# Wide enough for a character of a column heading (12.5px, bold; see site.css).
+HEADING_CHARACTER = 8.2
+
+
+def _one_scale(largest: Sequence[int], room: float, least: Sequence[float]) -> float:
+    """Pixels per unit, the same for every column, that fit the columns' largest bars
+    into ``room``, giving column ``i`` at least ``least[i]`` (for its heading)."""
+    narrow: set[int] = set()
+    while True:
+        wide = [i for i in range(len(largest)) if i not in narrow]
+        units = sum(largest[i] for i in wide)
+        if not units:
+            return 1.0
+        scale = (room - sum(least[i] for i in narrow)) / units
+        too_narrow = {i for i in wide if largest[i] * scale < least[i]}
+        if not too_narrow:
+            return scale
+        narrow |= too_narrow
+
+
 def bar_table(
     key: str,
     title: str,
@@ -315,24 +335,33 @@ def bar_table(
     width: int = 1040,
     label_width: int = 230,
 ) -> Chart:
-    """One row per label and a column of bars per measure, each on its own scale.
+    """One row per label and a column of bars per measure, every column on one scale.
 
-    Small figures (a few bounces beside hundreds delivered) stay visible this way;
+    The measures count the same kind of thing (a newsletter's readers), so a bar's
+    length means the same number everywhere: 2 unsubscribes draw short beside 400 sent,
+    as they are, and their figure beside the bar says how many. Each column is as wide
+    as its longest bar and its figure, and at least as wide as its heading;
     ``table_series`` are the columns of the accessible table.
     """
-    row, bar, top, gap = 34, 20, 30, 32
+    row, bar, top, gap, figure = 34, 20, 30, 32, 52
     height = top + row * max(len(labels), 1) + 6
     left = label_width + 16
-    column_w = (width - left - gap * (len(columns) - 1)) / len(columns)
+    totals = [
+        [sum(one.values[i] for one in column.series) for i in range(len(labels))]
+        for column in columns
+    ]
+    largest = [max(column_totals, default=0) for column_totals in totals]
+    # Room after the longest bar of each column for its figure.
+    room = width - left - gap * (len(columns) - 1) - figure * len(columns)
+    least = [max(len(column.heading) * HEADING_CHARACTER - figure, 0) for column in columns]
+    scale = _one_scale(largest, room, least)
     body = [
         _row_label(label, label_width, top + row * i + row / 2, 32)
         for i, label in enumerate(labels)
     ]
-    for c, column in enumerate(columns):
-        origin = left + c * (column_w + gap)
-        totals = [sum(one.values[i] for one in column.series) for i in range(len(labels))]
-        # Room after the longest bar for its figure.
-        x_of = _scale(origin, column_w - 52, max(totals, default=0) or 1)
+    origin = left
+    for column, most, narrowest in zip(columns, largest, least, strict=True):
+        x_of = _scale(origin, scale, 1)
         parts = [
             _el("text", column.heading, x=_fixed(origin), y=16, class_="chart-heading"),
             _el("line", x1=_fixed(origin), x2=_fixed(origin), y1=top - 4, y2=height - 4,
@@ -342,6 +371,7 @@ def bar_table(
             y = top + row * i + (row - bar) / 2
             parts.append(_stacked_bar(label, column.series, i, x_of, y, bar))
         body.append(_el("g", _join(parts)))
+        origin += max(most * scale, narrowest) + figure + gap
     if not labels:
         body.append(_nothing_yet(left + (width - left) / 2, top + row / 2))
     series = [one for column in columns for one in column.series]

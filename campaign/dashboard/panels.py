@@ -21,30 +21,47 @@ class Headline:
 
 
 def headlines(figures: Dashboard) -> list[Headline]:
-    """The few numbers at the top: list size, confirmation, welcome-offer redemption."""
+    """The few numbers at the top: list size, confirmation, welcome-offer redemption.
+
+    Each detail names what it counts, since the charts beside them count differently
+    (every offer, voided coupons too, over the weeks shown).
+    """
     confirmed = figures.status_counts["confirmed"]
     growth = figures.growth
-    # growth[-5] is the count on the Sunday before growth[-4].week.
-    change = confirmed - growth[-5].confirmed if len(growth) > 4 else None
     rates = figures.confirmation
+    # The change covers the weeks of the recent confirmation rate: from the end of the
+    # Sunday before ``rates.since`` (the week before's count) until now.
+    weeks = [row.week for row in growth]
+    start = weeks.index(rates.since) if rates.since in weeks else 0
+    change = confirmed - growth[start - 1].confirmed if start > 0 else None
     welcome = figures.welcome
+    since = _short(rates.since)
+    confirmation = (
+        f"Since {since}: {charts.percent(rates.recent_rate)} "
+        f"of {charts.number(rates.recent_signups)} signups"
+    )
+    if rates.imported_confirmed:
+        confirmation += (
+            f"; not counting {charts.number(rates.imported_confirmed)} imported as confirmed"
+        )
+    redeemed = (
+        f"{charts.number(welcome.redeemed)} of {charts.number(welcome.issued)} coupons, all time"
+    )
+    if welcome.voided:
+        redeemed += f"; not counting {charts.number(welcome.voided)} voided"
     return [
         Headline(
             "Confirmed subscribers",
             charts.number(confirmed),
-            f"{change:+,} since {_short(growth[-4].week)}" if change is not None else "",
+            f"{change:+,} since {since}" if change is not None else "",
         ),
         Headline(
-            "Confirmation rate",
-            charts.percent(rates.rate),
-            f"Last 30 days: {charts.percent(rates.recent_rate)} "
-            f"of {charts.number(rates.recent_signups)}",
-            charts.meter(rates.rate),
+            "Confirmation rate", charts.percent(rates.rate), confirmation, charts.meter(rates.rate)
         ),
         Headline(
             "Welcome offer redeemed",
             charts.percent(welcome.rate),
-            f"{charts.number(welcome.redeemed)} of {charts.number(welcome.issued)} coupons",
+            redeemed,
             charts.meter(welcome.rate, "blue"),
         ),
         Headline(
@@ -69,7 +86,8 @@ def subscribers_chart(figures: Dashboard) -> Chart:
     return charts.stacked_area_chart(
         "subscribers",
         "Subscribers over time",
-        f"Subscribers in each state at the end of each week, for the last {len(weeks)} weeks.",
+        f"Subscribers in each state at the end of each week, for the last {len(weeks)} weeks; "
+        "people imported count from the day of their import.",
         [_short(week) for week in weeks],
         [_long(week) for week in weeks],
         [
@@ -102,7 +120,9 @@ def coupons_chart(figures: Dashboard) -> Chart:
     return charts.column_chart(
         "coupons",
         "Coupons issued and redeemed",
-        f"Coupons issued and redeemed in each of the last {len(weeks)} weeks.",
+        f"Coupons of every offer issued (voided ones too) and redeemed (redemptions not "
+        f"undone) in each of the last {len(weeks)} weeks; the key gives the totals of "
+        "these weeks.",
         [_short(week) for week in weeks],
         [_long(week) for week in weeks],
         [
@@ -121,7 +141,8 @@ def campaigns_chart(figures: Dashboard) -> Chart:
         "campaigns",
         "Newsletter results",
         "For each recent newsletter, newest first: messages sent; failures, of which "
-        "bounces; and readers who unsubscribed within a week of receiving it.",
+        "bounces; and readers who unsubscribed within a week of receiving it. Every bar "
+        "is on one scale, so equal lengths are equal numbers of messages.",
         [row.subject for row in rows],
         [
             charts.Column("Sent", [sent]),

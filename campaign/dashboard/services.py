@@ -8,6 +8,11 @@ campaigns the answer holds. Weeks start on Monday at midnight in the clinic's ti
 Erasing a subscriber leaves their deliveries and coupons behind with no subscriber
 (``subscriber_id`` NULL). The delivery and coupon figures never join the subscriber
 table, so they still count those rows; only "unsubscribes caused" needs the person.
+
+A person imported with a consent date came in confirmed: their ``confirmed_at`` (the
+consent, given elsewhere) is older than their row. They joined this list when they
+were imported, and we never asked them to confirm, so the growth counts them from the
+import and the confirmation rate leaves them out (and says how many).
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from campaign.subscribers.models import Subscriber, SubscriberStatus
 WEEKS = 26
 CAMPAIGNS = 12
 SOURCES = 8
-RECENT_DAYS = 30
+# "Recent" is the weeks the headline's change covers (this one and three before), so
+# the growth and the confirmation rate beside it speak of the same people.
+RECENT_WEEKS = 4
 # An unsubscribe counts against the newsletter the reader got last, if this recent.
 UNSUBSCRIBE_WINDOW_DAYS = 7
 
@@ -46,12 +53,17 @@ class SubscriberWeek:
 
 @dataclass(frozen=True)
 class ConfirmationRate:
-    """Signups that confirmed (ever), all time and among the last 30 days' signups."""
+    """Signups asked to confirm that did (ever), all time and among those since ``since``.
+
+    ``imported_confirmed``: people imported with a consent date, never asked, left out.
+    """
 
     signups: int
     confirmed: int
     recent_signups: int
     recent_confirmed: int
+    since: date
+    imported_confirmed: int = 0
 
     @property
     def rate(self) -> float | None:
@@ -91,10 +103,12 @@ class CouponWeek:
 
 @dataclass(frozen=True)
 class WelcomeRedemption:
-    """Welcome-offer coupons issued (voided ones left out) and how many were redeemed."""
+    """Welcome-offer coupons issued (voided ones left out, and counted in ``voided``) and
+    how many were redeemed, all time."""
 
     issued: int
     redeemed: int
+    voided: int = 0
 
     @property
     def rate(self) -> float | None:
@@ -192,6 +206,19 @@ def _count_if(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def _came_in_confirmed() -> ColumnElement[bool]:
+    """Imported with a consent date: confirmed before their row existed (never NULL)."""
+    return and_(
+        Subscriber.confirmed_at.is_not(None), Subscriber.confirmed_at < Subscriber.created_at
+    )
+
+
+def _confirmed_here_at() -> ColumnElement:
+    """When a person became a confirmed subscriber of this list: their confirmation, or
+    the import that brought them in already confirmed."""
+    return case((_came_in_confirmed(), Subscriber.created_at), else_=Subscriber.confirmed_at)
+
+
 def status_counts() -> dict[str, int]:
     """Subscribers in each state now; every state is present, zero if none."""
     counts = dict.fromkeys(SubscriberStatus, 0)
@@ -206,11 +233,13 @@ def subscriber_growth(now: datetime, weeks: int = WEEKS) -> list[SubscriberWeek]
     """Subscribers per state at the end of each of the last ``weeks`` weeks.
 
     Rebuilt from each person's current state and timestamps: pending from
-    ``created_at``; confirmed from ``confirmed_at``; unsubscribed from
-    ``unsubscribed_at``. Bounced has no timestamp of its own, so it counts from the
-    subscriber's last hard-bounced delivery (when it was claimed for sending), else
-    from ``confirmed_at``. A person who left and came back is shown in their current
-    round only. The last week ends now, so it matches ``status_counts()``.
+    ``created_at``; confirmed from ``confirmed_at``, or from ``created_at`` for a person
+    imported already confirmed (the list grew on the day of the import, and newsletters
+    before it did not reach them); unsubscribed from ``unsubscribed_at``. Bounced has no
+    timestamp of its own, so it counts from the subscriber's last hard-bounced delivery
+    (when it was claimed for sending), else from their confirmation. A person who left
+    and came back is shown in their current round only. The last week ends now, so it
+    matches ``status_counts()``.
     """
     weeks_shown = _weeks(now, weeks)
     mondays = weeks_shown.mondays
@@ -225,12 +254,9 @@ def subscriber_growth(now: datetime, weeks: int = WEEKS) -> list[SubscriberWeek]
         return _running_totals(_count_by_week(moment, weeks_shown, *criteria), mondays)
 
     # An imported person's consent (their confirmed_at) can predate the import that
-    # created their row: they were on the list from that date, never pending before it.
-    joined_at = case(
-        (person.confirmed_at < person.created_at, person.confirmed_at), else_=person.created_at
-    )
-    signed_up = running(joined_at)
-    confirmed = running(person.confirmed_at, person.status != SubscriberStatus.PENDING)
+    # created their row: they joined this list, confirmed, when they were imported.
+    signed_up = running(person.created_at)
+    confirmed = running(_confirmed_here_at(), person.status != SubscriberStatus.PENDING)
     unsub_confirmed = running(left_at, unsubscribed, was_confirmed)
     unsub_pending = running(left_at, unsubscribed, ~was_confirmed)
     bounce_confirmed = running(bounced.c.bounced_at, bounced_was_confirmed)
@@ -255,7 +281,7 @@ def _bounced_subscribers():
         Delivery.smtp_response.like("5%"),
     )
     bounced_at = func.coalesce(
-        func.max(Delivery.claimed_at), Subscriber.confirmed_at, Subscriber.created_at
+        func.max(Delivery.claimed_at), _confirmed_here_at(), Subscriber.created_at
     )
     return (
         select(Subscriber.confirmed_at, bounced_at.label("bounced_at"))
@@ -266,19 +292,40 @@ def _bounced_subscribers():
     )
 
 
-def confirmation_rate(now: datetime, days: int = RECENT_DAYS) -> ConfirmationRate:
-    """Signups that ever confirmed (``confirmed_at`` set), of all and of recent signups."""
-    recent = Subscriber.created_at >= now - timedelta(days=days)
+def confirmation_rate(now: datetime, weeks: int = RECENT_WEEKS) -> ConfirmationRate:
+    """Of the people asked to confirm by email (signups, and imports without a consent
+    date), those who ever did (``confirmed_at`` set): all of them, and those who signed
+    up since the clinic's Monday ``weeks`` - 1 weeks before this one.
+
+    People imported already confirmed were never asked: counting them would make an
+    import of 400 read as 400 signups who all confirmed. They are counted apart.
+    """
+    since = _weeks(now, weeks)
+    recent = Subscriber.created_at >= since.starts[0]
     confirmed = Subscriber.confirmed_at.is_not(None)
-    signups, confirmed_count, recent_signups, recent_confirmed = db.session.execute(
-        select(
-            func.count(),
-            func.count(Subscriber.confirmed_at),
-            _count_if(recent),
-            _count_if(and_(recent, confirmed)),
-        )
-    ).one()
-    return ConfirmationRate(signups, confirmed_count, recent_signups, recent_confirmed)
+    imported = _came_in_confirmed()
+    asked = ~imported
+    everyone, everyone_confirmed, recent_signups, recent_confirmed, imported_count = (
+        db.session.execute(
+            select(
+                func.count(),
+                func.count(Subscriber.confirmed_at),
+                _count_if(and_(asked, recent)),
+                _count_if(and_(asked, recent, confirmed)),
+                _count_if(imported),
+            )
+        ).one()
+    )
+    # Everyone imported already confirmed has a confirmed_at.
+    signups, confirmed_count = everyone - imported_count, everyone_confirmed - imported_count
+    return ConfirmationRate(
+        signups,
+        confirmed_count,
+        recent_signups,
+        recent_confirmed,
+        since=since.mondays[0],
+        imported_confirmed=imported_count,
+    )
 
 
 def signups_by_source(limit: int = SOURCES) -> list[SourceCount]:
@@ -375,7 +422,8 @@ def _unsubscribes_caused(since: datetime) -> dict[int | None, int]:
 
 
 def coupons_by_week(now: datetime, weeks: int = WEEKS) -> list[CouponWeek]:
-    """Coupons issued (any offer, any state) and redeemed (still redeemed) per week."""
+    """Coupons issued (any offer, any state, voided ones too) in the week of their issue,
+    and redeemed (still redeemed, any offer) in the week of their redemption."""
     shown = _weeks(now, weeks)
     issued = _count_by_week(Coupon.issued_at, shown)
     redeemed = _count_by_week(Coupon.redeemed_at, shown, Coupon.status == CouponStatus.REDEEMED)
@@ -386,10 +434,16 @@ def coupons_by_week(now: datetime, weeks: int = WEEKS) -> list[CouponWeek]:
 
 
 def welcome_redemption() -> WelcomeRedemption:
-    """Welcome-offer coupons redeemed, of those issued and not voided (all time)."""
-    issued, redeemed = db.session.execute(
-        select(func.count(), _count_if(Coupon.status == CouponStatus.REDEEMED))
+    """Welcome-offer coupons redeemed, of those issued and not voided (all time); a
+    voided one could never be used, so it is counted apart."""
+    voided = Coupon.status == CouponStatus.VOID
+    issued, redeemed, voided_count = db.session.execute(
+        select(
+            _count_if(~voided),
+            _count_if(Coupon.status == CouponStatus.REDEEMED),
+            _count_if(voided),
+        )
         .join(Offer, Offer.id == Coupon.offer_id)
-        .where(Offer.kind == "welcome", Coupon.status != CouponStatus.VOID)
+        .where(Offer.kind == "welcome")
     ).one()
-    return WelcomeRedemption(issued, redeemed)
+    return WelcomeRedemption(issued, redeemed, voided_count)

@@ -67,19 +67,43 @@
     return { status: response.status, data: data };
   }
 
-  // Times in the clinic's time zone, as every other page shows them, whatever the
-  // tablet's own clock is set to.
+  // Times as every other staff page writes them ("1 March 2027, 23:59": 24-hour, in
+  // the clinic's time zone), whatever the tablet's language and clock are set to. The
+  // parts are put together here: browsers join a date and a time in words of their own
+  // ("at", a comma), which differ from one version to the next.
   const clinicZone = document.querySelector('meta[name="clinic-timezone"]').content;
+  const CLOCK = { day: "numeric", month: "long", year: "numeric",
+                  hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+
+  function clock(zone) {
+    return new Intl.DateTimeFormat("en-GB", Object.assign({ timeZone: zone }, CLOCK));
+  }
+
+  let clinicClock, zoneNote = "";
+  try {
+    clinicClock = clock(clinicZone);
+  } catch (e) {  // a zone this browser does not know: UTC, and say so
+    clinicClock = clock("UTC");
+    zoneNote = " UTC";
+  }
+
+  function timeParts(iso) {
+    const parts = {};
+    clinicClock.formatToParts(new Date(iso)).forEach(function (part) { parts[part.type] = part.value; });
+    return parts;
+  }
 
   function formatTime(iso) {
     if (!iso) return "";
-    const when = new Date(iso);
-    const style = { dateStyle: "medium", timeStyle: "short" };
-    try {
-      return when.toLocaleString([], Object.assign({ timeZone: clinicZone }, style));
-    } catch (e) {  // a zone this browser does not know
-      return when.toLocaleString([], style);
-    }
+    const p = timeParts(iso);
+    return p.day + " " + p.month + " " + p.year + ", " + p.hour + ":" + p.minute + zoneNote;
+  }
+
+  // The day's list is of today only: its time of day says enough.
+  function formatClock(iso) {
+    if (!iso) return "";
+    const p = timeParts(iso);
+    return p.hour + ":" + p.minute + zoneNote;
   }
 
   function row(label, value) {
@@ -105,7 +129,10 @@
     result.hidden = false;
     result.dataset.state = state;
     title.textContent = TITLES[state] || TITLES.error;
-    const more = message || (state === "valid" && coupon && coupon.offer);
+    // What the card says besides its title, told with it: the offer of a good coupon,
+    // the reason an admin gave for cancelling a void one.
+    const reason = state === "void" && coupon && coupon.void_reason;
+    const more = message || (state === "valid" && coupon && coupon.offer) || reason;
     tell(title.textContent + (more ? ": " + more : ""));
     details.replaceChildren();
     if (message) row("", message);
@@ -114,6 +141,7 @@
       row("Offer", coupon.offer);
       row("Guest", coupon.subscriber);
       row("Expires", formatTime(coupon.expires_at));
+      if (reason) row("Reason", reason);
       if (coupon.redeemed_at) row("Used", formatTime(coupon.redeemed_at) + (coupon.redeemed_by ? " by " + coupon.redeemed_by : ""));
     }
     redeemButton.hidden = state !== "valid";
@@ -158,6 +186,7 @@
     if (code === lastSubmit.code && now - lastSubmit.at < REPEAT_SCAN_MS) return;
     lastSubmit = { code: code, at: now };
     busy = true;
+    let state = null;
     try {
       const response = await call("GET", "/api/v1/coupons/" + encodeURIComponent(code));
       // No answer: let the same code be tried again at once.
@@ -165,19 +194,39 @@
       current = code;
       const coupon = response.status === 200 ? response.data : response.data.coupon;
       const message = response.status === 200 ? null : response.data.error && response.data.error.message;
-      const state = stateOf(response);
+      state = stateOf(response);
       // Used here, maybe on another tab or tablet of this account: the list read at
       // load time may not know it yet, and Undo depends on it.
       if (state === "already_redeemed" && !mayUndo(coupon)) await loadToday();
       show(state, coupon, message);
     } finally {
       busy = false;
-      // The focus stays in the code box, never on Redeem: a keyboard-wedge scanner
-      // types the next code and presses Enter, which on Redeem would redeem this one.
-      // No scrolling back to the box, either: the card was just brought into view.
-      input.focus({ preventScroll: true });
-      input.select();
+      // A good coupon: Redeem takes the focus, so the next Enter (or Space) redeems it,
+      // and its outline shows that it will. A scanner's next code still goes to the box
+      // (see takeTypingBack), so its Enter checks that code. Only if nothing was typed
+      // into the box meanwhile: a code on its way is left to arrive there.
+      // Otherwise the box keeps the focus for the next code. No scrolling either way:
+      // the card was just brought into view.
+      if (state === "valid" && normalise(input.value) === code) {
+        redeemButton.focus({ preventScroll: true, focusVisible: true });
+      } else {
+        input.focus({ preventScroll: true });
+        input.select();
+      }
     }
+  }
+
+  // While Redeem has the focus, typing starts a new code in the box: a keyboard-wedge
+  // scanner types the next code and presses Enter, which on Redeem would redeem the
+  // coupon on screen. Its first character is put in the box and the rest follow it
+  // there; Enter then checks that code. Space and Enter stay Redeem's.
+  function takeTypingBack(event) {
+    if (event.key.length !== 1 || event.key === " " || event.isComposing) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    event.preventDefault();
+    input.value = event.key;
+    input.focus({ preventScroll: true });
+    input.setSelectionRange(input.value.length, input.value.length);
   }
 
   async function redeem() {
@@ -243,7 +292,7 @@
     for (const item of response.data.items) {
       const li = document.createElement("li");
       const text = document.createElement("span");
-      text.textContent = formatTime(item.redeemed_at) + " \u00b7 " + item.code + " \u00b7 " +
+      text.textContent = formatClock(item.redeemed_at) + " \u00b7 " + item.code + " \u00b7 " +
         (item.subscriber || "") + (item.undone_at ? " (undone)" : "");
       li.append(text);
       if (undoable(item)) {
@@ -265,6 +314,7 @@
     lookUp(input.value);
   });
   redeemButton.addEventListener("click", redeem);
+  redeemButton.addEventListener("keydown", takeTypingBack);
   undoButton.addEventListener("click", function () { if (current) undo(current); });
 
   // Camera scanning: the browser's BarcodeDetector where it exists, jsQR otherwise.

@@ -151,6 +151,22 @@ def test_expired_and_void_coupons_are_410(client, desk, api_token, issue_coupon,
     assert again.get_json()["status"] == "void"
 
 
+def test_a_void_coupon_says_why_it_was_voided(client, desk, api_token, issue_coupon, ctx):
+    code = issue_coupon()
+    assert "void_reason" not in client.get(f"/api/v1/coupons/{code}", headers=desk).get_json()
+    admin = bearer(api_token("admin"))
+    voided = client.post(
+        f"/api/v1/coupons/{code}/void", headers=admin, json={"reason": "Issued twice by mistake"}
+    )
+    assert voided.get_json()["void_reason"] == "Issued twice by mistake"
+
+    looked_up = client.get(f"/api/v1/coupons/{code}", headers=desk).get_json()
+    assert (looked_up["status"], looked_up["void_reason"]) == ("void", "Issued twice by mistake")
+    refused = client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
+    assert refused.status_code == 410
+    assert refused.get_json()["coupon"]["void_reason"] == "Issued twice by mistake"
+
+
 def test_voiding_a_used_coupon_leaves_it_used_and_says_so(
     client, desk, api_token, issue_coupon, ctx
 ):

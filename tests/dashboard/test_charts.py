@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
-from campaign.dashboard import charts
+import pytest
+
+from campaign.dashboard import charts, panels
 from campaign.dashboard.charts import Series
+from campaign.dashboard.services import CampaignResult, Dashboard
 from tests.campaigns.helpers import add_confirmed
 from tests.staff.helpers import log_in
 
@@ -51,7 +55,17 @@ def test_bars_are_proportional():
     assert '<td class="num">10</td>' in chart.table
 
 
-def test_bar_table_scales_each_column_on_its_own():
+def bar_widths(svg: str) -> dict[str, float]:
+    """Each bar's width by its tooltip ("row: series value")."""
+    return {
+        title: float(width)
+        for width, title in re.findall(
+            r'<rect[^>]*width="([\d.]+)"[^>]*><title>([^<]+)</title>', svg
+        )
+    }
+
+
+def test_bar_table_draws_every_column_on_one_scale():
     chart = charts.bar_table(
         "t",
         "T",
@@ -64,10 +78,49 @@ def test_bar_table_scales_each_column_on_its_own():
         [Series("Big", "green", [600, 300]), Series("Small", "red", [4, 2])],
         first_column="Row",
     )
-    widths = [float(w) for w in re.findall(r'<rect[^>]*width="([\d.]+)"', chart.svg)]
-    # Rows are drawn column by column: the longest bar of each column is as long.
-    assert widths[0] == widths[2] == 2 * widths[1] == 2 * widths[3]
+    widths = bar_widths(chart.svg)
+    per_unit = widths["a: Big 600"] / 600
+    # 4 is a hundred and fiftieth of 600 in length too (to the tenth of a pixel drawn).
+    for title, value in [("b: Big 300", 300), ("a: Small 4", 4), ("b: Small 2", 2)]:
+        assert widths[title] == pytest.approx(value * per_unit, abs=0.06), title
     assert '<th scope="row">b</th><td class="num">300</td><td class="num">2</td>' in chart.table
+
+
+def test_newsletter_results_compare_on_one_scale(seeded_results):
+    chart = panels.campaigns_chart(seeded_results)
+    widths = bar_widths(chart.svg)
+    per_message = widths["Spring news: Sent 407"] / 407
+    assert per_message > 0.5
+    assert widths["Spring news: Unsubscribes 2"] == pytest.approx(2 * per_message, abs=0.06)
+    assert widths["Spring news: Bounced 3"] == pytest.approx(3 * per_message, abs=0.06)
+    # The figures stay as text beside the bars and in the table.
+    assert ">2</text>" in chart.svg
+    assert "one scale" in chart.svg
+    # The columns do not overlap: each starts after the previous one's longest bar.
+    starts = [
+        float(x) for x in re.findall(r'<text x="([\d.]+)" y="16" class="chart-heading"', chart.svg)
+    ]
+    assert starts == sorted(starts)
+    assert starts[1] > starts[0] + 407 * per_message
+    assert starts[-1] + len("Unsubscribes caused") * charts.HEADING_CHARACTER <= 1040
+
+
+@pytest.fixture
+def seeded_results() -> Dashboard:
+    campaigns = [
+        CampaignResult(2, "Spring news", datetime(2026, 3, 10), 407, 5, 3, 2),
+        CampaignResult(1, "March offers", datetime(2026, 3, 3), 380, 0, 0, 1),
+    ]
+    return Dashboard(
+        as_of=datetime(2026, 3, 18),
+        status_counts={},
+        growth=[],
+        confirmation=None,
+        sources=[],
+        campaigns=campaigns,
+        coupons=[],
+        welcome=None,
+    )
 
 
 def test_stacked_area_draws_one_band_per_series():

@@ -10,7 +10,7 @@ from sqlalchemy import event, insert, select, update
 
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.coupons.models import Coupon, Offer
-from campaign.dashboard import services
+from campaign.dashboard import panels, services
 from campaign.dashboard.services import (
     CampaignResult,
     ConfirmationRate,
@@ -197,7 +197,10 @@ def test_subscribers_over_time(seeded):
 def test_confirmation_rate(seeded):
     rates = services.confirmation_rate(NOW)
 
-    assert rates == ConfirmationRate(signups=16, confirmed=12, recent_signups=6, recent_confirmed=3)
+    # "Recent": since the Monday three weeks before this one, as the headline's change.
+    assert rates == ConfirmationRate(
+        signups=16, confirmed=12, recent_signups=6, recent_confirmed=3, since=W3
+    )
     assert rates.rate == 0.75
     assert rates.recent_rate == 0.5
 
@@ -243,7 +246,7 @@ def test_welcome_offer_redemption_rate(seeded):
     welcome = services.welcome_redemption()
 
     # Voided coupons and other offers are left out; the anonymous one counts.
-    assert (welcome.issued, welcome.redeemed) == (5, 3)
+    assert (welcome.issued, welcome.redeemed, welcome.voided) == (5, 3, 1)
     assert welcome.rate == 0.6
 
 
@@ -306,11 +309,62 @@ def test_the_work_is_done_by_aggregate_queries(seeded):
     assert all("count(" in s.lower() or "GROUP BY" in s for s in subscriber_reads), statements
 
 
-def test_an_imported_list_counts_from_its_consent_dates_never_as_negative_pending(ctx):
-    imported_on = NOW - timedelta(days=3)
+def test_an_imported_list_joins_on_the_day_of_its_import_never_as_negative_pending(ctx):
+    imported_on = NOW - timedelta(days=3)  # Sunday 15 March, in week W1
     consented = NOW - timedelta(weeks=6)
     confirmed_people(40, created=imported_on, confirmed=consented, source="import")
     growth = services.subscriber_growth(NOW)
     assert all(week.pending == 0 for week in growth), [w.pending for w in growth]
-    assert [w.confirmed for w in growth if w.week >= consented.date()][1:] == [40] * 5
-    assert growth[-1].confirmed == 40
+    # Newsletters before the import never reached them: the list grew that week.
+    assert [(w.week, w.confirmed) for w in growth[-4:]] == [(W3, 0), (W2, 0), (W1, 40), (W0, 40)]
+    assert growth[-1].confirmed == services.status_counts()["confirmed"] == 40
+
+
+def test_people_imported_confirmed_are_no_signups_of_the_confirmation_rate(ctx):
+    # An import of 400 with consent dates of long ago, and 8 people who signed up.
+    confirmed_people(400, created=at("2026-03-04"), confirmed=LONG_AGO, source="import")
+    confirmed_people(6, created=at("2026-03-02"), confirmed=at("2026-03-03"), source="web")
+    for _ in range(2):
+        person("pending", at("2026-03-17"), "web")
+    # Imported without a consent date: asked to confirm by email, so counted.
+    person("pending", at("2026-03-04"), "import", confirmation_sent_at=at("2026-03-04"))
+
+    rates = services.confirmation_rate(NOW)
+
+    assert rates == ConfirmationRate(
+        signups=9, confirmed=6, recent_signups=9, recent_confirmed=6, since=W3,
+        imported_confirmed=400,
+    )  # fmt: skip
+    cards = {card.label: card for card in panels.headlines(services.dashboard(NOW))}
+    assert (cards["Confirmed subscribers"].value, cards["Confirmed subscribers"].detail) == (
+        "406",
+        "+406 since 23 Feb",
+    )
+    assert cards["Confirmation rate"].value == "67%"
+    assert cards["Confirmation rate"].detail == (
+        "Since 23 Feb: 67% of 9 signups; not counting 400 imported as confirmed"
+    )
+
+
+@pytest.mark.parametrize(("zone", "counted"), [("Europe/London", 0), ("Australia/Sydney", 1)])
+def test_recent_signups_start_at_the_clinics_monday_midnight(app, ctx, monkeypatch, zone, counted):
+    monkeypatch.setitem(app.config, "CLINIC_TIMEZONE", zone)
+    # 14:00 UTC on Sunday 22 February: still Sunday in London, Monday 01:00 in Sydney.
+    person("pending", datetime(2026, 2, 22, 14, 0))
+    rates = services.confirmation_rate(NOW)
+    assert rates.since == W3
+    assert (rates.signups, rates.recent_signups) == (1, counted)
+
+
+def test_the_coupon_figures_say_what_they_count(seeded):
+    figures = services.dashboard(NOW)
+    cards = {card.label: card for card in panels.headlines(figures)}
+    # Welcome offer, all time, the voided one apart: 3 of 5, not counting 1 voided.
+    assert cards["Welcome offer redeemed"].detail == (
+        "3 of 5 coupons, all time; not counting 1 voided"
+    )
+    # The chart: every offer, voided ones too, over the 26 weeks shown (June's is before).
+    chart = panels.coupons_chart(figures)
+    assert "Issued <strong>6</strong>" in chart.legend
+    assert "Redeemed <strong>3</strong>" in chart.legend
+    assert "voided ones too" in chart.svg
