@@ -104,6 +104,14 @@ def json_body(allowed: set[str], required: set[str] = frozenset()) -> dict:
     return payload
 
 
+def no_body() -> None:
+    """For a call that takes nothing: no body, or an empty JSON object. Anything else
+    (a field, text that is not JSON) is a 400, as for the calls that take fields: a
+    script sending ``{"subject": ...}`` to copy must not think it was read."""
+    if request.get_data(cache=True):
+        json_body(set())
+
+
 def iso(moment: datetime | None) -> str | None:
     """Naive UTC datetimes as ISO 8601 with a Z."""
     return moment.isoformat(timespec="seconds") + "Z" if moment else None

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, stream_with_context
 from sqlalchemy import func, select
 
 from campaign import database
-from campaign.api_util import csv_cell, iso, json_body, page_number, wants_csv
+from campaign.api_util import csv_cell, iso, json_body, no_body, page_number, wants_csv
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed, NotADraft
@@ -123,6 +123,7 @@ def delete_campaign(campaign_id: int):
 @bp.post("/<int:campaign_id>/copy")
 @marketing
 def copy_campaign(campaign_id: int):
+    no_body()
     campaign = services.copy_campaign(_campaign(campaign_id), current_staff())
     db.session.commit()
     return jsonify(campaign_json(campaign)), 201
@@ -151,6 +152,7 @@ def schedule(campaign_id: int):
 @bp.post("/<int:campaign_id>/send")
 @marketing
 def send_now(campaign_id: int):
+    no_body()
     campaign = _campaign(campaign_id)
     services.send_now(campaign, current_staff())
     db.session.commit()
@@ -159,6 +161,7 @@ def send_now(campaign_id: int):
 
 def _control(move):
     def view(campaign_id: int):
+        no_body()
         campaign = _campaign(campaign_id)
         move(campaign, current_staff())
         # Read before the commit: after it, a pause and a resume sent together could

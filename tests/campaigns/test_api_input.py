@@ -183,3 +183,32 @@ def test_a_staff_address_with_an_accented_domain_gets_test_copies_as_typed(clien
         json={"emails": ["Desk@Bücher.de"]},
     )
     assert response.status_code == 202, response.get_json()
+
+
+@pytest.mark.parametrize("action", ["copy", "send", "pause", "resume", "cancel"])
+def test_calls_that_take_nothing_refuse_a_body_they_would_ignore(client, ctx, marketing, action):
+    """Found by an outside audit: copy answered 201 to {"subject": "x"} and to "garbage"."""
+    created = client.post(
+        "/api/v1/campaigns", headers=marketing, json={"subject": "June", "body_markdown": "Hi"}
+    ).get_json()
+    path = f"/api/v1/campaigns/{created['id']}/{action}"
+    field = client.post(path, headers=marketing, json={"subject": "x"})
+    assert field.status_code == 400
+    assert field.get_json()["error"]["code"] == "unknown_field"
+    garbage = client.post(
+        path, headers={**marketing, "Content-Type": "application/json"}, data="garbage"
+    )
+    assert garbage.status_code == 400
+    assert (
+        client.get(f"/api/v1/campaigns/{created['id']}", headers=marketing).get_json()["status"]
+        == "draft"
+    )
+
+
+def test_copy_takes_no_body_or_an_empty_object(client, ctx, marketing):
+    created = client.post(
+        "/api/v1/campaigns", headers=marketing, json={"subject": "June", "body_markdown": "Hi"}
+    ).get_json()
+    path = f"/api/v1/campaigns/{created['id']}/copy"
+    assert client.post(path, headers=marketing).status_code == 201
+    assert client.post(path, headers=marketing, json={}).status_code == 201
