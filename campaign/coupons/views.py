@@ -85,7 +85,7 @@ def offer():
         flash("The welcome offer is saved.", "ok")
         return redirect(url_for("coupons.offer"))
     db.session.commit()  # the default offer, if this was its first use
-    return render_template("coupons/offer.html", form=form)
+    return render_template("coupons/offer.html", form=form), 400 if form.errors else 200
 
 
 ADMIN_MOVES = {

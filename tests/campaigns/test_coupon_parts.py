@@ -3,6 +3,7 @@ in both parts of the message, as the editor's hint says."""
 
 import email
 import email.policy
+import re
 
 import pytest
 
@@ -171,3 +172,8 @@ def test_numbered_lists_count_the_items_left_in_both_parts(ctx, body, text_left,
     text, html = parts_for(body, coupon_code=None)
     assert text_left in text
     assert html_start in html
+
+
+def test_a_quote_is_set_off_in_the_clinics_colour(ctx):
+    _, html = parts_for("> Best massage in town. (Ann, a client)", "AAAA-BBBB-CCCC")
+    assert re.search(r'<blockquote style="[^"]*border-left: 4px solid #2f6b57', html)

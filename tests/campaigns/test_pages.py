@@ -95,3 +95,19 @@ def test_a_send_that_reached_everyone_lists_nobody(ctx, marketing_client):
     db.session.commit()
     page = marketing_client.get(f"/staff/campaigns/{campaign.id}").get_data(as_text=True)
     assert "Not delivered" not in page
+
+
+def test_a_sent_newsletters_page_says_when_it_went_out_in_the_clinics_time(ctx, marketing_client):
+    from datetime import datetime
+
+    campaign = Campaign(
+        subject="June",
+        body_markdown="b",
+        status=CampaignStatus.SENT,
+        started_at=datetime(2026, 6, 2, 8, 0),  # 09:00 in London (summer time)
+        finished_at=datetime(2026, 6, 2, 8, 12),
+    )
+    db.session.add(campaign)
+    db.session.commit()
+    page = marketing_client.get(f"/staff/campaigns/{campaign.id}").get_data(as_text=True)
+    assert "Started 2 June 2026, 09:00, finished 2 June 2026, 09:12." in page

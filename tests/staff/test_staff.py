@@ -174,7 +174,7 @@ def test_offer_form_rejects_bad_values(client, make_staff):
         "/staff/offer",
         data={"title": "", "validity_days": "-3", "csrf_token": csrf_from(page)},
     )
-    assert response.status_code == 200
+    assert response.status_code == 400  # as every other form's refusal
     assert 'class="alert error"' in response.get_data(as_text=True)
 
 
@@ -192,6 +192,7 @@ def test_offer_text_with_control_characters_is_refused(client, ctx, make_staff, 
         "/staff/offer",
         data={"title": title, "terms": terms, "validity_days": "30", "csrf_token": csrf_from(page)},
     )
+    assert response.status_code == 400
     assert "control characters" in response.get_data(as_text=True)
     from campaign.coupons import services as coupon_services
 
