@@ -16,10 +16,13 @@ from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed, NotADra
 from campaign.database import utcnow
 from campaign.emails import UnsafeHeader
 from campaign.extensions import db
-from campaign.images.services import ACCEPT_ATTRIBUTE
+from campaign.images.services import ACCEPT_ATTRIBUTE, markdown_for, recent_images
 from campaign.security import shows_newsletter_images
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.models import Role
+
+# The editor offers the images uploaded last; the Images page lists them all.
+PICKABLE_IMAGES = 24
 
 bp = Blueprint("campaigns", __name__, url_prefix="/staff/campaigns", template_folder="templates")
 marketing = page_role_required(Role.MARKETING)
@@ -97,6 +100,8 @@ def new():
         error=error,
         error_field=error_field,
         image_accept=ACCEPT_ATTRIBUTE,
+        uploaded_images=recent_images(PICKABLE_IMAGES),
+        markdown_for=markdown_for,
         preview_readers=PREVIEW_READERS,
     ), (400 if error else 200)
 
@@ -136,6 +141,8 @@ def edit(campaign_id: int):
         audience=services.audience_size(),
         undelivered=services.undelivered(campaign.id) if campaign.started_at else [],
         image_accept=ACCEPT_ATTRIBUTE,
+        uploaded_images=recent_images(PICKABLE_IMAGES),
+        markdown_for=markdown_for,
         preview_readers=PREVIEW_READERS,
     ), (400 if error else 200)
 

@@ -88,6 +88,11 @@ def store_image(upload: bytes, filename: str, staff: Staff) -> Image:
     return image
 
 
+def recent_images(limit: int) -> list[Image]:
+    """The images uploaded last, newest first (their bytes not loaded)."""
+    return list(db.session.scalars(select(Image).order_by(Image.id.desc()).limit(limit)))
+
+
 def newsletters_using(images: list[Image]) -> dict[int, list]:
     """The newsletters whose message shows each image (by its name, whatever address
     the writer pasted it under), newest first: one query for the whole list."""

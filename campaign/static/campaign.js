@@ -109,18 +109,32 @@
         ? "The file is too large." : "The image could not be uploaded.");
       return;
     }
+    insertImage(answer.markdown);
+  });
+
+  // An image's line, as its own paragraph where the cursor is, the description
+  // placeholder selected so that typing replaces it.
+  function insertImage(markdown) {
     const start = body.selectionStart;
     const before = body.value.slice(0, start);
     const lead = before === "" || before.endsWith("\n\n") ? "" : (before.endsWith("\n") ? "\n" : "\n\n");
-    const text = lead + answer.markdown + "\n\n";
+    const text = lead + markdown + "\n\n";
     body.setRangeText(text, start, body.selectionEnd, "end");
     const description = start + lead.length + 2;  // after "!["
-    const placeholder = answer.markdown.slice(2, answer.markdown.indexOf("]"));
+    const placeholder = markdown.slice(2, markdown.indexOf("]"));
     body.focus();
     body.setSelectionRange(description, description + placeholder.length);
     body.dispatchEvent(new Event("input", { bubbles: true }));
     imageStatus.textContent = "Added. Type what the picture shows in place of the selected “" +
       placeholder + "”.";
+  }
+
+  // "Or pick one uploaded before": the same, for an image already on the Images page.
+  document.querySelectorAll(".image-choice").forEach(function (choice) {
+    choice.addEventListener("click", function () {
+      insertImage(choice.dataset.markdown);
+      choice.closest("details").open = false;
+    });
   });
 
   if (!campaignId) return;

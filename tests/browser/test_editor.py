@@ -69,6 +69,34 @@ def test_add_an_image_uploads_it_and_puts_it_where_the_cursor_is(
     expect(page.locator(".image-row")).to_contain_text("1200 x 1600 px")
 
 
+def test_an_image_uploaded_before_is_picked_without_leaving_the_editor(
+    desktop: Page, live_server, make_staff, ctx, tmp_path
+):
+    page = desktop
+    log_in_as_marketing(page, live_server, make_staff)
+    page.goto(f"{live_server}/staff/images/")
+    logo = tmp_path / "logo.png"
+    logo.write_bytes(helpers.logo_png())
+    page.set_input_files("#image", str(logo))
+    page.get_by_role("button", name="Upload").click()
+    expect(page.locator(".flash")).to_contain_text("logo.png is uploaded")
+
+    page.goto(f"{live_server}/staff/campaigns/new")
+    body = page.locator("#body_markdown")
+    body.fill("Hello")
+    body.press("End")
+    page.get_by_text("Or pick one uploaded before").click()
+    page.get_by_role("button", name="Insert logo.png").click()
+    expect(body).to_have_value(
+        re.compile(
+            r"^Hello\n\n!\[Describe the image\]\(https://clinic\.test/images/[0-9a-f]{24}-400x200\.png\)\n\n$"
+        )
+    )
+    page.keyboard.type("Our logo")  # the description is selected, as after an upload
+    expect(body).to_have_value(re.compile(r"!\[Our logo\]"))
+    expect(page.locator("details.image-pick")).not_to_have_attribute("open", "")
+
+
 def test_a_file_that_is_not_an_image_is_explained_and_nothing_inserted(
     desktop: Page, live_server, make_staff, ctx, tmp_path
 ):
