@@ -147,6 +147,9 @@ class Config:
     # RFC 8058 asks that unsubscribe links keep working; we promise at least 60 days.
     UNSUBSCRIBE_MAX_AGE_SECONDS = _env_int("UNSUBSCRIBE_MAX_AGE_SECONDS", 400 * 24 * 3600)
     CONFIRMATION_RESEND_INTERVAL_SECONDS = _env_int("CONFIRMATION_RESEND_INTERVAL_SECONDS", 600)
+    # Confirmations mailed again to one address, however many IPs ask: anyone can type
+    # it, and a stranger's signups every interval would be 144 emails a day.
+    CONFIRMATION_RESEND_LIMIT = _env("CONFIRMATION_RESEND_LIMIT", "3 per day")
     CONSENT_WORDING_VERSION = _env("CONSENT_WORDING_VERSION", "2026-11-v1")
     SIGNUP_RATE_LIMIT = _env("SIGNUP_RATE_LIMIT", "20 per minute;200 per hour")
 

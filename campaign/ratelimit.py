@@ -92,6 +92,14 @@ class RateLimits:
             logger.warning("rate-limit storage unreachable; %s not limited", scope, exc_info=True)
             return True
 
+    def has_room(self, limit: str, scope: str, key: str) -> bool:
+        """Whether one more event fits every window of ``limit``, counting nothing."""
+        try:
+            return all(self._counters().test(item, scope, key) for item in _parsed(limit))
+        except (StorageError, RedisError):
+            logger.warning("rate-limit storage unreachable; %s not limited", scope, exc_info=True)
+            return True
+
     def clear(self, limit: str, scope: str, key: str) -> None:
         """Give a key its whole budget back (a login that succeeded clears its failures)."""
         try:

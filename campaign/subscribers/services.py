@@ -19,7 +19,7 @@ from sqlalchemy import Executable, bindparam, case, insert, select, update
 
 from campaign import audit, database
 from campaign.database import insert_unless_exists, scalar_alone, utcnow
-from campaign.extensions import db
+from campaign.extensions import db, rate_limits
 from campaign.outbox import wake, wake_after_commit
 from campaign.subscribers import signals
 from campaign.subscribers.addresses import (
@@ -38,6 +38,7 @@ _CONSENT = ConsentRecord.__table__
 FIRST_ROUND = 1
 MAX_FIRST_NAME = 100
 MAX_USER_AGENT = 512
+RESEND_SCOPE = "confirmation-resends"
 # The consent wording of the records a CSV import writes (the clinic's list, not a form).
 IMPORT_WORDING = "import"
 # The unsubscribe link of test copies and the live preview: it shows what the link
@@ -128,8 +129,9 @@ def subscribe(signup: Signup) -> None:
     The caller learns nothing about the address's previous state, by design: the
     answer to a signup must be the same for every address. A new address starts its
     first opt-in round. A pending, unsubscribed or bounced one starts a new round, at
-    most once per resend interval, which leaves the person's row as it is until that
-    round is confirmed (see ``_open_round``). A confirmed one gets nothing.
+    most once per resend interval and ``CONFIRMATION_RESEND_LIMIT`` times a day, which
+    leaves the person's row as it is until that round is confirmed (see
+    ``_open_round``). A confirmed one gets nothing.
     """
     canonical = canonical_address(signup.email)
     # A second pass only if the known row was erased between the two statements.
@@ -285,6 +287,8 @@ def _open_round(subscriber_id: int, signup: Signup) -> bool:
     claims the send, so simultaneous signups of one address open one round.
     """
     now = utcnow()
+    if not _resend_budget_left(subscriber_id):
+        return False
     claimed = db.session.execute(
         update(Subscriber)
         .where(
@@ -299,6 +303,7 @@ def _open_round(subscriber_id: int, signup: Signup) -> bool:
     if not claimed:
         logger.info("confirmation for subscriber %s not resent: sent recently", subscriber_id)
         return False
+    _spend_resend(subscriber_id)
     consent = ConsentRecord(
         subscriber_id=subscriber_id,
         email=signup.email,
@@ -345,6 +350,8 @@ def queue_confirmation(subscriber_id: int) -> bool:
     address mail it once.
     """
     now = utcnow()
+    if not _resend_budget_left(subscriber_id):
+        return False
     claimed = db.session.execute(
         update(Subscriber)
         .where(Subscriber.id == subscriber_id, _awaiting_confirmation(), _resend_due(now))
@@ -353,8 +360,26 @@ def queue_confirmation(subscriber_id: int) -> bool:
     if not claimed:
         logger.info("confirmation for subscriber %s not resent: sent recently", subscriber_id)
         return False
+    _spend_resend(subscriber_id)
     _queue_confirmation_email(subscriber_id)
     return True
+
+
+# The budget is looked at before the send is claimed and spent once it is: a signup
+# refused by the interval spends nothing, so a stranger's repeats cannot use up the
+# person's own resends. (Two claims at the same moment may both pass; one is mailed.)
+def _resend_budget_left(subscriber_id: int) -> bool:
+    limit = current_app.config["CONFIRMATION_RESEND_LIMIT"]
+    if rate_limits.has_room(limit, RESEND_SCOPE, str(subscriber_id)):
+        return True
+    logger.info("confirmation for subscriber %s not resent: daily budget spent", subscriber_id)
+    return False
+
+
+def _spend_resend(subscriber_id: int) -> None:
+    rate_limits.hit(
+        current_app.config["CONFIRMATION_RESEND_LIMIT"], RESEND_SCOPE, str(subscriber_id)
+    )
 
 
 def _queue_confirmation_email(subscriber_id: int) -> None:

@@ -327,3 +327,41 @@ def test_a_link_no_longer_current_says_so_when_opened_not_after_the_button(clien
     page = client.get(f"/confirm/{token}")
     assert page.status_code == 409
     assert 'name="first_name"' not in page.get_data(as_text=True)
+
+
+def test_an_address_is_mailed_again_at_most_the_daily_budget_whatever_the_ips(
+    app, client, ctx, monkeypatch, no_broker
+):
+    """Found by an outside audit: a stranger signing an address up every resend
+    interval, from new IPs, had it mailed 144 times a day."""
+    monkeypatch.setitem(app.config, "CONFIRMATION_RESEND_INTERVAL_SECONDS", 0)
+    monkeypatch.setitem(app.config, "CONFIRMATION_RESEND_LIMIT", "2 per day")
+    person = pending_subscriber("victim@example.org")
+    first_sent = person.confirmation_sent_at
+    rounds = []
+    for n in range(4):
+        answer = client.post(
+            "/api/v1/subscribe",
+            json={"email": "victim@example.org", "consent": True},
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n + 10}"},
+        )
+        assert answer.status_code == 202  # the same answer, mailed or not
+        db.session.refresh(person)
+        rounds.append(person.optin_round)
+    assert len(set(rounds)) == 2  # two new rounds mailed, then nothing
+    assert person.confirmation_sent_at > first_sent
+    # The person's own "send it again" is refused too once the day's budget is spent.
+    assert services.queue_confirmation(person.id) is False
+
+
+def test_a_signup_the_interval_refuses_spends_none_of_the_budget(
+    app, client, ctx, monkeypatch, no_broker
+):
+    monkeypatch.setitem(app.config, "CONFIRMATION_RESEND_INTERVAL_SECONDS", 3600)
+    monkeypatch.setitem(app.config, "CONFIRMATION_RESEND_LIMIT", "1 per day")
+    person = pending_subscriber("kept@example.org")
+    for _ in range(3):  # within the interval: not mailed, nothing spent
+        client.post("/api/v1/subscribe", json={"email": "kept@example.org", "consent": True})
+    person.confirmation_sent_at -= timedelta(hours=2)
+    db.session.commit()
+    assert services.queue_confirmation(person.id) is True
