@@ -20,6 +20,7 @@ from PIL import ExifTags, ImageCms, ImageOps
 from PIL import Image as Pillow
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from campaign import audit
 from campaign.extensions import db
@@ -89,8 +90,16 @@ def store_image(upload: bytes, filename: str, staff: Staff) -> Image:
 
 
 def recent_images(limit: int) -> list[Image]:
-    """The images uploaded last, newest first (their bytes not loaded)."""
-    return list(db.session.scalars(select(Image).order_by(Image.id.desc()).limit(limit)))
+    """The images uploaded last, newest first, with who uploaded them (their bytes not
+    loaded): the Images page and the editor's picker."""
+    return list(
+        db.session.scalars(
+            select(Image)
+            .options(selectinload(Image.created_by))
+            .order_by(Image.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def newsletters_using(images: list[Image]) -> dict[int, list]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload, undefer
+from sqlalchemy.orm import undefer
 
 from campaign import database
 from campaign.extensions import db
@@ -57,12 +57,7 @@ def index():
             label = image.original_name or "The image"
             flash(f"{label} is uploaded: copy its line below into a newsletter.", "ok")
             return redirect(url_for("images.index"))
-    images = db.session.scalars(
-        select(Image)
-        .options(selectinload(Image.created_by))
-        .order_by(Image.id.desc())
-        .limit(LISTED)
-    ).all()
+    images = services.recent_images(LISTED)
     return render_template(
         "images/index.html",
         images=images,

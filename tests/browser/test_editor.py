@@ -197,9 +197,12 @@ def test_the_images_page_copies_an_images_line_and_deletes_an_unused_one(
 
     # Delete asks first: dismissed, the image stays; accepted, it goes.
     delete = page.get_by_role("button", name="Delete logo.png")
-    page.once("dialog", lambda dialog: dialog.dismiss())
+    asked = []
+    page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.dismiss())
     delete.click()
+    page.reload()  # what the server kept, not what the page still shows
     expect(page.locator(".markdown-line")).to_have_count(1)
+    assert asked == ["Delete logo.png? No newsletter shows it."]
     page.once("dialog", lambda dialog: dialog.accept())
     delete.click()
     expect(page.locator(".flash")).to_contain_text("logo.png is deleted.")
