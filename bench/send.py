@@ -150,6 +150,7 @@ def _fill(template: str, reader: ReaderRow, token: str, html: bool) -> str:
     text = text.replace("XQUNSUBQX", token)
     text = text.replace("XQCCODEQX", reader.coupon_code or "")
     text = text.replace("XQCURLQX", reader.coupon_url or "")
+    text = text.replace("XQWSTARTQX", "").replace("XQWENDQX", "")
     return text.replace("XQCSTARTQX", "").replace("XQCENDQX", "")
 
 

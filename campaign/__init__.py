@@ -77,6 +77,7 @@ def _register_blueprints(app: Flask) -> None:
     import campaign.staff.auth  # noqa: F401 - registers the login loaders
     from campaign.campaigns.api import bp as campaigns_api_bp
     from campaign.campaigns.views import bp as campaigns_bp
+    from campaign.campaigns.web_views import bp as newsletter_web_bp
     from campaign.coupons.api import bp as coupons_api_bp
     from campaign.coupons.views import bp as coupons_bp
     from campaign.dashboard.views import bp as dashboard_bp
@@ -94,6 +95,7 @@ def _register_blueprints(app: Flask) -> None:
     from campaign.subscribers.views import bp as subscribers_bp
 
     app.register_blueprint(subscribers_bp)
+    app.register_blueprint(newsletter_web_bp)
     app.register_blueprint(subscribers_api_bp)
     app.register_blueprint(subscribers_admin_api_bp)
     app.register_blueprint(subscriber_pages_bp)

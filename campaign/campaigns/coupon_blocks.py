@@ -4,15 +4,19 @@ The part is the paragraph (or heading, code block) that uses ``{{ coupon_code }}
 ``{{ coupon_url }}``; in a list, only the list item; in a table or a quote, the whole
 table or quote, which would be left with a hole. Markers around each part
 (``XQCSTARTQX ... XQCENDQX``) travel through rendering; the message skeleton keeps or
-drops what they hold (``message.coupon_blocks``).
+drops what they hold (``settle_coupon_parts``).
 """
 
 from __future__ import annotations
+
+import re
 
 from markdown_it.token import Token
 
 COUPON_START, COUPON_END = "XQCSTARTQX", "XQCENDQX"
 COUPON_PLACEHOLDERS = ("XQCCODEQX", "XQCURLQX")
+# Parts one or several in a row, with the line breaks before the first and after the last.
+_MARKED_PARTS = re.compile(r"(\n*)(?:XQCSTARTQX.*?XQCENDQX(\n*))+", re.DOTALL)
 
 
 def _uses_coupon(token: Token) -> bool:
@@ -103,3 +107,16 @@ def _marker(content: str) -> Token:
     token.content = content
     token.block = True
     return token
+
+
+def settle_coupon_parts(text: str, has_coupon: bool) -> str:
+    """Laid-out ``text`` for one reader: the coupon parts kept (markers gone) for a
+    coupon holder, cut out for everyone else."""
+    if has_coupon:
+        return text.replace(COUPON_START, "").replace(COUPON_END, "")
+    # Gone, with the line breaks of one side: a paragraph leaves one blank line
+    # between its neighbours, a list item none, and the first part of the text
+    # nothing before what follows.
+    return _MARKED_PARTS.sub(
+        lambda m: "" if m.start() == 0 else max(m.group(1), m.group(2), key=len), text
+    )

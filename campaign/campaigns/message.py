@@ -19,8 +19,15 @@ from html import escape
 
 from flask import current_app
 
-from campaign.campaigns.coupon_blocks import COUPON_END, COUPON_START
-from campaign.campaigns.rendering import Rendered, Template, compile_template, fill
+from campaign.campaigns.coupon_blocks import settle_coupon_parts
+from campaign.campaigns.rendering import (
+    WEB_LINK_END,
+    WEB_LINK_START,
+    Rendered,
+    Template,
+    compile_template,
+    fill,
+)
 from campaign.emails import (
     SMTP_POLICY,
     check_header,
@@ -34,9 +41,6 @@ CRLF = "\r\n"
 QP_LINE = 76  # RFC 2045 6.7: encoded lines of at most 76 characters
 _PLACEHOLDER = re.compile(r"XQ([A-Z0-9]+?)QX")
 SOFT_BREAK = "=" + "\r\n"
-# Parts shown only to coupon holders (``coupon_blocks``), one or several in a row,
-# with the line breaks before the first and after the last.
-_COUPON_PART = re.compile(r"(\n*)(?:XQCSTARTQX.*?XQCENDQX(\n*))+", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -108,21 +112,10 @@ def _header(name: str, value: str) -> str:
     return SMTP_POLICY.header_factory(name, check_header(value)).fold(policy=SMTP_POLICY)
 
 
-def _coupon_blocks(text: str, has_coupon: bool) -> str:
-    if has_coupon:
-        return text.replace(COUPON_START, "").replace(COUPON_END, "")
-    # Gone, with the line breaks of one side: a paragraph leaves one blank line
-    # between its neighbours, a list item none, and the first part of the text
-    # nothing before what follows.
-    return _COUPON_PART.sub(
-        lambda m: "" if m.start() == 0 else max(m.group(1), m.group(2), key=len), text
-    )
-
-
 def _text_part(rendered: Rendered, has_coupon: bool) -> str:
     if not has_coupon and rendered.text_without_coupon is not None:
         return rendered.text_without_coupon  # its numbered lists count what is left
-    return _coupon_blocks(rendered.text, has_coupon)
+    return settle_coupon_parts(rendered.text, has_coupon)
 
 
 def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
@@ -133,6 +126,8 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
     unsubscribe_url = config["BASE_URL"] + "/unsubscribe/XQUNSUBHQX"
     lists = list_headers(unsubscribe_url, "XQUNSUBHQX")
     reply_to = reply_to_header()
+    # The message keeps the link to its web version; only that page drops it.
+    html = rendered.html.replace(WEB_LINK_START, "").replace(WEB_LINK_END, "")
     head = (
         "To: XQTOQX" + CRLF
         + "Date: XQDATEQX" + CRLF
@@ -152,7 +147,7 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
             f"--{boundary}{CRLF}"
             f"{_part('text/plain', _text_part(rendered, has_coupon))}"
             f"--{boundary}{CRLF}"
-            f"{_part('text/html', _coupon_blocks(rendered.html, has_coupon))}"
+            f"{_part('text/html', settle_coupon_parts(html, has_coupon))}"
             f"--{boundary}--{CRLF}"
         )
         return (head + body).encode("ascii")

@@ -47,7 +47,9 @@ def preview_html(subject: str, preheader: str, body: str, reader: str = "ann") -
 def test_copy(campaign: Campaign, address: str, first_name: str | None) -> bytes:
     """A test copy for a staff address: the real message with sample reader values,
     the staff member's own first name among them (None shows the fallback)."""
-    rendered = render_campaign(campaign.subject, campaign.preheader, campaign.body_markdown)
+    rendered = render_campaign(
+        campaign.subject, campaign.preheader, campaign.body_markdown, campaign.id
+    )
     skeleton = build_skeleton("[Test] " + campaign.subject, rendered)
     reader = sample_reader(address, first_name=first_name)
     return personalize(skeleton, reader, secrets.token_hex(12))

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from campaign.campaigns.coupon_blocks import COUPON_END, COUPON_START, with_markers
 from campaign.campaigns.plaintext import markdown_to_text
-from campaign.emails import inline_css, layout_context
+from campaign.emails import inline_css, layout_context, public_url
 from campaign.images.services import ALT_PLACEHOLDER, size_in_name
 
 VARIABLE = re.compile(
@@ -281,8 +281,19 @@ def _refuse_foreign_placeholders(text: str, ours: set[str]) -> None:
             )
 
 
-def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
-    """Lay out a campaign for sending (and for the live preview)."""
+# Around the footer's link to the newsletter's web version: the message keeps what
+# they hold, the web version itself drops it (a page linking to itself).
+WEB_LINK_START, WEB_LINK_END = "XQWSTARTQX", "XQWENDQX"
+
+
+def web_version_path(campaign_id: int, unsubscribe_token: str) -> str:
+    """Where a reader's copy of a sent newsletter opens in the browser (``web_views``)."""
+    return f"/newsletters/{campaign_id}/{unsubscribe_token}"
+
+
+def render_campaign(subject: str, preheader: str, body: str, campaign_id: int = 0) -> Rendered:
+    """Lay out a campaign for sending (and for the live preview); ``campaign_id`` is
+    the one its web version link names (0 for a campaign not saved yet)."""
     check_variables(body)
     defaults: list[str] = []
     fragment = markdown_to_html(_placeholders(body, defaults, "H"))
@@ -300,6 +311,8 @@ def render_campaign(subject: str, preheader: str, body: str) -> Rendered:
         "content": Markup(fragment),  # noqa: S704 - sanitised by nh3 above
         **layout_context(),
         "unsubscribe_url": current_app.config["BASE_URL"] + "/unsubscribe/XQUNSUBQX",
+        "web_url": public_url(web_version_path(campaign_id, "XQUNSUBQX")),
+        "web_link_markers": (WEB_LINK_START, WEB_LINK_END),
     }
     html = inline_css(render_template("email/newsletter.html", **context))
     text = render_template("email/newsletter.txt", **{**context, "content": text_body})

@@ -37,10 +37,9 @@ from campaign.campaigns.message import Reader, Skeleton, build_skeleton, persona
 from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from campaign.campaigns.rendering import Rendered, first_name_defaults
 from campaign.campaigns.services import cancel_unsent
-from campaign.coupons.models import Coupon, CouponStatus
-from campaign.coupons.services import code_of, coupon_page_token
+from campaign.coupons.services import usable_coupons
 from campaign.database import utcnow
-from campaign.emails import is_temporary, public_url
+from campaign.emails import is_temporary
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 from campaign.subscribers.services import unsubscribe_token
@@ -319,27 +318,10 @@ class CampaignSender:
         ).all()
         return {row[0]: tuple(row[1:]) for row in rows}
 
-    def _coupons(self, subscriber_ids: list[int]) -> dict[int, tuple[str, str]]:
-        """(code, coupon page link) of each reader's unredeemed coupon."""
-        coupons = db.session.scalars(
-            select(Coupon).where(
-                Coupon.subscriber_id.in_(subscriber_ids),
-                Coupon.status == CouponStatus.ISSUED,
-                Coupon.expires_at > utcnow(),
-            )
-        ).all()
-        return {
-            coupon.subscriber_id: (
-                code_of(coupon).display,
-                public_url(f"/coupon/{coupon_page_token(coupon)}"),
-            )
-            for coupon in coupons
-        }
-
     def send_claimed(self, batch: list[int], claimed_at: datetime) -> None:
         """Send the deliveries this sender claimed at ``claimed_at``, while it holds them."""
         readers = self._readers(batch)
-        coupons = self._coupons([row[1] for row in readers.values() if row[1] is not None])
+        coupons = usable_coupons([row[1] for row in readers.values() if row[1] is not None])
         db.session.commit()
         try:
             self._send_readers(batch, claimed_at, readers, coupons)

@@ -287,7 +287,9 @@ def start(campaign_id: int, allowed: set[CampaignStatus]) -> bool:
         return False
     campaign = db.session.get(Campaign, campaign_id)
     db.session.refresh(campaign)
-    rendered = render_campaign(campaign.subject, campaign.preheader, campaign.body_markdown)
+    rendered = render_campaign(
+        campaign.subject, campaign.preheader, campaign.body_markdown, campaign_id
+    )
     campaign.html_frozen, campaign.text_frozen = rendered.html, rendered.text
     campaign.text_frozen_without_coupon = rendered.text_without_coupon
     audience = select(

@@ -35,6 +35,7 @@ from campaign.coupons import codes
 from campaign.coupons.codes import CouponCode, InvalidCode
 from campaign.coupons.models import Coupon, CouponStatus, Offer, OwedWelcome, Redemption
 from campaign.database import insert_unless_exists, utcnow
+from campaign.emails import public_url
 from campaign.extensions import db
 from campaign.outbox import wake_after_commit
 from campaign.staff.models import Role, Staff
@@ -111,6 +112,25 @@ def code_of(coupon: Coupon) -> CouponCode:
 
 def coupon_page_token(coupon: Coupon) -> str:
     return make_token(Purpose.COUPON, coupon.id)
+
+
+def usable_coupons(subscriber_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """(code, coupon page link) of each of these people's unredeemed, unexpired
+    coupon: what a newsletter shows them."""
+    coupons = db.session.scalars(
+        select(Coupon).where(
+            Coupon.subscriber_id.in_(subscriber_ids),
+            Coupon.status == CouponStatus.ISSUED,
+            Coupon.expires_at > utcnow(),
+        )
+    ).all()
+    return {
+        coupon.subscriber_id: (
+            code_of(coupon).display,
+            public_url(f"/coupon/{coupon_page_token(coupon)}"),
+        )
+        for coupon in coupons
+    }
 
 
 def expiry_for(issued_at: datetime, validity_days: int) -> datetime:
@@ -210,18 +230,6 @@ def take_owed_welcomes(limit: int) -> list[int]:
 
 def _coupon_for_owner(offer_id: int, key: str) -> Coupon | None:
     return db.session.scalar(select(Coupon).filter_by(offer_id=offer_id, owner_key=key))
-
-
-def unredeemed_welcome_coupon(subscriber: Subscriber) -> Coupon | None:
-    """The reader's welcome coupon if it can still be used (for newsletters)."""
-    coupon = db.session.scalar(
-        select(Coupon).where(
-            Coupon.subscriber_id == subscriber.id,
-            Coupon.status == CouponStatus.ISSUED,
-            Coupon.expires_at > utcnow(),
-        )
-    )
-    return coupon
 
 
 class Outcome(StrEnum):

@@ -105,7 +105,7 @@ def test_addresses_typed_bare_are_links_in_html_and_stay_as_typed_in_text(ctx):
     assert '<a href="https://harbour.com/book"' in html
     assert '<a href="https://www.harbour.com/book"' in html  # https, not linkify's http
     assert '<a href="mailto:desk@harbour.com"' in html
-    assert html.count("<a ") == 4  # and the footer's unsubscribe link
+    assert html.count("<a ") == 5  # and the footer's unsubscribe and web version links
     assert "<code>https://x.com</code>" in html
     assert "harbour-notes.com, Dr.Smith," in html
     # The text part says each once, as typed: no "(https://...)" repeated after it.
