@@ -32,5 +32,6 @@ def welcome_email(subscriber: Subscriber, coupon: Coupon | None) -> Email:
         email.images.append(
             InlineImage(cid=cid, data=qr_png(services.code_of(coupon).value), subtype="png")
         )
-        email.subject = f"Welcome! Your coupon: {coupon.offer_title}"
+        welcome = "Welcome back!" if email.context["returning"] else "Welcome!"
+        email.subject = f"{welcome} Your coupon: {coupon.offer_title}"
     return email

@@ -46,11 +46,12 @@ def confirmation_email(subscriber: Subscriber) -> Email:
 
 def welcome_email(subscriber: Subscriber, extra: dict | None = None) -> Email:
     url, token = unsubscribe_link(subscriber.id)
+    back = services.returning(subscriber.id)
     return Email(
         to=subscriber.email,
-        subject=f"Welcome to the {clinic.details().name} newsletter",
+        subject=f"Welcome {'back ' if back else ''}to the {clinic.details().name} newsletter",
         template="welcome",
-        context={"first_name": subscriber.first_name, **(extra or {})},
+        context={"first_name": subscriber.first_name, "returning": back, **(extra or {})},
         unsubscribe_url=url,
         unsubscribe_token=token,
     )

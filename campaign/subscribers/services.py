@@ -15,7 +15,7 @@ from enum import StrEnum
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import Executable, bindparam, case, insert, select, update
+from sqlalchemy import Executable, bindparam, case, func, insert, select, update
 
 from campaign import audit, database
 from campaign.database import insert_unless_exists, scalar_alone, utcnow
@@ -515,6 +515,18 @@ def confirm(
     if already_confirmed(subscriber_id, optin_round):
         return ConfirmOutcome.ALREADY_CONFIRMED
     return ConfirmOutcome.STALE
+
+
+def returning(subscriber_id: int) -> bool:
+    """Confirmed in an earlier round too: back after an unsubscribe or a bounce."""
+    confirmed_rounds = (
+        select(func.count())
+        .select_from(ConsentRecord)
+        .where(
+            ConsentRecord.subscriber_id == subscriber_id, ConsentRecord.confirmed_at.is_not(None)
+        )
+    )
+    return db.session.scalar(confirmed_rounds) > 1
 
 
 def _round_consent(subscriber_id: int, optin_round: int) -> ConsentRecord | None:

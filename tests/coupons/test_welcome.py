@@ -30,6 +30,8 @@ def test_welcome_mail_carries_code_qr_expiry_terms_and_a_coupon_page(
     )
     assert codes.parse(app.config["SECRET_KEY"], code).display == code
     assert code in welcome.html
+    assert welcome.subject == "Welcome! Your coupon: Free massage oil"
+    assert "Welcome to the Harbour Massage Clinic newsletter!" in " ".join(welcome.text.split())
     assert "Free massage oil" in welcome.text
     assert "Valid until" in welcome.text
     assert "Not exchangeable for cash" in welcome.text
@@ -81,7 +83,13 @@ def test_no_second_coupon_for_a_second_confirmation_a_resubscription_or_an_addre
     welcome_back = smtp.wait_for(variant, count=2)[-1]
 
     assert db.session.scalar(select(func.count()).select_from(Coupon)) == 1
-    # The returning subscriber is shown the coupon they already hold, not a new one.
+    # The returning subscriber is greeted as one, and shown the coupon they already
+    # hold, not a new one.
+    assert welcome_back.subject == "Welcome back! Your coupon: Free massage oil"
+    assert "Welcome back to the Harbour Massage Clinic newsletter!" in " ".join(
+        welcome_back.text.split()
+    )
+    assert "Welcome back to" in welcome_back.html
     assert code in welcome_back.text
     assert len(smtp.to(address)) == 2
 
