@@ -97,9 +97,11 @@ def detail(subscriber_id: int):
 @page_role_required(Role.MARKETING)
 def unsubscribe(subscriber_id: int):
     """A person who asks at the desk to stop: the same unsubscribe as their own link."""
-    database.get_or_404(Subscriber, subscriber_id)
+    subscriber = database.get_or_404(Subscriber, subscriber_id)
     if services.unsubscribe(subscriber_id, staff_id=current_staff().id):
         flash("Unsubscribed: no more newsletters go to this person.", "ok")
+    elif subscriber.status == SubscriberStatus.BOUNCED:  # a page from before the bounce
+        flash("This address bounces, so no mail goes to it already.", "ok")
     else:  # a second click, or their own link first
         flash("This person is already unsubscribed.", "ok")
     db.session.commit()

@@ -65,6 +65,23 @@ def test_a_pending_person_can_be_unsubscribed_at_the_desk_too(app, ctx, make_sta
     assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
 
 
+def test_a_page_from_before_a_bounce_says_the_address_bounces(app, ctx, make_staff):
+    client, _ = staff_client(app, make_staff, "marketing")
+    subscriber = confirmed_subscriber("bounces@example.com")
+    page = client.get(f"/staff/subscribers/{subscriber.id}").get_data(as_text=True)
+    subscriber.status, subscriber.optin_round = SubscriberStatus.BOUNCED, None
+    db.session.commit()
+    answer = client.post(
+        f"/staff/subscribers/{subscriber.id}/unsubscribe",
+        data={"csrf_token": csrf_from(page)},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "This address bounces, so no mail goes to it already." in answer
+    assert "already unsubscribed" not in answer
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.BOUNCED
+
+
 def test_the_desk_cannot_unsubscribe_anyone(app, ctx, make_staff):
     # One logged-in client per test: the pushed app context keeps the login in ``g``.
     desk, _ = staff_client(app, make_staff, "receptionist")
