@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import IO
+from typing import IO, AnyStr
 
 from flask import current_app
 from sqlalchemy import JSON, ForeignKey, LargeBinary, String, delete, insert, select, update
@@ -162,37 +162,36 @@ class _Lines:
         )
 
 
-def _raw_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
-    """Lines of bytes: CR and LF are the same byte in UTF-8 and Windows-1252."""
-    pending = b""
-    for block in blocks:
-        pending += block
+def _lines(chunks: Iterator[AnyStr], line_end: re.Pattern[AnyStr]) -> Iterator[AnyStr]:
+    """The lines of a text cut into chunks anywhere, each with its own line end."""
+    pending = None  # of the chunks' own type (bytes or str) once one has come
+    for chunk in chunks:
+        pending = chunk if pending is None else pending + chunk
         start = 0
-        for end in _RAW_LINE_END.finditer(pending):
-            if end.group() == b"\r" and end.end() == len(pending):
-                break  # its LF may open the next block
+        for end in line_end.finditer(pending):
+            if end.end() == len(pending) and end.group() in ("\r", b"\r"):
+                break  # its LF may open the next chunk
             yield pending[start : end.end()]
             start = end.end()
         pending = pending[start:]
     if pending:
         yield pending
+
+
+def _raw_lines(blocks: Iterator[bytes]) -> Iterator[bytes]:
+    """Lines of bytes: CR and LF are the same byte in UTF-8 and Windows-1252."""
+    return _lines(blocks, _RAW_LINE_END)
 
 
 def _decoded_lines(blocks: Iterator[bytes], encoding: str) -> Iterator[str]:
+    return _lines(_decoded(blocks, encoding), _LINE_END)
+
+
+def _decoded(blocks: Iterator[bytes], encoding: str) -> Iterator[str]:
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
-    pending = ""
     for block in blocks:
-        pending += decoder.decode(block)
-        start = 0
-        for end in _LINE_END.finditer(pending):
-            if end.group() == "\r" and end.end() == len(pending):
-                break  # its LF may open the next block
-            yield pending[start : end.end()]
-            start = end.end()
-        pending = pending[start:]
-    pending += decoder.decode(b"", final=True)
-    if pending:
-        yield pending
+        yield decoder.decode(block)
+    yield decoder.decode(b"", final=True)
 
 
 @dataclass
