@@ -19,4 +19,9 @@ def beat_schedule(config) -> dict:
             "task": "campaign.coupons.tasks.send_owed_welcomes",
             "schedule": 60.0,
         },
+        # Each coupon's reminder once, as it comes due (in the clinic's daytime).
+        "send-coupon-reminders": {
+            "task": "campaign.coupons.tasks.send_coupon_reminders",
+            "schedule": 3600.0,
+        },
     }

@@ -1,4 +1,4 @@
-"""The welcome email, carrying the welcome coupon when there is one."""
+"""The coupon emails: the welcome (with the coupon when there is one), the reminder."""
 
 from __future__ import annotations
 
@@ -22,16 +22,35 @@ def coupon_context(coupon: Coupon) -> dict:
     }
 
 
+def _with_coupon(email: Email, coupon: Coupon) -> Email:
+    """The coupon's code, QR (an inline image), expiry and page, in ``email``."""
+    # A Content-ID is an address-like id (RFC 2392): a name at our mail domain.
+    cid = f"coupon-qr@{mail_domain()}"
+    email.context.update(coupon_context(coupon), qr_cid=cid)
+    email.images.append(
+        InlineImage(cid=cid, data=qr_png(services.code_of(coupon).value), subtype="png")
+    )
+    return email
+
+
 def welcome_email(subscriber: Subscriber, coupon: Coupon | None) -> Email:
     email = subscriber_mail.welcome_email(subscriber)
     if coupon is not None:
-        context = coupon_context(coupon)
-        # A Content-ID is an address-like id (RFC 2392): a name at our mail domain.
-        cid = f"coupon-qr@{mail_domain()}"
-        email.context.update(context, qr_cid=cid)
-        email.images.append(
-            InlineImage(cid=cid, data=qr_png(services.code_of(coupon).value), subtype="png")
-        )
+        _with_coupon(email, coupon)
         welcome = "Welcome back!" if email.context["returning"] else "Welcome!"
         email.subject = f"{welcome} Your coupon: {coupon.offer_title}"
     return email
+
+
+def reminder_email(subscriber: Subscriber, coupon: Coupon) -> Email:
+    url, token = subscriber_mail.unsubscribe_link(subscriber.id)
+    expires = clinic.local_time(coupon.expires_at).strftime("%-d %B")
+    email = Email(
+        to=subscriber.email,
+        subject=f"{coupon.offer_title}: your coupon is good until {expires}",
+        template="coupon_reminder",
+        context={"first_name": subscriber.first_name},
+        unsubscribe_url=url,
+        unsubscribe_token=token,
+    )
+    return _with_coupon(email, coupon)

@@ -23,6 +23,8 @@ class Offer(db.Model):
     title: Mapped[str] = mapped_column(String(100))
     terms: Mapped[str] = mapped_column(Text, default="")
     validity_days: Mapped[int] = mapped_column(default=90)
+    # Days before a coupon's expiry that its holder is reminded of it (0: never).
+    reminder_days: Mapped[int] = mapped_column(default=7, server_default="7")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -59,6 +61,7 @@ class Coupon(db.Model):
     # good while ``expires_at > now``, the one comparison every check makes.
     expires_at: Mapped[datetime]
     emailed_at: Mapped[datetime | None]
+    reminded_at: Mapped[datetime | None]  # its reminder taken for sending (reminders.py)
     redeemed_at: Mapped[datetime | None]
     redeemed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     voided_at: Mapped[datetime | None]

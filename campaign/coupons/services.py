@@ -97,10 +97,15 @@ def welcome_promise(subscriber: Subscriber | None = None) -> str | None:
     return offer.title.rstrip(".")
 
 
-def update_welcome_offer(staff: Staff, *, title: str, terms: str, validity_days: int) -> Offer:
-    """Admins edit the one welcome offer in place, so its one-per-person rule holds."""
+def update_welcome_offer(
+    staff: Staff, *, title: str, terms: str, validity_days: int, reminder_days: int | None = None
+) -> Offer:
+    """Admins edit the one welcome offer in place, so its one-per-person rule holds.
+    The reminder (``reminders``) applies to every coupon not reminded of yet."""
     offer = welcome_offer()
     offer.title, offer.terms, offer.validity_days = title, terms, validity_days
+    if reminder_days is not None:
+        offer.reminder_days = reminder_days
     audit.record("offer.updated", staff_id=staff.id, target=f"offer:{offer.id}", title=title)
     db.session.flush()
     return offer

@@ -1,4 +1,5 @@
-"""Welcome coupon: issued and mailed by the worker when a subscriber confirms."""
+"""Coupon mail: the welcome coupon, issued and mailed by the worker when a subscriber
+confirms, and the reminder of a coupon about to expire."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import logging
 
 from celery import shared_task
 
-from campaign.coupons import mail, services
-from campaign.coupons.models import CouponStatus
+from campaign.coupons import mail, reminders, services
+from campaign.coupons.models import Coupon, CouponStatus
 from campaign.database import utcnow
 from campaign.emails import MAX_RETRIES, send_or_retry
 from campaign.extensions import db
@@ -51,3 +52,24 @@ def send_owed_welcomes() -> None:
         db.session.commit()
         if not hand_over(taken, welcome_subscriber, services.owe_welcomes):
             return
+
+
+@shared_task
+def send_coupon_reminders() -> None:
+    """Give each due reminder its own task, in the clinic's daytime (beat, hourly)."""
+    if not reminders.sending_hours():
+        return
+    while taken := reminders.take_due(limit=500):
+        db.session.commit()
+        if not hand_over(taken, remind_of_coupon, reminders.not_taken):
+            return
+
+
+@shared_task(bind=True, max_retries=MAX_RETRIES)
+def remind_of_coupon(self, coupon_id: int) -> None:
+    coupon = db.session.get(Coupon, coupon_id)
+    if not reminders.still_worth_sending(coupon):
+        # Redeemed, voided or unsubscribed since it was taken: nothing to remind of.
+        logger.info("reminder of coupon %s skipped", coupon_id)
+        return
+    send_or_retry(self, mail.reminder_email(coupon.subscriber, coupon))

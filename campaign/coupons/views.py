@@ -80,6 +80,7 @@ def offer():
             title=form.title.data.strip(),
             terms=(form.terms.data or "").strip(),
             validity_days=form.validity_days.data,
+            reminder_days=form.reminder_days.data,
         )
         db.session.commit()
         flash("The welcome offer is saved.", "ok")

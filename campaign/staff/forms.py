@@ -66,6 +66,11 @@ class OfferForm(FlaskForm):
     validity_days = IntegerField(
         "Valid for (days)", validators=[DataRequired(), NumberRange(min=1, max=3650)]
     )
+    # Left out (a script posting the old form): the reminder stays as it was.
+    reminder_days = IntegerField(
+        "Remind the holder (days before it expires)",
+        validators=[Optional(), NumberRange(min=0, max=365)],
+    )
 
 
 class ForgotPasswordForm(FlaskForm):

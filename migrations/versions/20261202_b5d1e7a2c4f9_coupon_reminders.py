@@ -1,0 +1,34 @@
+"""coupon reminders
+
+Revision ID: b5d1e7a2c4f9
+Revises: a7c3e9f15b48
+Create Date: 2026-12-02 12:00:00.000000
+
+A coupon's holder is reminded of it once, ``offer.reminder_days`` before it expires.
+Coupons issued before this have had no reminder, and get theirs when they come due.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'b5d1e7a2c4f9'
+down_revision = 'a7c3e9f15b48'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    with op.batch_alter_table('offer', schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column('reminder_days', sa.Integer(), server_default='7', nullable=False)
+        )
+    with op.batch_alter_table('coupon', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('reminded_at', sa.DateTime(), nullable=True))
+
+
+def downgrade():
+    with op.batch_alter_table('coupon', schema=None) as batch_op:
+        batch_op.drop_column('reminded_at')
+    with op.batch_alter_table('offer', schema=None) as batch_op:
+        batch_op.drop_column('reminder_days')
