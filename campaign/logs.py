@@ -17,13 +17,15 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 # Paths whose next segment is a bearer token (whoever holds the link can confirm,
-# unsubscribe, see the coupon or set the password): a log line keeps its first
-# characters, enough to tell two requests apart, not to replay one.
-_TOKEN_PATH = re.compile(r"^(/(?:confirm|unsubscribe|resubscribe|coupon|staff/password)/)([^/]+)")
+# unsubscribe, see the coupon or a reader's newsletter, or set the password): a log
+# line keeps its first characters, enough to tell two requests apart, not to replay one.
+_TOKEN_PATH = re.compile(
+    r"^(/(?:confirm|unsubscribe|resubscribe|coupon|staff/password|newsletters/[^/]*)/)([^/]+)"
+)
 
 
 def masked(path: str) -> str:
-    """``path`` with the token of a confirm/unsubscribe/coupon/password link cut short."""
+    """``path`` with the token of a link from an email cut short."""
     return _TOKEN_PATH.sub(lambda m: f"{m.group(1)}{m.group(2)[:6]}\u2026", path, count=1)
 
 

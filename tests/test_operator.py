@@ -87,6 +87,7 @@ def test_doctor_accepts_a_postal_address_set_in_the_environment(app, make_app, m
         "/resubscribe/{t}",
         "/coupon/{t}",
         "/staff/password/{t}",
+        "/newsletters/12/{t}",
     ],
 )
 def test_request_log_lines_keep_no_link_token(client, caplog, path):

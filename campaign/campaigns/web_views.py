@@ -22,9 +22,10 @@ def web_version(campaign_id: int, token: str):
     except TokenError:
         return render_template("subscribers/invalid_link.html", kind="newsletter"), 400
     except NotSentToThem:
-        return render_template("subscribers/invalid_link.html", kind="newsletter"), 404
+        return render_template("campaigns/web_version_unavailable.html"), 404
     response = make_response(html)
-    # One reader's copy, with their coupon: for their browser only, and for no index.
-    response.headers["Cache-Control"] = "private, no-cache"
+    # One reader's copy, with their coupon code: kept by no cache (a shared computer at
+    # home or at the clinic), and in no index.
+    response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
     return response
