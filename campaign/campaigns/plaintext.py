@@ -7,7 +7,9 @@ paragraphs wrapped for reading. Placeholders (``XQ...QX``) pass through as words
 
 from __future__ import annotations
 
+import re
 import textwrap
+from collections.abc import Sequence
 from functools import cache
 
 from markdown_it import MarkdownIt
@@ -61,10 +63,26 @@ def _wrap(text: str, first: str = "", rest: str = "") -> list[str]:
     return lines
 
 
-def markdown_to_text(body: str, coupon_parts_kept: bool = True) -> str:
+# What a placeholder of the text part stands for, as wide as it will read: a code is
+# 4-4-4-4, a link far longer than any rule.
+_SHOWN_AS = {"XQCCODEQX": "0000-0000-0000-0000", "XQCURLQX": "x" * WIDTH}
+_FIRST_NAME = re.compile(r"XQFNAMET(\d+)QX")
+
+
+def _shown_width(text: str, first_name_defaults: Sequence[str]) -> int:
+    """How wide ``text`` reads once filled: a first name counted as its fallback (a
+    heading's rule then fits "Hello Ann!", not the placeholder's 11 letters)."""
+    for placeholder, shown in _SHOWN_AS.items():
+        text = text.replace(placeholder, shown)
+    return len(_FIRST_NAME.sub(lambda m: first_name_defaults[int(m.group(1))], text))
+
+
+def markdown_to_text(
+    body: str, coupon_parts_kept: bool = True, first_name_defaults: Sequence[str] = ()
+) -> str:
     """The text part of ``body``: with its coupon parts between markers, or without
     them at all (numbered lists then count only the items that are left, as the HTML
-    part's do)."""
+    part's do). ``first_name_defaults`` are the fallbacks its placeholders name."""
     blocks: list[list[str]] = []
     depths: list[int] = []  # how deep in quotes each block starts
     lists: list[list] = []  # [marker kind, next number, items so far] per open list
@@ -104,7 +122,8 @@ def markdown_to_text(body: str, coupon_parts_kept: bool = True) -> str:
             text = _inline(token).strip()
             level = tokens[index - 1].tag
             rule = {"h1": "=", "h2": "-"}.get(level)
-            add([text] + ([rule * min(len(text), WIDTH)] if rule else []))
+            width = _shown_width(text, first_name_defaults)
+            add([text] + ([rule * min(width, WIDTH)] if rule else []))
         elif kind == "inline" and tokens[index - 1].type == "paragraph_open":
             text = _inline(token)
             if pending_marker:

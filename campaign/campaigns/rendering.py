@@ -298,8 +298,10 @@ def render_campaign(subject: str, preheader: str, body: str, campaign_id: int = 
     defaults: list[str] = []
     fragment = markdown_to_html(_placeholders(body, defaults, "H"))
     text_source = _placeholders(body, defaults, "T")
-    text_body = markdown_to_text(text_source)
-    text_body_without = markdown_to_text(text_source, coupon_parts_kept=False)
+    text_body = markdown_to_text(text_source, first_name_defaults=defaults)
+    text_body_without = markdown_to_text(
+        text_source, coupon_parts_kept=False, first_name_defaults=defaults
+    )
     ours = {COUPON_START, COUPON_END, "XQCCODEQX", "XQCURLQX"} | {
         f"XQFNAME{part}{index}QX" for part in "HT" for index in range(len(defaults))
     }

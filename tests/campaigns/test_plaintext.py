@@ -111,3 +111,25 @@ def test_a_typed_line_break_is_a_line_break_in_both_parts(ctx):
     rendered = render_campaign("Subject", "", "See you soon!\n\nWarm wishes,\nThe Harbour team")
     assert "Warm wishes,\nThe Harbour team" in rendered.text
     assert "Warm wishes,<br>" in rendered.html.replace("<br />", "<br>").replace("<br/>", "<br>")
+
+
+def test_a_headings_rule_fits_it_as_a_reader_reads_it(ctx):
+    import email
+    import email.policy
+
+    from campaign.campaigns.message import Reader, build_skeleton, personalize
+
+    body = '# Hello {{ first_name }}!\n\n## {{ first_name | default("friend") }}, 20% off'
+    skeleton = build_skeleton("Subject", render_campaign("Subject", "", body))
+
+    def text_for(first_name):
+        raw = personalize(skeleton, Reader("r@example.com", first_name, "tok"), "c1.d1")
+        message = email.message_from_bytes(raw, policy=email.policy.default)
+        return message.get_body(("plain",)).get_content().splitlines()
+
+    lines = text_for(None)
+    assert lines[:2] == ["Hello there!", "=" * len("Hello there!")]
+    assert lines[3:5] == ["friend, 20% off", "-" * len("friend, 20% off")]
+    # A name of the fallback's length fits exactly; others are near, never 11 letters
+    # of placeholder off.
+    assert text_for("Alice")[:2] == ["Hello Alice!", "=" * 12]
