@@ -5,21 +5,37 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.database import utcnow
 from campaign.extensions import db
+
+WELCOME = "welcome"
+# Welcome offers made beside the first one by a race of the first confirmations
+# (before uq_offer_one_welcome), still holding coupons their holders may bring.
+WELCOME_DUPLICATE = "welcome_duplicate"
+_ONE_WELCOME = text(f"kind = '{WELCOME}'")
 
 
 class Offer(db.Model):
     """What a coupon gives. One offer is the welcome offer, edited by admins."""
 
     __tablename__ = "offer"
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = (
+        # One welcome offer, even when the first confirmations race to create it.
+        Index(
+            "uq_offer_one_welcome",
+            "kind",
+            unique=True,
+            sqlite_where=_ONE_WELCOME,
+            postgresql_where=_ONE_WELCOME,
+        ),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), default="welcome", index=True)
+    kind: Mapped[str] = mapped_column(String(16), default=WELCOME, index=True)
     title: Mapped[str] = mapped_column(String(100))
     terms: Mapped[str] = mapped_column(Text, default="")
     validity_days: Mapped[int] = mapped_column(default=90)

@@ -33,7 +33,14 @@ from sqlalchemy.exc import IntegrityError
 from campaign import audit, clinic
 from campaign.coupons import codes
 from campaign.coupons.codes import CouponCode, InvalidCode
-from campaign.coupons.models import Coupon, CouponStatus, Offer, OwedWelcome, Redemption
+from campaign.coupons.models import (
+    WELCOME,
+    Coupon,
+    CouponStatus,
+    Offer,
+    OwedWelcome,
+    Redemption,
+)
 from campaign.database import insert_unless_exists, utcnow
 from campaign.emails import public_url
 from campaign.extensions import db
@@ -64,18 +71,25 @@ def owner_key(canonical_email: str) -> str:
 
 def current_welcome_offer() -> Offer | None:
     """The welcome offer as stored, or None before its first use (reads only)."""
-    return db.session.scalar(
-        select(Offer).filter_by(kind="welcome").order_by(Offer.id.desc()).limit(1)
-    )
+    return db.session.scalar(select(Offer).filter_by(kind=WELCOME))
 
 
 def welcome_offer() -> Offer:
-    """The active welcome offer, created with sensible defaults on first use."""
+    """The welcome offer, created with sensible defaults on first use.
+
+    The first confirmations of a new install come together (a launch), each worker
+    finding no offer: the insert skips a row another made meanwhile (the unique
+    index), so all of them use one offer, and a person's one coupon stays one.
+    """
     offer = current_welcome_offer()
     if offer is None:
-        offer = Offer(kind="welcome", **DEFAULT_OFFER)
-        db.session.add(offer)
-        db.session.flush()
+        now = utcnow()
+        db.session.execute(
+            insert_unless_exists(Offer.__table__).values(
+                kind=WELCOME, created_at=now, updated_at=now, **DEFAULT_OFFER
+            )
+        )
+        offer = current_welcome_offer()
     return offer
 
 
