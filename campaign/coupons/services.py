@@ -135,13 +135,16 @@ def coupon_page_token(coupon: Coupon) -> str:
 
 def usable_coupons(subscriber_ids: list[int]) -> dict[int, tuple[str, str]]:
     """(code, coupon page link) of each of these people's unredeemed, unexpired
-    coupon: what a newsletter shows them."""
+    coupon: what a newsletter shows them. Of two (an install's early race gave a few
+    people a second), the one that ends first: read last, it is the one kept."""
     coupons = db.session.scalars(
-        select(Coupon).where(
+        select(Coupon)
+        .where(
             Coupon.subscriber_id.in_(subscriber_ids),
             Coupon.status == CouponStatus.ISSUED,
             Coupon.expires_at > utcnow(),
         )
+        .order_by(Coupon.expires_at.desc())
     ).all()
     return {
         coupon.subscriber_id: (
