@@ -284,7 +284,7 @@ EXPORT = answer(
                     "status": enum(CouponStatus),
                     "issued_at": TIME,
                     "expires_at": TIME,
-                    "reminded_at": MAYBE_TIME,
+                    "reminder_sent_at": MAYBE_TIME,
                     "redeemed_at": MAYBE_TIME,
                     "redemptions": {
                         "type": "array",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+import unicodedata
 from collections.abc import Sequence
 from functools import cache
 
@@ -70,11 +71,21 @@ _FIRST_NAME = re.compile(r"XQFNAMET(\d+)QX")
 
 
 def _shown_width(text: str, first_name_defaults: Sequence[str]) -> int:
-    """How wide ``text`` reads once filled: a first name counted as its fallback (a
-    heading's rule then fits "Hello Ann!", not the placeholder's 11 letters)."""
+    """How wide the widest line of ``text`` reads once filled, in a monospaced font:
+    a first name counted as its fallback (a heading's rule then fits "Hello Ann!",
+    not the placeholder's 11 letters), a wide character (CJK, most emoji) as two
+    columns, a combining accent as none."""
     for placeholder, shown in _SHOWN_AS.items():
         text = text.replace(placeholder, shown)
-    return len(_FIRST_NAME.sub(lambda m: first_name_defaults[int(m.group(1))], text))
+    text = _FIRST_NAME.sub(lambda m: first_name_defaults[int(m.group(1))], text)
+    return max(map(_columns, text.split("\n")))
+
+
+def _columns(line: str) -> int:
+    return sum(
+        0 if unicodedata.combining(char) else 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        for char in line
+    )
 
 
 def markdown_to_text(

@@ -44,7 +44,7 @@ def welcome_email(subscriber: Subscriber, coupon: Coupon | None) -> Email:
 
 def reminder_email(subscriber: Subscriber, coupon: Coupon) -> Email:
     url, token = subscriber_mail.unsubscribe_link(subscriber.id)
-    expires = clinic.local_time(coupon.expires_at).strftime("%-d %B")
+    expires = clinic.local_time(coupon.expires_at).strftime("%-d %B %Y")
     email = Email(
         to=subscriber.email,
         subject=f"{coupon.offer_title}: your coupon is good until {expires}",

@@ -14,7 +14,7 @@ from campaign.extensions import db
 WELCOME = "welcome"
 # Welcome offers made beside the first one by a race of the first confirmations
 # (before uq_offer_one_welcome), still holding coupons their holders may bring.
-WELCOME_DUPLICATE = "welcome_duplicate"
+WELCOME_DUPLICATE = "welcome_extra"  # offer.kind holds 16 characters
 _ONE_WELCOME = text(f"kind = '{WELCOME}'")
 
 
@@ -77,7 +77,9 @@ class Coupon(db.Model):
     # good while ``expires_at > now``, the one comparison every check makes.
     expires_at: Mapped[datetime]
     emailed_at: Mapped[datetime | None]
-    reminded_at: Mapped[datetime | None]  # its reminder taken for sending (reminders.py)
+    # Its reminder (reminders.py): taken for sending (once), then accepted by the server.
+    reminder_taken_at: Mapped[datetime | None]
+    reminder_sent_at: Mapped[datetime | None]
     redeemed_at: Mapped[datetime | None]
     redeemed_by_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
     voided_at: Mapped[datetime | None]

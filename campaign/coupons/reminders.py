@@ -31,7 +31,7 @@ def sending_hours(now: datetime | None = None) -> bool:
 def take_due(limit: int, now: datetime | None = None) -> list[int]:
     """Take up to ``limit`` due reminders (their coupons' ids), soonest expiry first.
 
-    Taking stamps ``reminded_at`` in one conditional UPDATE, so two sweeps at the
+    Taking stamps ``reminder_taken_at`` in one conditional UPDATE, so two sweeps at the
     same moment never both take a coupon: each holder is reminded at most once.
     """
     now = now or utcnow()
@@ -45,7 +45,7 @@ def take_due(limit: int, now: datetime | None = None) -> list[int]:
             .where(
                 Coupon.offer_id == offer_id,
                 Coupon.status == CouponStatus.ISSUED,
-                Coupon.reminded_at.is_(None),
+                Coupon.reminder_taken_at.is_(None),
                 Coupon.emailed_at.is_not(None),
                 Coupon.expires_at > now,
                 Coupon.expires_at <= now + window,
@@ -57,8 +57,8 @@ def take_due(limit: int, now: datetime | None = None) -> list[int]:
         )
         taken += db.session.scalars(
             update(Coupon)
-            .where(Coupon.id.in_(due.scalar_subquery()), Coupon.reminded_at.is_(None))
-            .values(reminded_at=now)
+            .where(Coupon.id.in_(due.scalar_subquery()), Coupon.reminder_taken_at.is_(None))
+            .values(reminder_taken_at=now)
             .returning(Coupon.id)
             .execution_options(synchronize_session=False)
         ).all()
@@ -68,11 +68,12 @@ def take_due(limit: int, now: datetime | None = None) -> list[int]:
 
 
 def not_taken(coupon_ids: list[int]) -> None:
-    """Give reminders back (the broker went away before it took them)."""
+    """Give reminders back: the broker went away before it took them, or the coupon
+    was not good at send time (redeemed, say: if that is undone, it is due again)."""
     db.session.execute(
         update(Coupon)
         .where(Coupon.id.in_(coupon_ids))
-        .values(reminded_at=None)
+        .values(reminder_taken_at=None)
         .execution_options(synchronize_session=False)
     )
 

@@ -67,9 +67,17 @@ def send_coupon_reminders() -> None:
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def remind_of_coupon(self, coupon_id: int) -> None:
+    """Send one taken reminder, if the coupon is still good and its holder subscribed.
+
+    Skipped, it is given back (a redemption undone makes it due again); a send given
+    up on stays taken, so an address that never takes mail is not retried each hour.
+    """
     coupon = db.session.get(Coupon, coupon_id)
     if not reminders.still_worth_sending(coupon):
-        # Redeemed, voided or unsubscribed since it was taken: nothing to remind of.
         logger.info("reminder of coupon %s skipped", coupon_id)
+        reminders.not_taken([coupon_id])
+        db.session.commit()
         return
-    send_or_retry(self, mail.reminder_email(coupon.subscriber, coupon))
+    if send_or_retry(self, mail.reminder_email(coupon.subscriber, coupon)):
+        coupon.reminder_sent_at = utcnow()
+        db.session.commit()

@@ -11,6 +11,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import (
     DataRequired,
     EqualTo,
+    InputRequired,
     Length,
     NumberRange,
     Optional,
@@ -66,11 +67,23 @@ class OfferForm(FlaskForm):
     validity_days = IntegerField(
         "Valid for (days)", validators=[DataRequired(), NumberRange(min=1, max=3650)]
     )
-    # Left out (a script posting the old form): the reminder stays as it was.
     reminder_days = IntegerField(
         "Remind the holder (days before it expires)",
-        validators=[Optional(), NumberRange(min=0, max=365)],
+        validators=[
+            InputRequired("Enter a number of days (0: no reminder)."),
+            NumberRange(min=0, max=365),
+        ],
     )
+
+    def validate_reminder_days(self, field) -> None:
+        # The reminder never comes in a coupon's first ``reminder_days`` (reminders.py):
+        # past half its life, it would come later than asked, or never.
+        days = self.validity_days.data
+        if field.data and days and field.data > days // 2:
+            raise ValidationError(
+                f"A coupon valid for {days} days can be reminded of at most {days // 2} "
+                "days before it ends (half its life), or 0 for no reminder."
+            )
 
 
 class ForgotPasswordForm(FlaskForm):

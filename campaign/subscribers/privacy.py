@@ -94,7 +94,7 @@ def export(subscriber: Subscriber) -> dict:
                 "status": c.effective_status().value,
                 "issued_at": _iso(c.issued_at),
                 "expires_at": _iso(c.expires_at),
-                "reminded_at": _iso(c.reminded_at),
+                "reminder_sent_at": _iso(c.reminder_sent_at),
                 "redeemed_at": _iso(c.redeemed_at),
                 # Every use at the desk, an undone one too (when, and why).
                 "redemptions": [

@@ -24,11 +24,15 @@ def upgrade():
             sa.Column('reminder_days', sa.Integer(), server_default='7', nullable=False)
         )
     with op.batch_alter_table('coupon', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('reminded_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('reminder_taken_at', sa.DateTime(), nullable=True))
+        batch_op.add_column(sa.Column('reminder_sent_at', sa.DateTime(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table('coupon', schema=None) as batch_op:
-        batch_op.drop_column('reminded_at')
-    with op.batch_alter_table('offer', schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN, never a copy of the table: SQLite would refuse to
+    # drop an offer or coupon table that other rows' foreign keys point at.
+    with op.batch_alter_table('coupon', schema=None, recreate='never') as batch_op:
+        batch_op.drop_column('reminder_sent_at')
+        batch_op.drop_column('reminder_taken_at')
+    with op.batch_alter_table('offer', schema=None, recreate='never') as batch_op:
         batch_op.drop_column('reminder_days')

@@ -10,7 +10,9 @@ coupon went to the newest, so a person whose coupon sat under another was issued
 second. A unique index now keeps one. Where an install has several, the newest (the
 one the offer page edits) stays the welcome offer and takes over the others' coupons,
 except a second coupon of someone it already holds one of: both were sent and stay
-good, on the older offer, renamed ``welcome_duplicate``. Offers left empty go.
+good, on the older offer, renamed ``welcome_extra`` and reminded of no more (its
+holders are reminded of the one they hold under the welcome offer). Offers left
+empty go.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -22,7 +24,12 @@ down_revision = 'b5d1e7a2c4f9'
 branch_labels = None
 depends_on = None
 
-offer = sa.table('offer', sa.column('id', sa.Integer), sa.column('kind', sa.String))
+offer = sa.table(
+    'offer',
+    sa.column('id', sa.Integer),
+    sa.column('kind', sa.String),
+    sa.column('reminder_days', sa.Integer),
+)
 coupon = sa.table(
     'coupon',
     sa.column('id', sa.Integer),
@@ -50,7 +57,9 @@ def upgrade():
         in_use = sa.select(coupon.c.offer_id).where(coupon.c.offer_id.in_(others))
         bind.execute(offer.delete().where(offer.c.id.in_(others), offer.c.id.not_in(in_use)))
         bind.execute(
-            offer.update().where(offer.c.id.in_(others)).values(kind='welcome_duplicate')
+            offer.update()
+            .where(offer.c.id.in_(others))
+            .values(kind='welcome_extra', reminder_days=0)
         )
     with op.batch_alter_table('offer', schema=None) as batch_op:
         batch_op.create_index(

@@ -133,3 +133,16 @@ def test_a_headings_rule_fits_it_as_a_reader_reads_it(ctx):
     # A name of the fallback's length fits exactly; others are near, never 11 letters
     # of placeholder off.
     assert text_for("Alice")[:2] == ["Hello Alice!", "=" * 12]
+
+
+def test_a_headings_rule_fits_its_widest_line_in_columns():
+    # Two lines of a setext heading; wide characters fill two columns; a combining
+    # accent none.
+    assert markdown_to_text("Line one\nLine two longer\n===").splitlines()[:3] == [
+        "Line one",
+        "Line two longer",
+        "=" * 15,
+    ]
+    assert markdown_to_text("# 新年のご挨拶").splitlines()[1] == "=" * 12
+    assert markdown_to_text("# 🎉 Party 🎉").splitlines()[1] == "=" * 11
+    assert markdown_to_text("# Cafe\u0301 au lait").splitlines()[1] == "=" * 12

@@ -54,7 +54,7 @@ def test_first_uses_side_by_side_make_one_welcome_offer(app, monkeypatch):
 
 
 def test_the_migration_merges_the_welcome_offers_of_an_install_that_had_several(make_app, tmp_path):
-    from flask_migrate import upgrade
+    from flask_migrate import downgrade, upgrade
 
     fresh = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/m.db")
     with fresh.app_context():
@@ -88,7 +88,9 @@ def test_the_migration_merges_the_welcome_offers_of_an_install_that_had_several(
         upgrade()
         with db.engine.connect() as connection:
             kinds = connection.execute(
-                select(Offer.__table__.c.id, Offer.__table__.c.kind).order_by(Offer.id)
+                select(
+                    Offer.__table__.c.id, Offer.__table__.c.kind, Offer.__table__.c.reminder_days
+                ).order_by(Offer.id)
             ).all()
             owners = connection.execute(
                 select(Coupon.__table__.c.offer_id, Coupon.__table__.c.owner_key).order_by(
@@ -96,8 +98,13 @@ def test_the_migration_merges_the_welcome_offers_of_an_install_that_had_several(
                 )
             ).all()
         # The newest stays the welcome offer and takes every coupon it can; Ann's
-        # second stays good under the older offer; the offer left empty is gone.
-        assert kinds == [(1, WELCOME_DUPLICATE), (3, "welcome")]
+        # second stays good under the older offer, which reminds of nothing (she is
+        # reminded of the first); the offer left empty is gone.
+        assert kinds == [(1, WELCOME_DUPLICATE, 0), (3, "welcome", 7)]
         assert owners == [(1, "ann"), (3, "ann"), (3, "bob"), (3, "cat"), (3, "dan")]
+        # And back down past both, coupons and all (no table is copied and dropped).
+        downgrade(revision="a7c3e9f15b48")
+        with db.engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(Coupon)).scalar() == 5
         db.session.remove()
         db.engine.dispose()

@@ -12,6 +12,7 @@ from campaign.database import utcnow
 from campaign.extensions import db
 from campaign.subscribers import services as subscriber_services
 from campaign.subscribers.models import Subscriber
+from tests.campaigns.helpers import wait_until
 from tests.staff.helpers import csrf_from, log_in
 
 
@@ -50,7 +51,7 @@ def test_a_due_coupon_is_taken_once_and_others_never(ctx, issue_coupon):
 
     assert reminders.take_due(limit=10) == [due.id]
     db.session.commit()
-    assert _coupon_of("due@example.com").reminded_at is not None
+    assert _coupon_of("due@example.com").reminder_taken_at is not None
     assert reminders.take_due(limit=10) == []  # once
     # Given back when the broker did not take it, it is due again.
     reminders.not_taken([due.id])
@@ -89,13 +90,14 @@ def test_the_holder_gets_one_reminder_with_the_code_and_the_way_out(
 
     sweep = beat_schedule(app.config)["send-coupon-reminders"]
     assert sweep["task"] == send_coupon_reminders.name
+    assert sweep["schedule"].minute == {5}  # at :05 each hour, whenever beat started
     coupon = due_coupon(issue_coupon, "reminded@example.com", days_left=2)
     monkeypatch.setattr(reminders, "sending_hours", lambda now=None: True)
     send_coupon_reminders.run()  # what beat runs each hour; the worker sends
 
     (reminder,) = smtp.wait_for("reminded@example.com")
     expires = _coupon_of("reminded@example.com").expires_at
-    day = f"{expires.day} {expires:%B}"
+    day = f"{expires.day} {expires:%B %Y}"
     assert reminder.subject == f"Free massage oil: your coupon is good until {day}"
     text = " ".join(reminder.text.split())
     assert "Hello Ann," in text
@@ -116,14 +118,22 @@ def test_the_holder_gets_one_reminder_with_the_code_and_the_way_out(
     other = due_coupon(issue_coupon, "night@example.com")
     monkeypatch.setattr(reminders, "sending_hours", lambda now=None: False)
     send_coupon_reminders.run()
-    assert _coupon_of("night@example.com").reminded_at is None
+    assert _coupon_of("night@example.com").reminder_taken_at is None
+    # The worker stamps the send just after the server accepted it.
+    wait_until(lambda: _coupon_of("reminded@example.com").reminder_sent_at is not None)
 
-    # Redeemed between the sweep and the send: nothing goes.
+    # Taken, then redeemed before the send: nothing goes, and it is given back, so a
+    # redemption undone later makes it due again.
+    monkeypatch.setattr(reminders, "sending_hours", lambda now=None: True)
+    assert reminders.take_due(limit=10) == [other.id]
+    db.session.commit()
     other_coupon = _coupon_of("night@example.com")
     other_coupon.status = CouponStatus.REDEEMED
     db.session.commit()
     assert remind_of_coupon.apply(args=[other.id]).successful()
     assert smtp.to("night@example.com") == []
+    night = _coupon_of("night@example.com")
+    assert (night.reminder_taken_at, night.reminder_sent_at) == (None, None)
 
 
 def test_the_admin_sets_the_reminder_on_the_offer_page(client, ctx, make_staff, issue_coupon):
@@ -133,10 +143,12 @@ def test_the_admin_sets_the_reminder_on_the_offer_page(client, ctx, make_staff, 
     assert 'name="reminder_days"' in page
     assert 'value="7"' in page
     form = {"title": "Free massage oil", "terms": "", "validity_days": "90"}
-    refused = client.post(
-        "/staff/offer", data={**form, "reminder_days": "-1", "csrf_token": csrf_from(page)}
-    )
-    assert refused.status_code == 400
+    for bad in ("-1", "", "46"):  # 46: more than half of the 90 days it is valid
+        refused = client.post(
+            "/staff/offer", data={**form, "reminder_days": bad, "csrf_token": csrf_from(page)}
+        )
+        assert refused.status_code == 400, bad
+    assert "at most 45 days before it ends" in refused.get_data(as_text=True)
     saved = client.post(
         "/staff/offer", data={**form, "reminder_days": "0", "csrf_token": csrf_from(page)}
     )
@@ -146,9 +158,9 @@ def test_the_admin_sets_the_reminder_on_the_offer_page(client, ctx, make_staff, 
 
     # The person's page and their export say when a reminder went.
     coupon = due_coupon(issue_coupon, "shown@example.com")
-    coupon.reminded_at = utcnow()
+    coupon.reminder_sent_at = utcnow()
     db.session.commit()
     detail = client.get(f"/staff/subscribers/{coupon.subscriber_id}").get_data(as_text=True)
     assert "reminded " in detail
     export = client.get(f"/api/v1/subscribers/{coupon.subscriber_id}/export").get_json()
-    assert export["coupons"][0]["reminded_at"] is not None
+    assert export["coupons"][0]["reminder_sent_at"] is not None

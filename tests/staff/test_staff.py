@@ -151,6 +151,7 @@ def test_admin_edits_the_welcome_offer(client, ctx, make_staff, issue_coupon):
             "title": "Free lavender oil",
             "terms": "One per guest.",
             "validity_days": "30",
+            "reminder_days": "7",
             "csrf_token": csrf_from(page),
         },
     )
