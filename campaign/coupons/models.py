@@ -14,7 +14,7 @@ from campaign.extensions import db
 WELCOME = "welcome"
 # Welcome offers made beside the first one by a race of the first confirmations
 # (before uq_offer_one_welcome), still holding coupons their holders may bring.
-WELCOME_DUPLICATE = "welcome_extra"  # offer.kind holds 16 characters
+WELCOME_EXTRA = "welcome_extra"  # offer.kind holds 16 characters
 _ONE_WELCOME = text(f"kind = '{WELCOME}'")
 
 

@@ -83,11 +83,8 @@ def welcome_offer() -> Offer:
     """
     offer = current_welcome_offer()
     if offer is None:
-        now = utcnow()
         db.session.execute(
-            insert_unless_exists(Offer.__table__).values(
-                kind=WELCOME, created_at=now, updated_at=now, **DEFAULT_OFFER
-            )
+            insert_unless_exists(Offer.__table__).values(kind=WELCOME, **DEFAULT_OFFER)
         )
         offer = current_welcome_offer()
     return offer

@@ -25,7 +25,7 @@ from sqlalchemy.sql import ColumnElement
 
 from campaign import clinic
 from campaign.campaigns.models import Campaign, Delivery, DeliveryStatus
-from campaign.coupons.models import WELCOME, WELCOME_DUPLICATE, Coupon, CouponStatus, Offer
+from campaign.coupons.models import WELCOME, WELCOME_EXTRA, Coupon, CouponStatus, Offer
 from campaign.database import utcnow
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber, SubscriberStatus
@@ -444,6 +444,6 @@ def welcome_redemption() -> WelcomeRedemption:
             _count_if(voided),
         )
         .join(Offer, Offer.id == Coupon.offer_id)
-        .where(Offer.kind.in_([WELCOME, WELCOME_DUPLICATE]))
+        .where(Offer.kind.in_([WELCOME, WELCOME_EXTRA]))
     ).one()
     return WelcomeRedemption(issued, redeemed, voided_count)

@@ -4,7 +4,7 @@ import threading
 
 from sqlalchemy import func, select
 
-from campaign.coupons.models import WELCOME_DUPLICATE, Coupon, Offer
+from campaign.coupons.models import WELCOME_EXTRA, Coupon, Offer
 from campaign.database import utcnow
 from campaign.extensions import db
 
@@ -100,7 +100,7 @@ def test_the_migration_merges_the_welcome_offers_of_an_install_that_had_several(
         # The newest stays the welcome offer and takes every coupon it can; Ann's
         # second stays good under the older offer, which reminds of nothing (she is
         # reminded of the first); the offer left empty is gone.
-        assert kinds == [(1, WELCOME_DUPLICATE, 0), (3, "welcome", 7)]
+        assert kinds == [(1, WELCOME_EXTRA, 0), (3, "welcome", 7)]
         assert owners == [(1, "ann"), (3, "ann"), (3, "bob"), (3, "cat"), (3, "dan")]
         # And back down past both, coupons and all (no table is copied and dropped).
         downgrade(revision="a7c3e9f15b48")
