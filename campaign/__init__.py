@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, send_from_directory
 
 import config as config_module
 from campaign import clinic, database, errors, logs, outbox, security
@@ -52,8 +52,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.install(app)
     clinic.install(app)
     _register_blueprints(app)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
     _register_commands(app)
     return app
+
+
+def _favicon():
+    """Browsers ask for ``/favicon.ico`` wherever a page names no icon: the public
+    newsletter pages and the JSON answers opened in a tab get the site's own."""
+    return send_from_directory(
+        current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400
+    )
 
 
 # The routes that take files, and the setting that limits each one's body.

@@ -72,3 +72,12 @@ def test_unknown_pages_are_friendly_and_api_errors_are_json(client):
     wrong_method = client.get("/api/v1/subscribe")
     assert wrong_method.status_code == 405
     assert wrong_method.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_browsers_asking_for_favicon_ico_get_the_sites_icon(client):
+    # The public newsletter page names no icon, so browsers ask for this one.
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200
+        assert response.mimetype == "image/svg+xml"
+        assert response.get_data().startswith(b"<svg")
+        assert "max-age=86400" in response.headers["Cache-Control"]

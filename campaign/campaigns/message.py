@@ -21,8 +21,7 @@ from flask import current_app
 
 from campaign.campaigns.coupon_blocks import settle_coupon_parts
 from campaign.campaigns.rendering import (
-    WEB_LINK_END,
-    WEB_LINK_START,
+    FOOTER_MARKERS,
     Rendered,
     Template,
     compile_template,
@@ -126,8 +125,10 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
     unsubscribe_url = config["BASE_URL"] + "/unsubscribe/XQUNSUBHQX"
     lists = list_headers(unsubscribe_url, "XQUNSUBHQX")
     reply_to = reply_to_header()
-    # The message keeps the link to its web version; only that page drops it.
-    html = rendered.html.replace(WEB_LINK_START, "").replace(WEB_LINK_END, "")
+    # The message keeps its whole footer; only the web version changes parts of it.
+    html = rendered.html
+    for marker in (marker for pair in FOOTER_MARKERS.values() for marker in pair):
+        html = html.replace(marker, "")
     head = (
         "To: XQTOQX" + CRLF
         + "Date: XQDATEQX" + CRLF

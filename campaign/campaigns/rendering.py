@@ -281,9 +281,13 @@ def _refuse_foreign_placeholders(text: str, ours: set[str]) -> None:
             )
 
 
-# Around the footer's link to the newsletter's web version: the message keeps what
-# they hold, the web version itself drops it (a page linking to itself).
-WEB_LINK_START, WEB_LINK_END = "XQWSTARTQX", "XQWENDQX"
+# Around parts of the footer the newsletter's web version changes; the message keeps
+# what they hold. The web version drops its own link (a page linking to itself), and
+# tells a reader who has unsubscribed since that no more are sent to them.
+FOOTER_MARKERS = {
+    "web_link": ("XQWSTARTQX", "XQWENDQX"),
+    "note": ("XQNSTARTQX", "XQNENDQX"),
+}
 
 
 def web_version_path(campaign_id: int, unsubscribe_token: str) -> str:
@@ -314,7 +318,7 @@ def render_campaign(subject: str, preheader: str, body: str, campaign_id: int = 
         **layout_context(),
         "unsubscribe_url": current_app.config["BASE_URL"] + "/unsubscribe/XQUNSUBQX",
         "web_url": public_url(web_version_path(campaign_id, "XQUNSUBQX")),
-        "web_link_markers": (WEB_LINK_START, WEB_LINK_END),
+        "footer_markers": FOOTER_MARKERS,
     }
     html = inline_css(render_template("email/newsletter.html", **context))
     text = render_template("email/newsletter.txt", **{**context, "content": text_body})

@@ -81,6 +81,18 @@ def test_each_reader_opens_their_own_copy_and_the_coupon_follows_its_state(
     assert client.get(path + "x").status_code == 400
     assert client.get(f"/newsletters/{10**30}/{token}").status_code == 404
 
+    # Unsubscribed since: the copy stays, and its footer no longer says they receive it.
+    assert "You receive this because you subscribed" in html
+    assert client.post(f"/unsubscribe/{token}").status_code == 200
+    html = client.get(path).get_data(as_text=True)
+    assert "Hello Hana," in html
+    assert "You receive this because" not in html
+    assert "You have unsubscribed, so no more newsletters are sent to you." in html
+    (back,) = re.findall(r'href="https://clinic\.test(/unsubscribe/[^"]+)"[^>]*>Changed', html)
+    assert back == f"/unsubscribe/{token}"
+    assert "Subscribe again" in client.get(back).get_data(as_text=True)
+    assert not re.search(r"XQ[A-Z0-9]+QX", html)
+
     # Erased on request: the copy goes with the rest of their data.
     admin = {"Authorization": f"Bearer {api_token('admin')}"}
     holder_id = _subscriber_id(holder)
