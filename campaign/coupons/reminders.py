@@ -24,6 +24,12 @@ from campaign.subscribers.models import Subscriber, SubscriberStatus
 SENDING_HOURS = range(9, 20)
 
 
+# A reminder goes within the hour of the sweep that took it: later (a worker down all
+# evening, a backlog) it would arrive at night, so it is given back for the next
+# daytime sweep. The sweep runs at five past, so a reminder goes by the hour's end.
+SEND_WITHIN = timedelta(minutes=55)
+
+
 def sending_hours(now: datetime | None = None) -> bool:
     return clinic.local_time(now or utcnow()).hour in SENDING_HOURS
 
@@ -78,10 +84,13 @@ def not_taken(coupon_ids: list[int]) -> None:
     )
 
 
-def still_worth_sending(coupon: Coupon | None) -> bool:
-    """At send time: the coupon still good, its holder still taking our mail."""
+def still_worth_sending(coupon: Coupon | None, now: datetime | None = None) -> bool:
+    """At send time: taken this hour, the coupon still good, its holder still taking
+    our mail."""
     return (
         coupon is not None
+        and coupon.reminder_taken_at is not None
+        and (now or utcnow()) - coupon.reminder_taken_at < SEND_WITHIN
         and coupon.effective_status() == CouponStatus.ISSUED
         and coupon.subscriber is not None
         and coupon.subscriber.status == SubscriberStatus.CONFIRMED

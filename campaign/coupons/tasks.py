@@ -67,10 +67,12 @@ def send_coupon_reminders() -> None:
 
 @shared_task(bind=True, max_retries=MAX_RETRIES)
 def remind_of_coupon(self, coupon_id: int) -> None:
-    """Send one taken reminder, if the coupon is still good and its holder subscribed.
+    """Send one taken reminder, if the coupon is still good, its holder subscribed and
+    the sweep that took it this hour (each retry checks again).
 
-    Skipped, it is given back (a redemption undone makes it due again); a send given
-    up on stays taken, so an address that never takes mail is not retried each hour.
+    Skipped, it is given back (a redemption undone makes it due again; one that waited
+    into the evening goes in the morning); a send given up on stays taken, so an
+    address that never takes mail is not retried each hour.
     """
     coupon = db.session.get(Coupon, coupon_id)
     if not reminders.still_worth_sending(coupon):

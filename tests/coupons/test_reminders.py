@@ -135,6 +135,27 @@ def test_the_holder_gets_one_reminder_with_the_code_and_the_way_out(
     night = _coupon_of("night@example.com")
     assert (night.reminder_taken_at, night.reminder_sent_at) == (None, None)
 
+    # Taken by a sweep an hour ago and left waiting (a worker down all evening): it is
+    # given back for the next daytime sweep rather than mailed at night.
+    other_coupon = _coupon_of("night@example.com")
+    other_coupon.status = CouponStatus.ISSUED
+    db.session.commit()
+    assert reminders.take_due(limit=10) == [other.id]
+    db.session.commit()
+    late = _coupon_of("night@example.com")
+    late.reminder_taken_at = utcnow() - timedelta(minutes=56)
+    db.session.commit()
+    assert remind_of_coupon.apply(args=[other.id]).successful()
+    assert smtp.to("night@example.com") == []
+    assert _coupon_of("night@example.com").reminder_taken_at is None
+    # Taken within the hour, it goes.
+    assert reminders.take_due(limit=10) == [other.id]
+    db.session.commit()
+    assert remind_of_coupon.apply(args=[other.id]).successful()
+    (went,) = smtp.wait_for("night@example.com")
+    assert "Your coupon is still waiting for you" in " ".join(went.text.split())
+    assert _coupon_of("night@example.com").reminder_sent_at is not None
+
 
 def test_the_admin_sets_the_reminder_on_the_offer_page(client, ctx, make_staff, issue_coupon):
     _, email, password = make_staff("admin")
