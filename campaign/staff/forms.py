@@ -15,6 +15,7 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
+    StopValidation,
     ValidationError,
 )
 
@@ -59,15 +60,34 @@ def plain_text(lines: bool = False):
     return check
 
 
+class DaysField(IntegerField):
+    """A number of days. What is not a whole number gets one message that says so,
+    not that message and every range check's besides (they cannot judge nothing)."""
+
+    def __init__(self, label=None, validators=None, **kwargs) -> None:
+        kwargs.setdefault("invalid_value_message", "Enter a whole number of days.")
+        super().__init__(label, validators, **kwargs)
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        # Only spaces is nothing typed: InputRequired, which reads raw_data, says so.
+        self.raw_data = [value.strip() for value in valuelist]
+        super().process_formdata(self.raw_data)
+
+    def pre_validate(self, form) -> None:
+        if self.process_errors and self.raw_data and self.raw_data[0]:
+            raise StopValidation
+
+
 class OfferForm(FlaskForm):
     title = StringField(
         "What the coupon gives", validators=[DataRequired(), Length(max=100), plain_text()]
     )
     terms = TextAreaField("Terms", validators=[Length(max=1000), plain_text(lines=True)])
-    validity_days = IntegerField(
-        "Valid for (days)", validators=[DataRequired(), NumberRange(min=1, max=3650)]
+    validity_days = DaysField(
+        "Valid for (days)",
+        validators=[InputRequired("Enter a number of days."), NumberRange(min=1, max=3650)],
     )
-    reminder_days = IntegerField(
+    reminder_days = DaysField(
         "Remind the holder (days before it expires)",
         validators=[
             InputRequired("Enter a number of days (0: no reminder)."),

@@ -170,6 +170,23 @@ def test_the_admin_sets_the_reminder_on_the_offer_page(client, ctx, make_staff, 
         )
         assert refused.status_code == 400, bad
     assert "at most 45 days before it ends" in refused.get_data(as_text=True)
+    # Not a whole number: one message that says so, not the range checks' as well.
+    for field in ("reminder_days", "validity_days"):
+        for bad in ("abc", "2.5"):
+            data = {**form, "reminder_days": "7", field: bad, "csrf_token": csrf_from(page)}
+            refused = client.post("/staff/offer", data=data)
+            assert refused.status_code == 400, (field, bad)
+            html = refused.get_data(as_text=True)
+            assert html.count("Enter a whole number of days.") == 1, (field, bad)
+            assert "Number must be between" not in html
+            assert "This field is required" not in html
+            assert f'value="{bad}"' in html  # what they typed, to correct
+    spaces = client.post(
+        "/staff/offer",
+        data={**form, "validity_days": "  ", "reminder_days": "7", "csrf_token": csrf_from(page)},
+    ).get_data(as_text=True)
+    assert "Enter a number of days." in spaces
+    assert "Number must be between" not in spaces
     saved = client.post(
         "/staff/offer", data={**form, "reminder_days": "0", "csrf_token": csrf_from(page)}
     )
