@@ -85,13 +85,16 @@ class OfferForm(FlaskForm):
     terms = TextAreaField("Terms", validators=[Length(max=1000), plain_text(lines=True)])
     validity_days = DaysField(
         "Valid for (days)",
-        validators=[InputRequired("Enter a number of days."), NumberRange(min=1, max=3650)],
+        validators=[
+            InputRequired("Enter a number of days."),
+            NumberRange(min=1, max=3650, message="A coupon is valid for 1 to 3650 days."),
+        ],
     )
     reminder_days = DaysField(
         "Remind the holder (days before it expires)",
         validators=[
             InputRequired("Enter a number of days (0: no reminder)."),
-            NumberRange(min=0, max=365),
+            NumberRange(min=0, max=365, message="Enter 0 to 365 days (0: no reminder)."),
         ],
     )
 
@@ -99,10 +102,16 @@ class OfferForm(FlaskForm):
         # The reminder never comes in a coupon's first ``reminder_days`` (reminders.py):
         # past half its life, it would come later than asked, or never.
         days = self.validity_days.data
-        if field.data and days and field.data > days // 2:
+        if not field.data or days is None or days < 1:  # the validity has its own message
+            return
+        most = days // 2
+        if most == 0:
+            raise ValidationError("A coupon valid for 1 day is too short to remind of: enter 0.")
+        if field.data > most:
             raise ValidationError(
-                f"A coupon valid for {days} days can be reminded of at most {days // 2} "
-                "days before it ends (half its life), or 0 for no reminder."
+                f"A coupon valid for {days} days can be reminded of at most {most} "
+                f"{'day' if most == 1 else 'days'} before it ends (half its life), or 0 for "
+                "no reminder."
             )
 
 

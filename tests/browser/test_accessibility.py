@@ -240,7 +240,7 @@ def test_form_errors_are_tied_to_their_fields(browser, live_server, make_staff):
         page.fill("#validity_days", "0")
         submit_unchecked(page)
         page.get_by_role("button", name="Save").click()
-        tied_error(page, "validity_days", "required")
+        tied_error(page, "validity_days", "valid for 1 to 3650 days")
         expect(page.locator("#title")).not_to_have_attribute("aria-invalid", "true")
 
         page.goto(f"{live_server}/staff/clinic/")

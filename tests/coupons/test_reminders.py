@@ -178,7 +178,8 @@ def test_the_admin_sets_the_reminder_on_the_offer_page(client, ctx, make_staff, 
             assert refused.status_code == 400, (field, bad)
             html = refused.get_data(as_text=True)
             assert html.count("Enter a whole number of days.") == 1, (field, bad)
-            assert "Number must be between" not in html
+            assert "1 to 3650 days" not in html
+            assert "0 to 365 days" not in html
             assert "This field is required" not in html
             assert f'value="{bad}"' in html  # what they typed, to correct
     spaces = client.post(
@@ -186,7 +187,7 @@ def test_the_admin_sets_the_reminder_on_the_offer_page(client, ctx, make_staff, 
         data={**form, "validity_days": "  ", "reminder_days": "7", "csrf_token": csrf_from(page)},
     ).get_data(as_text=True)
     assert "Enter a number of days." in spaces
-    assert "Number must be between" not in spaces
+    assert "1 to 3650 days" not in spaces
     saved = client.post(
         "/staff/offer", data={**form, "reminder_days": "0", "csrf_token": csrf_from(page)}
     )
