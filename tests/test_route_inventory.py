@@ -3,8 +3,12 @@
 import re
 
 import pytest
+from sqlalchemy import select
 
+from campaign.extensions import db
 from campaign.staff.models import Role
+from campaign.subscribers.models import Subscriber
+from tests.campaigns.helpers import add_confirmed
 
 PUBLIC = {"/api/v1/subscribe"}
 # Reached without a session: a forgotten password, or the emailed link (its credential).
@@ -101,3 +105,31 @@ def test_each_role_sees_only_its_pages(app, make_staff, role):
             assert status == 200, (role, rule.rule)
         else:
             assert status == 403, (role, rule.rule)
+
+
+def test_ids_in_paths_are_ascii_digits_only(app, client, ctx, api_token):
+    # "１" (fullwidth) and "٢" (Arabic-Indic) are digits to int(): they must not name
+    # record 1 or 2 past a rule at a proxy that reads /subscribers/1.
+    numbered = [rule for rule in app.url_map.iter_rules() if "<int:" in rule.rule]
+    assert len(numbered) > 20
+    for rule in numbered:
+        for digit in ("\uff11", "\u0662"):
+            path = re.sub(r"<int:[a-z_]+>", digit, rule.rule)
+            path = concrete(path)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                response = client.open(path, method=method)
+                assert response.status_code in (404, 405), (method, path)
+
+    (email,) = add_confirmed(1)
+    subscriber = db.session.scalar(select(Subscriber).filter_by(email=email))
+    admin = {"Authorization": f"Bearer {api_token('admin')}"}
+    fullwidth = "".join(chr(0xFF10 + int(digit)) for digit in str(subscriber.id))
+    erased = client.delete(f"/api/v1/subscribers/{fullwidth}", headers=admin)
+    assert erased.status_code == 404
+    assert erased.get_json()["error"]["code"] == "not_found"
+    db.session.expire_all()
+    assert db.session.get(Subscriber, subscriber.id).email == email
+    # The ASCII id still works.
+    assert (
+        client.get(f"/api/v1/subscribers/{subscriber.id}/export", headers=admin).status_code == 200
+    )
