@@ -27,7 +27,10 @@ def confirmation_email(subscriber: Subscriber) -> Email:
         subject=f"Please confirm your subscription to {clinic.details().name}",
         template="confirm",
         context={
-            "first_name": subscriber.first_name,
+            # Whoever signs up types the name, for any address: greeting by it would
+            # carry a stranger's words ("WIN £1000 at scam.example") to that inbox. The
+            # clinic's own list is the clinic's words.
+            "first_name": subscriber.first_name if imported else None,
             "confirm_url": public_url(f"/confirm/{token}"),
             "valid_days": days,
             "welcome": welcome_promise(subscriber),

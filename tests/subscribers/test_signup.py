@@ -131,12 +131,18 @@ def test_confirmed_address_is_not_mailed_a_new_confirmation(client, ctx, smtp, e
 
 
 def test_confirmation_email_is_sent_over_smtp(client, ctx, smtp, email_address):
-    subscribe_api(client, email=email_address, first_name="Ann", consent=True)
+    # The first name is whatever the signup typed, for anyone's address: the email
+    # does not repeat it, so no stranger's words reach that inbox in our name.
+    scam = "WIN £1000 at https://scam.example/claim now"
+    subscribe_api(client, email=email_address, first_name=scam, consent=True)
     subscriber_id = db.session.scalar(select(Subscriber.id))
     send_confirmation_email.apply(args=[subscriber_id])
     (mail,) = smtp.wait_for(email_address)
     assert "confirm" in mail.subject.lower()
-    assert "Hello Ann" in mail.text
+    assert mail.text.lstrip().startswith("Hello,")
+    for part in (mail.text, mail.html):
+        assert "scam.example" not in part
+        assert "1000" not in part
     assert "https://clinic.test/confirm/" in mail.text
     assert "https://clinic.test/confirm/" in mail.html
     assert "1 Harbour Street" in mail.text
