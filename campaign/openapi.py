@@ -803,7 +803,8 @@ def _campaign_paths() -> dict:
             "Resume a paused campaign", "Allowed while `paused`."
         ),
         "/api/v1/campaigns/{campaign_id}/cancel": control(
-            "Cancel a campaign", "Allowed while `draft`, `scheduled`, `sending` or `paused`."
+            "Cancel a campaign",
+            "Allowed while `scheduled`, `sending` or `paused`; a draft is deleted instead.",
         ),
         "/api/v1/campaigns/{campaign_id}/deliveries": {
             "get": operation(

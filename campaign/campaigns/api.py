@@ -31,8 +31,8 @@ def _invalid(exc: CampaignInvalid):
 
 @bp.errorhandler(MoveNotAllowed)
 def _not_allowed(exc: MoveNotAllowed):
-    message = f"Cannot {exc.move} a campaign that is {exc.status}."
-    return jsonify(error={"code": "invalid_state", "message": message, "field": "status"}), 409
+    error = {"code": "invalid_state", "message": exc.message, "field": "status"}
+    return jsonify(error=error), 409
 
 
 def campaign_json(campaign: Campaign) -> dict:

@@ -45,13 +45,29 @@ class CampaignInvalid(ValueError):
         self.field, self.code, self.message = field, code, message
 
 
+# What each move needs, said to the person who tried it.
+_MOVE_NEEDS = {
+    "edit": "Only a draft or a scheduled newsletter can be changed",
+    "schedule": "Only a draft or a scheduled newsletter can be scheduled",
+    "send": "Only a draft or a scheduled newsletter can be sent",
+    "unschedule": "Only a scheduled newsletter can go back to being a draft",
+    "pause": "Only a newsletter that is sending can be paused",
+    "resume": "Only a paused newsletter can be resumed",
+    "cancel": "Only a scheduled, sending or paused newsletter can be cancelled",
+}
+
+
 class MoveNotAllowed(Exception):
     """The campaign's state does not allow this move (answered with 409)."""
 
     def __init__(self, campaign: Campaign, move: str) -> None:
-        super().__init__(f"cannot {move} a campaign that is {campaign.status}")
         self.status = campaign.status
         self.move = move
+        if move == "cancel" and campaign.status == CampaignStatus.DRAFT:
+            self.message = "A draft was never sent: delete it instead of cancelling it."
+        else:
+            self.message = f"{_MOVE_NEEDS[move]}; this one is {campaign.status}."
+        super().__init__(self.message)
 
 
 class NotADraft(Exception):
@@ -336,12 +352,9 @@ def resume(campaign: Campaign, staff: Staff) -> None:
 
 
 def cancel(campaign: Campaign, staff: Staff) -> None:
-    allowed = {
-        CampaignStatus.DRAFT,
-        CampaignStatus.SCHEDULED,
-        CampaignStatus.SENDING,
-        CampaignStatus.PAUSED,
-    }
+    # A draft is deleted instead: cancelled, it could never be deleted, and would stay
+    # in the list as if it had been promised to readers.
+    allowed = {CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED}
     _move(campaign, allowed, "cancel", status=CampaignStatus.CANCELLED, finished_at=utcnow())
     cancel_unsent(campaign.id)
     audit.record("campaign.cancelled", staff_id=staff.id, target=f"campaign:{campaign.id}")

@@ -121,7 +121,7 @@ def edit(campaign_id: int):
                 request.form.get("preheader", ""),
             )
         except (CampaignInvalid, MoveNotAllowed) as exc:
-            error = getattr(exc, "message", str(exc))
+            error = exc.message
             # The page marks the field at fault (a state conflict has none).
             error_field = getattr(exc, "field", None)
             db.session.rollback()

@@ -345,6 +345,12 @@
     const counts = campaign.counts;
     if (EDITABLE.includes(campaign.status)) return;
     progress.hidden = false;
+    // Cancelled while scheduled: no audience was ever taken, so no bar to fill.
+    bar.hidden = !counts.total && campaign.status === "cancelled";
+    if (bar.hidden) {
+      progressText.textContent = "Cancelled before sending started: nothing was sent.";
+      return;
+    }
     const done = counts.sent + counts.failed + counts.skipped + counts.cancelled;
     const percent = counts.total ? Math.floor((done / counts.total) * 100) : 100;
     fill.style.width = percent + "%";

@@ -310,6 +310,16 @@ def test_each_control_message_is_under_its_control_and_errors_read_as_errors(
     expect(status).to_have_text("Cancelled: it will not be sent.")
     assert message_follows(page, "state-row")
     expect(message).to_be_focused()  # Cancel is gone; nothing replaces it
+    # It never started: no bar at 100 %, no figures of nothing.
+    expect(page.locator("#progress-bar")).to_be_hidden()
+    expect(page.locator("#progress-text")).to_have_text(
+        "Cancelled before sending started: nothing was sent."
+    )
+    page.reload()
+    expect(page.locator("#progress-bar")).to_be_hidden()
+    expect(page.locator("#progress-text")).to_have_text(
+        "Cancelled before sending started: nothing was sent."
+    )
 
 
 def test_a_sending_newsletter_is_cancelled_with_the_wording_for_it(

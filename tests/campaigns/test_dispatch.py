@@ -102,10 +102,31 @@ def test_bad_schedules_are_refused(client, ctx, marketing, send_at, code):
 
 def test_moves_that_are_not_allowed_are_409(client, ctx, marketing):
     campaign_id = create_campaign(client, marketing)
-    for move in ("pause", "resume"):
+    said = {
+        "pause": "Only a newsletter that is sending can be paused; this one is draft.",
+        "resume": "Only a paused newsletter can be resumed; this one is draft.",
+        # Cancelled, a draft could never be deleted: it stays in the list for good.
+        "cancel": "A draft was never sent: delete it instead of cancelling it.",
+    }
+    for move, message in said.items():
         response = client.post(f"/api/v1/campaigns/{campaign_id}/{move}", headers=marketing)
-        assert response.status_code == 409
-        assert response.get_json()["error"]["code"] == "invalid_state"
+        assert response.status_code == 409, move
+        assert response.get_json()["error"] == {
+            "code": "invalid_state",
+            "message": message,
+            "field": "status",
+        }
+    assert (
+        client.get(f"/api/v1/campaigns/{campaign_id}", headers=marketing).get_json()["status"]
+        == "draft"
+    )
+    schedule = {"send_at": (utcnow() + timedelta(days=1)).isoformat() + "Z"}
+    assert (
+        client.post(
+            f"/api/v1/campaigns/{campaign_id}/schedule", headers=marketing, json=schedule
+        ).status_code
+        == 200
+    )
     assert (
         client.post(f"/api/v1/campaigns/{campaign_id}/cancel", headers=marketing).status_code == 200
     )
