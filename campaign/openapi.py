@@ -610,13 +610,13 @@ def _coupon_paths() -> dict:
                 "coupons",
                 {
                     "200": response(
-                        "The coupon: `void`, or its unchanged status if it was no longer issued.",
-                        ref("Coupon"),
+                        "The coupon, `void` (by this call, or before it).", ref("Coupon")
                     ),
                     "400": coupon_error(
                         f"{BAD_BODY}, `invalid_reason`, `reason_required`, {invalid_code}."
                     ),
                     "404": not_found,
+                    "409": coupon_error("`already_redeemed`: used, so nothing changed."),
                 },
                 role="admin",
                 parameters=[CODE],

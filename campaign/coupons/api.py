@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask import Blueprint, jsonify, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from campaign import clinic
 from campaign.api_util import json_object
@@ -121,11 +122,16 @@ def _json_reason() -> str | None:
     if unknown:
         raise ApiError(400, "unknown_field", f"Unknown field: {unknown[0]}.", unknown[0])
     reason = payload.get("reason")
-    if reason is not None and (not isinstance(reason, str) or len(reason) > 200):
-        raise ApiError(
-            400, "invalid_reason", "reason must be text of at most 200 characters.", "reason"
-        )
-    return reason
+    if reason is not None and not isinstance(reason, str):
+        raise ApiError(400, "invalid_reason", "The reason must be text.", "reason")
+    try:
+        return services.clean_reason(reason)
+    except services.ReasonInvalid as exc:
+        raise ApiError(400, "invalid_reason", str(exc), "reason") from None
+
+
+# The POST routes under a coupon, which the lookup's <path:code> would also match.
+COUPON_MOVES = {"redeem", "undo", "void"}
 
 
 @bp.get("/coupons/<code>")
@@ -135,6 +141,11 @@ def _json_reason() -> str | None:
 @api_role_required(Role.RECEPTIONIST, reads_need_csrf=True)  # invalid codes count
 @desk_rate_limit
 def get_coupon(code: str):
+    head, _, move = code.rpartition("/")
+    if head and move in COUPON_MOVES:
+        # A GET of /redeem is a wrong method, not a code with a slash: no invalid code
+        # counted toward the account's lock.
+        raise MethodNotAllowed(valid_methods=["POST"])
     _checked_caller()
     result = services.lookup(code)
     _note_invalid(result)
@@ -179,9 +190,11 @@ def void_coupon(code: str):
         raise ApiError(400, "reason_required", "Give a reason for voiding this coupon.", "reason")
     result = services.void_coupon(code, current_staff(), reason)
     db.session.commit()
-    if result.coupon is None:
-        return _answer(result, code)
-    return jsonify(coupon_json(result))
+    # Void before: the same end, as a repeated DELETE. Used: nothing changed, and the
+    # answer says so as the desk's does (409 already_redeemed, the coupon attached).
+    if result.outcome in {Outcome.VOIDED, Outcome.VOID}:
+        return jsonify(coupon_json(result))
+    return _answer(result, code)
 
 
 @bp.get("/desk/redemptions")

@@ -46,6 +46,7 @@ from campaign.emails import public_url
 from campaign.extensions import db
 from campaign.outbox import wake_after_commit
 from campaign.staff.models import Role, Staff
+from campaign.subscribers.addresses import has_control_characters
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 from campaign.tokens import Purpose, make_token
 
@@ -254,6 +255,7 @@ def _coupon_for_owner(offer_id: int, key: str) -> Coupon | None:
 class Outcome(StrEnum):
     VALID = "valid"
     REDEEMED = "redeemed"
+    VOIDED = "voided"  # this call voided it; VOID: it was void before
     ALREADY_REDEEMED = "already_redeemed"
     EXPIRED = "expired"
     VOID = "void"
@@ -487,7 +489,7 @@ def undo_redemption(text: str, staff: Staff, reason: str | None = None) -> Coupo
     redemption = latest_redemption(result.coupon.id)
     if result.coupon.status != CouponStatus.REDEEMED or redemption is None:
         return CouponResult(Outcome.NOT_REDEEMED, coupon=result.coupon, code=result.code)
-    reason = (reason or "").strip()[:200] or None
+    reason = (reason or "").strip()[:REASON_MAX] or None
     is_admin = staff.has_role(Role.ADMIN)
     own_and_recent = (
         redemption.staff_id == staff.id and utcnow() - redemption.redeemed_at <= UNDO_WINDOW
@@ -526,26 +528,50 @@ def undo_redemption(text: str, staff: Staff, reason: str | None = None) -> Coupo
     )
 
 
+REASON_MAX = 200
+
+
+class ReasonInvalid(ValueError):
+    """A reason the audit log cannot keep as one line of text; says what to fix."""
+
+
+def clean_reason(text: str | None) -> str | None:
+    """A void's or an undo's reason as the audit log keeps it: one line, spaces
+    collapsed, None when there is none. Line breaks become spaces; other control
+    and format characters (a direction override turns the log's text around) are
+    refused, as is a reason over ``REASON_MAX`` characters."""
+    reason = " ".join((text or "").split())
+    if has_control_characters(reason):
+        raise ReasonInvalid("Use text only in the reason: no control characters.")
+    if len(reason) > REASON_MAX:
+        raise ReasonInvalid(f"Give a reason of at most {REASON_MAX} characters.")
+    return reason or None
+
+
 def void_coupon(text: str, staff: Staff, reason: str) -> CouponResult:
-    """Admins cancel an unused coupon for good (lost, abused, issued in error)."""
+    """Admins cancel an unused coupon for good (lost, abused, issued in error).
+
+    ``VOIDED`` when this call voided it; else the state that stopped it (already
+    redeemed, or ``VOID`` when it was voided before)."""
     result = _find(text)
     if result.coupon is None:
         return result
     changed = db.session.execute(
         update(Coupon)
         .where(Coupon.id == result.coupon.id, Coupon.status == CouponStatus.ISSUED)
-        .values(status=CouponStatus.VOID, voided_at=utcnow(), void_reason=reason[:200])
+        .values(status=CouponStatus.VOID, voided_at=utcnow(), void_reason=reason[:REASON_MAX])
     ).rowcount
     if changed:
         audit.record(
             "coupon.voided",
             staff_id=staff.id,
             target=f"coupon:{result.coupon.id}",
-            reason=reason[:200],
+            reason=reason[:REASON_MAX],
         )
     db.session.flush()
     db.session.refresh(result.coupon)
-    return CouponResult(_state_outcome(result.coupon), coupon=result.coupon, code=result.code)
+    outcome = Outcome.VOIDED if changed else _state_outcome(result.coupon)
+    return CouponResult(outcome, coupon=result.coupon, code=result.code)
 
 
 def redemptions_today(staff: Staff, day_start: datetime) -> list[Redemption]:

@@ -15,7 +15,6 @@ from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.forms import OfferForm
 from campaign.staff.models import Role
-from campaign.subscribers.addresses import has_control_characters
 from campaign.tokens import Purpose, TokenError, read_token, row_id
 
 bp = Blueprint("coupons", __name__, template_folder="templates")
@@ -92,7 +91,7 @@ def offer():
 ADMIN_MOVES = {
     "void": (
         services.void_coupon,
-        {services.Outcome.VOID: "Coupon voided: it can no longer be used."},
+        {services.Outcome.VOIDED: "Coupon voided: it can no longer be used."},
     ),
     "undo": (
         services.undo_redemption,
@@ -122,16 +121,18 @@ def _admin_move(coupon_id: int, move: str):
         if coupon.subscriber_id
         else url_for("subscriber_pages.index")
     )
-    reason = " ".join((request.form.get("reason") or "").split())
-    if not reason or len(reason) > 200 or has_control_characters(reason):
-        flash("Give a reason of at most 200 characters (it goes into the audit log).", "error")
+    try:
+        reason = services.clean_reason(request.form.get("reason"))
+    except services.ReasonInvalid as exc:
+        flash(str(exc), "error")
+        return redirect(back, 303)
+    if reason is None:
+        flash("Give a reason: it goes into the audit log.", "error")
         return redirect(back, 303)
     action, done = ADMIN_MOVES[move]
-    # Voiding answers "void" for a coupon voided before too: only a change is news.
-    already_void = coupon.effective_status() is CouponStatus.VOID
     result = action(services.code_of(coupon).display, current_staff(), reason)
     db.session.commit()
-    if result.outcome in done and not already_void:
+    if result.outcome in done:
         flash(done[result.outcome], "ok")
     else:
         flash(f"Nothing changed: the coupon is {result.coupon.effective_status().value}.", "error")

@@ -97,3 +97,27 @@ def test_a_second_void_says_nothing_changed(app, ctx, make_staff, issue_coupon):
         )
         == 1
     )
+
+
+def test_a_reason_the_log_cannot_keep_is_refused_with_what_to_fix(
+    app, ctx, make_staff, issue_coupon
+):
+    issue_coupon()
+    coupon_id = db.session.scalar(select(Coupon.id))
+    subscriber_id = db.session.scalar(select(Subscriber.id))
+    admin = logged_in(app, make_staff, "admin")
+    for reason, said in (
+        ("   ", "Give a reason: it goes into the audit log."),
+        ("by\u0007mistake", "Use text only in the reason: no control characters."),
+        ("lost \u202eevil", "Use text only in the reason: no control characters."),
+        ("x" * 201, "Give a reason of at most 200 characters."),
+    ):
+        refused = move(admin, subscriber_id, coupon_id, "void", reason)
+        assert said in admin.get(refused.headers["Location"]).get_data(as_text=True), reason
+    db.session.expire_all()
+    assert db.session.get(Coupon, coupon_id).status == CouponStatus.ISSUED
+    # A line break typed in the box is a space in the log.
+    done = move(admin, subscriber_id, coupon_id, "void", "issued\r\ntwice")
+    assert "Coupon voided" in admin.get(done.headers["Location"]).get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Coupon, coupon_id).void_reason == "issued twice"

@@ -174,8 +174,56 @@ def test_voiding_a_used_coupon_leaves_it_used_and_says_so(
     client.post(f"/api/v1/coupons/{code}/redeem", headers=desk)
     admin = bearer(api_token("admin"))
     response = client.post(f"/api/v1/coupons/{code}/void", headers=admin, json={"reason": "lost"})
-    assert response.status_code == 200  # as documented: the unchanged status
-    assert response.get_json()["status"] == "redeemed"
+    assert response.status_code == 409  # nothing changed: said, not a 200 to read closely
+    error = response.get_json()["error"]
+    assert error["code"] == "already_redeemed"
+    assert error["message"].startswith("Already used on ")
+    assert response.get_json()["coupon"]["status"] == "redeemed"
+    assert client.get(f"/api/v1/coupons/{code}", headers=desk).get_json()["status"] == "redeemed"
+
+
+def test_reasons_are_one_line_of_text(client, desk, api_token, issue_coupon, ctx):
+    code = issue_coupon()
+    admin = bearer(api_token("admin"))
+
+    def void(reason):
+        return client.post(f"/api/v1/coupons/{code}/void", headers=admin, json={"reason": reason})
+
+    for blank in ("", "   ", "\n\t"):
+        refused = void(blank)
+        assert refused.status_code == 400, repr(blank)
+        assert refused.get_json()["error"]["code"] == "reason_required"
+    for bad, said in (
+        ("pressed by\u0007mistake", "no control characters"),
+        ("lost \u202eevil", "no control characters"),
+        ("x" * 201, "at most 200 characters"),
+        (7, "must be text"),
+    ):
+        refused = void(bad)
+        assert refused.status_code == 400, repr(bad)
+        assert refused.get_json()["error"]["code"] == "invalid_reason"
+        assert said in refused.get_json()["error"]["message"]
+    assert client.get(f"/api/v1/coupons/{code}", headers=desk).get_json()["status"] == "issued"
+    # Line breaks and runs of spaces are kept as one line, as the log shows it.
+    voided = void("  lost\r\nat   the desk ")
+    assert voided.status_code == 200
+    assert voided.get_json()["void_reason"] == "lost at the desk"
+
+    # Undo takes the same reasons: an admin's is required, and checked.
+    other = issue_coupon()
+    assert client.post(f"/api/v1/coupons/{other}/redeem", headers=desk).status_code == 200
+    undo = f"/api/v1/coupons/{other}/undo"
+    assert (
+        client.post(undo, headers=admin, json={"reason": "   "}).get_json()["error"]["code"]
+        == "reason_required"
+    )
+    refused = client.post(undo, headers=admin, json={"reason": "by\u0007mistake"})
+    assert refused.get_json()["error"]["code"] == "invalid_reason"
+    done = client.post(undo, headers=admin, json={"reason": "pressed\nby mistake"})
+    assert done.status_code == 200
+    redemption = db.session.scalar(select(Redemption).order_by(Redemption.id.desc()))
+    db.session.refresh(redemption)
+    assert redemption.undo_reason == "pressed by mistake"
 
 
 def test_receptionist_undoes_own_redemption_within_15_minutes(
@@ -343,3 +391,16 @@ def test_already_used_says_when_in_the_clinics_time(
         f"Already used on {there:%-d %B %Y at %H:%M} by "
     ), again
     assert again["coupon"]["redeemed_at"] == redeemed_at.isoformat(timespec="seconds") + "Z"
+
+
+def test_a_get_of_a_post_route_is_405_and_counts_no_invalid_code(client, desk, issue_coupon, ctx):
+    code = issue_coupon()
+    for _ in range(12):  # more than the invalid codes that lock an account
+        for move in ("redeem", "undo", "void"):
+            response = client.get(f"/api/v1/coupons/{code}/{move}", headers=desk)
+            assert response.status_code == 405, move
+            assert response.headers["Allow"] == "POST"
+            assert response.get_json()["error"]["code"] == "method_not_allowed"
+    # Not locked: the code still looks up, and redeems.
+    assert client.get(f"/api/v1/coupons/{code}", headers=desk).get_json()["status"] == "issued"
+    assert client.post(f"/api/v1/coupons/{code}/redeem", headers=desk).status_code == 200
