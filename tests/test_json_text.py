@@ -1,6 +1,8 @@
 """Text no field can take (a NUL, an unpaired surrogate) in any JSON API: a 400 that
 names the field, never a 500, nothing written."""
 
+import io
+
 import pytest
 from sqlalchemy import func, select
 
@@ -113,3 +115,40 @@ def test_a_chunked_body_over_the_limit_is_a_413_as_any_other(live_server):
     assert (status, body["error"]["code"]) == (413, "payload_too_large")
     small = json.dumps({"email": "chunked@example.com", "consent": True})
     assert post_chunked(small.encode()) == (202, {"status": "pending_confirmation"})
+
+
+def test_calls_that_take_no_fields_refuse_one_and_do_nothing(client, ctx, api_token, issue_coupon):
+    # A script that sends {"redeemed_by": "Ada"} must not believe it was read.
+    from tests.campaigns.helpers import add_confirmed, create_campaign
+    from tests.images.helpers import logo_png
+
+    admin = {"Authorization": f"Bearer {api_token('admin')}"}
+    code = issue_coupon()
+    campaign_id = create_campaign(client, admin)
+    (email,) = add_confirmed(1)
+    subscriber_id = db.session.scalar(select(Subscriber.id).filter_by(email=email))
+    image = client.post(
+        "/api/v1/images",
+        headers=admin,
+        data={"image": (io.BytesIO(logo_png()), "logo.png")},
+        content_type="multipart/form-data",
+    ).get_json()
+    calls = [
+        ("POST", f"/api/v1/coupons/{code}/redeem"),
+        ("DELETE", f"/api/v1/campaigns/{campaign_id}"),
+        ("DELETE", f"/api/v1/subscribers/{subscriber_id}"),
+        ("DELETE", f"/api/v1/images/{image['id']}"),
+    ]
+    for method, path in calls:
+        for body in ({"redeemed_by": "Ada"}, [1]):
+            refused = client.open(path, method=method, headers=admin, json=body)
+            assert refused.status_code == 400, (method, path, body)
+            assert refused.get_json()["error"]["code"] in {"unknown_field", "invalid_json"}
+    db.session.expire_all()
+    assert db.session.scalar(select(Coupon.status)) == CouponStatus.ISSUED
+    assert db.session.get(Campaign, campaign_id) is not None
+    assert db.session.get(Subscriber, subscriber_id).email == email
+    # An empty object is no field: each goes ahead.
+    assert client.open(calls[0][1], method="POST", headers=admin, json={}).status_code == 200
+    for method, path in calls[1:]:
+        assert client.open(path, method=method, headers=admin, json={}).status_code == 204, path

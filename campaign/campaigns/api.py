@@ -112,6 +112,7 @@ def update_campaign(campaign_id: int):
 @bp.delete("/<int:campaign_id>")
 @marketing
 def delete_campaign(campaign_id: int):
+    no_body()
     try:
         services.delete_draft(_campaign(campaign_id), current_staff())
     except NotADraft as exc:

@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from campaign import clinic
-from campaign.api_util import json_object
+from campaign.api_util import json_object, no_body
 from campaign.coupons import abuse, codes, services
 from campaign.coupons.models import CouponStatus
 from campaign.coupons.services import CouponResult, Outcome
@@ -163,6 +163,7 @@ def get_coupon(code: str):
 @desk_rate_limit
 def redeem_coupon(code: str):
     staff = _checked_caller()
+    no_body()  # {"redeemed_by": ...} must not look as if it were read
     result = services.redeem(code, staff, ip=request.remote_addr)
     # Answered from the rows as they are now; after the commit each would be re-read.
     answer = _answer(result, code)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from campaign import database
+from campaign.api_util import no_body
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
 from campaign.images import services
@@ -47,6 +48,7 @@ def upload():
 @bp.delete("/<int:image_id>")
 @api_role_required(Role.MARKETING)
 def delete(image_id: int):
+    no_body()
     image = database.get(Image, image_id)
     if image is None:
         raise ApiError(404, "not_found", "No image has this id.")

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request, stream_with_context
 from sqlalchemy import func, select
 
 from campaign import audit, database
-from campaign.api_util import csv_cell, iso, page_number, wants_csv
+from campaign.api_util import csv_cell, iso, no_body, page_number, wants_csv
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
 from campaign.staff.auth import api_role_required, current_staff
@@ -110,6 +110,7 @@ def export(subscriber_id: int):
 @bp.delete("/<int:subscriber_id>")
 @api_role_required(Role.ADMIN)
 def erase(subscriber_id: int):
+    no_body()
     if not privacy.erase(subscriber_id, current_staff().id):
         db.session.rollback()
         raise ApiError(404, "not_found", "No subscriber has this id.")
