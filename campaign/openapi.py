@@ -427,6 +427,8 @@ NOT_FOUND = shared("NotFound")
 RATE_LIMITED = shared("RateLimited")
 LOCKED = error("`account_locked`: too many invalid codes; the account is paused for minutes.")
 BAD_BODY = "`invalid_json` (not a JSON object), `unknown_field`"
+# Calls that take nothing refuse a field rather than ignore it.
+NO_FIELDS = error(f"{BAD_BODY}: this call takes no fields (send no body, or `{{}}`).")
 
 
 def _subscriber_paths() -> dict:
@@ -526,6 +528,7 @@ def _subscriber_paths() -> dict:
                         "Erased; deliveries and coupons stay as anonymous rows, and the "
                         "address is suppressed until it opts in again."
                     ),
+                    "400": NO_FIELDS,
                     "404": NOT_FOUND,
                 },
                 role="admin",
@@ -569,7 +572,7 @@ def _coupon_paths() -> dict:
                 "coupons",
                 {
                     "200": response("Redeemed now, by the caller.", ref("Coupon")),
-                    "400": coupon_error(f"{invalid_code}."),
+                    "400": coupon_error(f"{invalid_code}; {BAD_BODY} (it takes no fields)."),
                     "404": not_found,
                     "409": coupon_error("`already_redeemed`: the message says when and by whom."),
                     "410": coupon_error("`expired` or `void`."),
@@ -650,7 +653,7 @@ def _campaign_paths() -> dict:
             "post": operation(
                 summary,
                 "campaigns",
-                {"200": campaign, "404": NOT_FOUND, "409": state},
+                {"200": campaign, "400": NO_FIELDS, "404": NOT_FOUND, "409": state},
                 role="marketing",
                 description=description,
                 parameters=[CAMPAIGN_ID],
@@ -697,6 +700,7 @@ def _campaign_paths() -> dict:
                 "campaigns",
                 {
                     "204": response("Deleted."),
+                    "400": NO_FIELDS,
                     "404": NOT_FOUND,
                     "409": error(
                         "`not_a_draft`: only a draft is deleted; a scheduled campaign is "
@@ -711,7 +715,11 @@ def _campaign_paths() -> dict:
             "post": operation(
                 "Start a new draft from a campaign",
                 "campaigns",
-                {"201": response("The new draft.", ref("Campaign")), "404": NOT_FOUND},
+                {
+                    "201": response("The new draft.", ref("Campaign")),
+                    "400": NO_FIELDS,
+                    "404": NOT_FOUND,
+                },
                 role="marketing",
                 description=(
                     "The subject, preview text and message are copied as saved, whatever "
@@ -788,6 +796,7 @@ def _campaign_paths() -> dict:
                 "campaigns",
                 {
                     "202": response("Now `sending`.", ref("Campaign")),
+                    "400": NO_FIELDS,
                     "404": NOT_FOUND,
                     "409": state,
                 },
@@ -880,6 +889,7 @@ def _image_paths() -> dict:
                 "campaigns",
                 {
                     "204": response("Deleted; its address answers 404 from now on."),
+                    "400": NO_FIELDS,
                     "404": NOT_FOUND,
                     "409": error(
                         "`image_in_use`: a newsletter's message shows the image (mail already "
