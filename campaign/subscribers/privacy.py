@@ -148,3 +148,18 @@ def is_suppressed(canonical_email: str) -> bool:
     from campaign.coupons.services import owner_key
 
     return db.session.get(Suppression, owner_key(canonical_email)) is not None
+
+
+def was_erased(subscriber_id: int) -> bool:
+    """Whether an erasure of that id is on record (else the id never existed)."""
+    return (
+        db.session.scalar(
+            select(audit.AuditEvent.id)
+            .where(
+                audit.AuditEvent.action == "subscriber.erased",
+                audit.AuditEvent.target == f"subscriber:{subscriber_id}",
+            )
+            .limit(1)
+        )
+        is not None
+    )

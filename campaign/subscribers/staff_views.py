@@ -111,13 +111,21 @@ def unsubscribe(subscriber_id: int):
 @bp.post("/subscribers/<int:subscriber_id>/erase")
 @page_role_required(Role.ADMIN)
 def erase(subscriber_id: int):
+    # The box the browser requires is asked for here too: a form posted without it
+    # (a script, a browser that skips the check) must not erase anyone.
+    if request.form.get("sure") != "on":
+        flash("Tick “I understand this cannot be undone” to erase the data.", "error")
+        return redirect(url_for("subscriber_pages.detail", subscriber_id=subscriber_id), 303)
     if privacy.erase(subscriber_id, current_staff().id):
         db.session.commit()
         flash("The subscriber's personal data is erased.", "ok")
-    else:  # a second click, or another admin first: the data is gone all the same
-        db.session.rollback()
-        flash("That subscriber is already erased.", "ok")
-    return redirect(url_for("subscriber_pages.index"))
+        return redirect(url_for("subscriber_pages.index"), 303)
+    db.session.rollback()
+    if not privacy.was_erased(subscriber_id):
+        abort(404)
+    # A second click, or another admin first: the data is gone all the same.
+    flash("That subscriber is already erased.", "ok")
+    return redirect(url_for("subscriber_pages.index"), 303)
 
 
 @bp.route("/subscribers/import", methods=["GET", "POST"])

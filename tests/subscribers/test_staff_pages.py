@@ -123,3 +123,40 @@ def test_the_audit_log_names_what_each_event_was_about_and_links_it(
     assert '<span title="subscriber:999999">an erased subscriber</span>' in page
     assert "<td>email:someone@example.com</td>" in page
     assert "<td>subscriber:99999999999999999999</td>" in page
+
+
+def test_erasing_from_the_page_needs_the_box_ticked_and_an_id_that_was(
+    app, ctx, make_staff, issue_coupon
+):
+    from sqlalchemy import select
+
+    from campaign.extensions import db
+    from campaign.subscribers.models import Subscriber
+    from tests.staff.helpers import csrf_from, log_in
+
+    issue_coupon("erase-me@example.com")
+    subscriber_id = db.session.scalar(select(Subscriber.id))
+    client = app.test_client()
+    _, email, password = make_staff("admin")
+    log_in(client, email, password)
+    page = f"/staff/subscribers/{subscriber_id}"
+    token = csrf_from(client.get(page).get_data(as_text=True))
+    erase = f"/staff/subscribers/{subscriber_id}/erase"
+
+    # Posted without the box (the browser's own check skipped): nothing is erased.
+    unticked = client.post(erase, data={"csrf_token": token})
+    assert unticked.status_code == 303
+    assert unticked.headers["Location"].endswith(page)
+    assert "to erase the data" in client.get(page).get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Subscriber, subscriber_id) is not None
+
+    erased = client.post(erase, data={"csrf_token": token, "sure": "on"})
+    assert erased.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Subscriber, subscriber_id) is None
+    again = client.post(erase, data={"csrf_token": token, "sure": "on"})
+    assert "already erased" in client.get(again.headers["Location"]).get_data(as_text=True)
+    # An id no one ever had is not "already erased".
+    never = client.post("/staff/subscribers/999999/erase", data={"csrf_token": token, "sure": "on"})
+    assert never.status_code == 404
