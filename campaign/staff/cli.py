@@ -61,6 +61,10 @@ def token(email: str, name: str) -> None:
     staff = services.find_staff(email)
     if staff is None:
         raise click.ClickException(f"no staff account for {email}")
+    if not staff.active:  # its tokens answer 401 until an admin reactivates it
+        raise click.ClickException(
+            f"{staff.email} is deactivated: reactivate it on the Staff page first"
+        )
     value = services.create_api_token(staff, name)
     db.session.commit()
     click.echo(value)

@@ -37,10 +37,6 @@ class LoginForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
-class TokenForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=100)])
-
-
 def plain_text(lines: bool = False):
     """A validator: no control characters (line breaks too, unless ``lines``). The
     offer's title goes into the welcome email's subject, where a line break would be
@@ -58,6 +54,18 @@ def plain_text(lines: bool = False):
             )
 
     return check
+
+
+class TokenForm(FlaskForm):
+    name = StringField(
+        "Name",
+        filters=[lambda text: text.strip() if text else text],
+        validators=[
+            DataRequired("Give the token a name, e.g. what will use it."),
+            Length(max=100, message="Keep the name to 100 characters."),
+            plain_text(),
+        ],
+    )
 
 
 class DaysField(IntegerField):

@@ -223,9 +223,10 @@ def tokens():
     if form.validate_on_submit():
         new_token = services.create_api_token(current_staff(), form.name.data)
         db.session.commit()
-    return render_template(
+    page = render_template(
         "staff/tokens.html", form=form, new_token=new_token, tokens=current_staff().tokens
     )
+    return page, 400 if form.errors else 200
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

@@ -108,6 +108,28 @@ def test_api_tokens_are_created_shown_once_stored_hashed_and_revocable(
     assert response.get_json()["error"]["code"] == "invalid_token"
 
 
+def test_a_token_name_that_cannot_be_kept_is_refused_with_a_message(client, ctx, make_staff):
+    _, email, password = make_staff("receptionist")
+    log_in(client, email, password)
+    page = client.get("/staff/tokens").get_data(as_text=True)
+    for name, said in (
+        ("   ", "Give the token a name"),
+        ("x" * 101, "Keep the name to 100 characters."),
+        ("desk\u202etablet", "Use text only"),
+    ):
+        refused = client.post("/staff/tokens", data={"name": name, "csrf_token": csrf_from(page)})
+        assert refused.status_code == 400, name
+        html = refused.get_data(as_text=True)
+        assert said in html, name
+        assert 'aria-invalid="true"' in html
+        assert "<title>Error: " in html
+        assert 'id="new-token"' not in html
+    assert db.session.scalar(select(ApiToken)) is None
+    # Spaces around a good name are not kept.
+    client.post("/staff/tokens", data={"name": "  desk tablet ", "csrf_token": csrf_from(page)})
+    assert db.session.scalar(select(ApiToken.name)) == "desk tablet"
+
+
 def test_a_token_notes_its_use_and_dies_with_its_account(client, app, api_token, issue_coupon):
     token = api_token("receptionist")
     bearer = {"Authorization": f"Bearer {token}"}
@@ -228,6 +250,14 @@ def test_cli_creates_staff_from_stdin_and_prints_a_token(app, ctx):
         .status_code
         == 200
     )
+
+    # A deactivated account's token would answer 401: the command says why instead.
+    staff.active = False
+    db.session.commit()
+    result = runner.invoke(args=["staff", "token", "maria@staff.example.com"])
+    assert result.exit_code == 1
+    assert "is deactivated: reactivate it on the Staff page first" in result.output
+    assert len(db.session.scalars(select(ApiToken)).all()) == 1
 
 
 @pytest.mark.parametrize(
