@@ -29,7 +29,14 @@ from campaign.subscribers.addresses import (
     normalize_address,
 )
 from campaign.subscribers.models import ConsentRecord, Subscriber, SubscriberStatus
-from campaign.tokens import Purpose, TokenInvalid, make_token, read_token, row_id
+from campaign.tokens import (
+    Purpose,
+    TokenExpired,
+    TokenInvalid,
+    make_token,
+    read_token,
+    row_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -596,6 +603,19 @@ def read_unsubscribe_token(token: str) -> int:
         Purpose.UNSUBSCRIBE, token, max_age=current_app.config["UNSUBSCRIBE_MAX_AGE_SECONDS"]
     )
     return row_id(payload)
+
+
+def read_leaving_token(token: str) -> tuple[int, bool]:
+    """The subscriber an Unsubscribe link names, and whether it is within its age.
+
+    Leaving works with a genuine link of any age: an old newsletter's link (or its
+    mail app's button, which posts it) must still stop the mail, and all it can do is
+    that. What the age guards (the way back, the web copy) takes fresh links only.
+    """
+    try:
+        return read_unsubscribe_token(token), True
+    except TokenExpired as exc:
+        return row_id(exc.payload), False
 
 
 def unsubscribe(subscriber_id: int, staff_id: int | None = None) -> bool:

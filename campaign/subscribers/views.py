@@ -133,11 +133,13 @@ def unsubscribe(token: str):
     if token == services.SAMPLE_UNSUBSCRIBE_TOKEN:
         return render_template("subscribers/sample_unsubscribe.html")
     try:
-        subscriber_id = services.read_unsubscribe_token(token)
+        subscriber_id, fresh = services.read_leaving_token(token)
     except TokenError:
         return _invalid_link("unsubscribe")
     if services.already_unsubscribed(subscriber_id):
-        return render_template("subscribers/unsubscribed.html", token=token, already=True)
+        return render_template(
+            "subscribers/unsubscribed.html", token=token, already=True, fresh=fresh
+        )
     return render_template("subscribers/unsubscribe.html", token=token)
 
 
@@ -148,12 +150,12 @@ def unsubscribe_post(token: str):
     if token == services.SAMPLE_UNSUBSCRIBE_TOKEN:
         return render_template("subscribers/sample_unsubscribe.html")
     try:
-        subscriber_id = services.read_unsubscribe_token(token)
+        subscriber_id, fresh = services.read_leaving_token(token)
     except TokenError:
         return _invalid_link("unsubscribe")
     services.unsubscribe(subscriber_id)
     db.session.commit()
-    return render_template("subscribers/unsubscribed.html", token=token)
+    return render_template("subscribers/unsubscribed.html", token=token, fresh=fresh)
 
 
 @bp.post("/resubscribe/<token>")

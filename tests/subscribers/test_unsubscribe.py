@@ -52,6 +52,33 @@ def test_links_still_work_after_sixty_days(client, ctx, email_address):
     assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
 
 
+def test_a_link_past_its_age_still_stops_the_mail_but_brings_no_one_back(
+    app, client, ctx, email_address
+):
+    subscriber = confirmed_subscriber(email_address)
+    with minted_in_the_past(app.config["UNSUBSCRIBE_MAX_AGE_SECONDS"] + 86400):
+        token = services.unsubscribe_token(subscriber.id)
+    page = client.get(f"/unsubscribe/{token}")
+    assert page.status_code == 200
+    assert page.get_data(as_text=True).count("<button") == 1
+    # The mail app's own button posts the same old link, without a cookie.
+    left = app.test_client(use_cookies=False).post(
+        f"/unsubscribe/{token}",
+        data="List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert left.status_code == 200
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
+    html = left.get_data(as_text=True)
+    assert "Subscribe again" not in html  # the way back takes a fresh link
+    assert 'href="/">Sign up again</a>' in html
+    assert "Sign up again" in client.get(f"/unsubscribe/{token}").get_data(as_text=True)
+    assert client.post(f"/resubscribe/{token}").status_code == 400
+    db.session.refresh(subscriber)
+    assert subscriber.status == SubscriberStatus.UNSUBSCRIBED
+
+
 def test_tampered_unsubscribe_token_gets_a_400_page(client, ctx, email_address):
     subscriber = confirmed_subscriber(email_address)
     token = services.unsubscribe_token(subscriber.id)
