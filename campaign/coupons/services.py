@@ -110,15 +110,31 @@ def welcome_promise(subscriber: Subscriber | None = None) -> str | None:
 
 
 def update_welcome_offer(
-    staff: Staff, *, title: str, terms: str, validity_days: int, reminder_days: int | None = None
+    staff: Staff,
+    *,
+    title: str,
+    terms: str,
+    validity_days: int,
+    reminder_days: int | None = None,
+    active: bool | None = None,
 ) -> Offer:
     """Admins edit the one welcome offer in place, so its one-per-person rule holds.
-    The reminder (``reminders``) applies to every coupon not reminded of yet."""
+    The reminder (``reminders``) applies to every coupon not reminded of yet. Switched
+    off (``active``), no page or email promises it and no coupon is issued; coupons
+    already sent stay good."""
     offer = welcome_offer()
     offer.title, offer.terms, offer.validity_days = title, terms, validity_days
     if reminder_days is not None:
         offer.reminder_days = reminder_days
-    audit.record("offer.updated", staff_id=staff.id, target=f"offer:{offer.id}", title=title)
+    if active is not None:
+        offer.active = active
+    audit.record(
+        "offer.updated",
+        staff_id=staff.id,
+        target=f"offer:{offer.id}",
+        title=title,
+        active=offer.active,
+    )
     db.session.flush()
     return offer
 

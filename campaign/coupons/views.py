@@ -80,9 +80,15 @@ def offer():
             terms=(form.terms.data or "").strip(),
             validity_days=form.validity_days.data,
             reminder_days=form.reminder_days.data,
+            active=form.active.data,
         )
         db.session.commit()
-        flash("The welcome offer is saved.", "ok")
+        flash(
+            "The welcome offer is saved."
+            if form.active.data
+            else "Saved, switched off: new subscribers get no coupon, and nothing promises one.",
+            "ok",
+        )
         return redirect(url_for("coupons.offer"))
     db.session.commit()  # the default offer, if this was its first use
     return render_template("coupons/offer.html", form=form), 400 if form.errors else 200

@@ -1,5 +1,6 @@
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     EmailField,
     IntegerField,
     PasswordField,
@@ -87,6 +88,7 @@ class DaysField(IntegerField):
 
 
 class OfferForm(FlaskForm):
+    active = BooleanField("Give each new subscriber this coupon")
     title = StringField(
         "What the coupon gives", validators=[DataRequired(), Length(max=100), plain_text()]
     )

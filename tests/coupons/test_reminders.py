@@ -163,7 +163,7 @@ def test_the_admin_sets_the_reminder_on_the_offer_page(client, ctx, make_staff, 
     page = client.get("/staff/offer").get_data(as_text=True)
     assert 'name="reminder_days"' in page
     assert 'value="7"' in page
-    form = {"title": "Free massage oil", "terms": "", "validity_days": "90"}
+    form = {"title": "Free massage oil", "terms": "", "validity_days": "90", "active": "y"}
     for bad in ("-1", "", "46"):  # 46: more than half of the 90 days it is valid
         refused = client.post(
             "/staff/offer", data={**form, "reminder_days": bad, "csrf_token": csrf_from(page)}

@@ -1,5 +1,6 @@
 """Staff accounts: login, roles, API tokens, the CLI."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -174,6 +175,7 @@ def test_admin_edits_the_welcome_offer(client, ctx, make_staff, issue_coupon):
             "terms": "One per guest.",
             "validity_days": "30",
             "reminder_days": "7",
+            "active": "y",
             "csrf_token": csrf_from(page),
         },
     )
@@ -187,6 +189,52 @@ def test_admin_edits_the_welcome_offer(client, ctx, make_staff, issue_coupon):
     issued_on = clinic.local_time(coupon.issued_at).date()
     assert clinic.local_time(coupon.expires_at).date() == issued_on + timedelta(days=30)
     assert code
+
+
+def test_admin_switches_the_welcome_offer_off_and_on(
+    client, app, ctx, make_staff, issue_coupon, api_token
+):
+    from campaign.coupons import services as coupon_services
+
+    _, email, password = make_staff("admin")
+    log_in(client, email, password)
+    held = issue_coupon("held@example.com")
+    page = client.get("/staff/offer").get_data(as_text=True)
+    assert "checked" in re.search(r'<input[^>]*id="active"[^>]*>', page).group(0)
+    assert "Free massage oil" in client.get("/").get_data(as_text=True)
+    form = {"title": "Free massage oil", "terms": "", "validity_days": "90"}
+    # Unticked: the box is not in the form at all, as a browser sends it.
+    off = client.post(
+        "/staff/offer", data={**form, "reminder_days": "7", "csrf_token": csrf_from(page)}
+    )
+    assert off.status_code == 302
+    assert "switched off: new subscribers get no coupon" in client.get(
+        off.headers["Location"]
+    ).get_data(as_text=True)
+    db.session.expire_all()
+    assert coupon_services.welcome_offer().active is False
+    assert "Free massage oil" not in app.test_client().get("/").get_data(as_text=True)
+    assert coupon_services.welcome_promise() is None
+    page = client.get("/staff/offer").get_data(as_text=True)
+    assert "checked" not in re.search(r'<input[^>]*id="active"[^>]*>', page).group(0)
+    # No coupon for a new subscriber; one already sent is still good at the desk.
+    from campaign.subscribers.models import Subscriber
+    from tests.campaigns.helpers import add_confirmed
+
+    (address,) = add_confirmed(1)
+    newcomer = db.session.scalar(select(Subscriber).filter_by(email=address))
+    assert coupon_services.issue_welcome_coupon(newcomer.id) is None
+    desk = {"Authorization": f"Bearer {api_token('receptionist')}"}
+    assert client.get(f"/api/v1/coupons/{held}", headers=desk).get_json()["status"] == "issued"
+
+    on = client.post(
+        "/staff/offer",
+        data={**form, "reminder_days": "7", "active": "y", "csrf_token": csrf_from(page)},
+    )
+    assert on.status_code == 302
+    db.session.expire_all()
+    assert coupon_services.welcome_offer().active is True
+    assert coupon_services.issue_welcome_coupon(newcomer.id) is not None
 
 
 def test_offer_form_rejects_bad_values(client, make_staff):
