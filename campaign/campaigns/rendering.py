@@ -119,6 +119,12 @@ def check_image_descriptions(body: str) -> None:
         )
 
 
+def _as_typed(text: str) -> str:
+    """``text`` with the mailer's placeholders written back as the variables typed."""
+    text = text.replace("XQCCODEQX", "{{ coupon_code }}")
+    return re.sub(r"XQFNAME[HT]\d+QX", "{{ first_name }}", text)
+
+
 def check_links(body: str) -> None:
     """Refuse links and images a mail app cannot open: ``www.clinic.com/book`` and
     ``/book`` work on a web page, where the browser knows the site; in an email they
@@ -133,6 +139,11 @@ def check_links(body: str) -> None:
             allowed = {"http", "https"} if child.type == "image" else LINK_SCHEMES
             if scheme in allowed or (address == "XQCURLQX" and child.type == "link_open"):
                 continue
+            if "XQCURLQX" in address and address != "XQCURLQX":
+                raise RenderError(
+                    "{{ coupon_url }} is a whole address by itself: put nothing right "
+                    "before or after it in a link."
+                )
             if RESERVED.fullmatch(address) and child.type == "link_open":
                 # A first name or a code is what a reader typed or holds, not an
                 # address: as one, a name of "javascript:..." would be the link.
@@ -146,7 +157,8 @@ def check_links(body: str) -> None:
                 fix = "an image needs its whole address, starting with https://"
             else:
                 fix = "use the whole address, starting with https:// (or mailto:, tel:)"
-            raise RenderError(f"The address {address!r} cannot be opened from an email: {fix}.")
+            typed = _as_typed(address)
+            raise RenderError(f"The address {typed!r} cannot be opened from an email: {fix}.")
 
 
 # A character reference for a plain letter or digit (``&#65;`` is "A"): nobody needs

@@ -218,24 +218,26 @@ def audience_size() -> int:
     return db.session.scalar(select(func.count()).select_from(Subscriber).where(AUDIENCE))
 
 
+# Said to the editor's user and to scripts alike: what to give, with an example.
+_NOT_A_TIME = "Give a date and time to send it, e.g. 2027-01-05T10:00 (ISO 8601)."
+
+
 def parse_send_at(value: object) -> datetime:
     """ISO 8601 to naive UTC; a time without offset is in the clinic's time zone."""
+    if isinstance(value, str) and not value.strip():
+        raise CampaignInvalid("send_at", "invalid_send_at", "Pick a date and time to send it.")
     if not isinstance(value, str) or len(value) > 40:
-        raise CampaignInvalid("send_at", "invalid_send_at", "send_at must be an ISO 8601 time.")
+        raise CampaignInvalid("send_at", "invalid_send_at", _NOT_A_TIME)
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise CampaignInvalid(
-            "send_at", "invalid_send_at", "send_at must be an ISO 8601 time."
-        ) from None
+        raise CampaignInvalid("send_at", "invalid_send_at", _NOT_A_TIME) from None
     try:
         if moment.tzinfo is None:
             return _clinic_time_to_utc(moment, value)
         return moment.astimezone(UTC).replace(tzinfo=None)
     except OverflowError:  # a year-1 or year-9999 time that leaves the calendar in UTC
-        raise CampaignInvalid(
-            "send_at", "invalid_send_at", "send_at must be an ISO 8601 time."
-        ) from None
+        raise CampaignInvalid("send_at", "invalid_send_at", _NOT_A_TIME) from None
 
 
 def _clinic_time_to_utc(local: datetime, typed: str) -> datetime:
@@ -508,14 +510,22 @@ def progress(campaign: Campaign) -> Progress:
 
 def test_recipients(emails: object) -> list[str]:
     """Test copies go to staff accounts only, so the button cannot mail strangers."""
-    if not isinstance(emails, list) or not 1 <= len(emails) <= 10:
+    if not isinstance(emails, list):
+        raise CampaignInvalid("emails", "invalid_emails", "emails must be a list of addresses.")
+    if not emails:
         raise CampaignInvalid(
-            "emails", "invalid_emails", "emails must list 1 to 10 staff addresses."
+            "emails", "invalid_emails", "Enter the staff address to send the test to."
+        )
+    if len(emails) > 10:
+        raise CampaignInvalid(
+            "emails", "invalid_emails", "Send a test to at most 10 staff addresses at once."
         )
     recipients = []
     for email in emails:
         if not isinstance(email, str) or len(email) > 254:
-            raise CampaignInvalid("emails", "invalid_emails", "emails must be staff addresses.")
+            raise CampaignInvalid(
+                "emails", "invalid_emails", "Each test address must be a staff address."
+            )
         # As the login finds it: desk@bücher.de is stored as desk@xn--bcher-kva.de.
         staff = find_staff(email)
         if staff is None or not staff.active:

@@ -126,6 +126,10 @@ def test_addresses_typed_bare_are_links_in_html_and_stay_as_typed_in_text(ctx):
         ("![p]({{ first_name }})", "an image needs its whole address"),
         ("[x]({{ coupon_code }})", "Only {{ coupon_url }} can stand for a whole address"),
         ("![qr]({{ coupon_url }})", "an image needs its whole address"),
+        # Said with the variables as typed, never the mailer's placeholders.
+        ("[z]({{ coupon_url }}x)", "coupon_url }} is a whole address by itself"),
+        ("[b](/book?n={{ first_name }})", r"'/book\?n=\{\{ first_name \}\}' cannot be opened"),
+        ("[b](/c/{{ coupon_code }})", r"'/c/\{\{ coupon_code \}\}' cannot be opened"),
     ],
 )
 def test_links_a_mail_app_cannot_open_are_refused_with_the_fix(body, advice):

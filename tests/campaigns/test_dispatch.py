@@ -189,3 +189,24 @@ def test_a_cancelled_campaign_ends_with_nothing_left_queued_or_claimed(client, c
     assert statuses == [DeliveryStatus.CANCELLED] * 4
     counts = client.get(f"/api/v1/campaigns/{campaign_id}", headers=marketing).get_json()["counts"]
     assert (counts["queued"], counts["cancelled"]) == (0, 4)
+
+
+def test_a_time_or_test_address_left_out_is_said_in_words(client, ctx, marketing):
+    # The editor shows these messages as they come: no field names, no "ISO 8601" alone.
+    campaign_id = create_campaign(client, marketing)
+    said = {
+        ("schedule", "send_at", ""): "Pick a date and time to send it.",
+        ("schedule", "send_at", "next tuesday"): "Give a date and time to send it, e.g. "
+        "2027-01-05T10:00 (ISO 8601).",
+        ("test", "emails", ()): "Enter the staff address to send the test to.",
+        ("test", "emails", ("a@x.test",) * 11): "Send a test to at most 10 staff addresses "
+        "at once.",
+    }
+    for (move, field, value), message in said.items():
+        body = {field: list(value) if isinstance(value, tuple) else value}
+        response = client.post(
+            f"/api/v1/campaigns/{campaign_id}/{move}", headers=marketing, json=body
+        )
+        assert response.status_code == 400, (move, value)
+        assert response.get_json()["error"]["message"] == message
+        assert response.get_json()["error"]["field"] == field
