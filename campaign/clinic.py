@@ -10,6 +10,7 @@ email without a restart, at the cost of one small query per rendered page.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -144,8 +145,10 @@ def _colour(value: object) -> str:
     if (ratio := contrast_with_white(text)) < MIN_CONTRAST:
         raise DetailsInvalid(
             "colour",
-            f"This colour is too light for the white text on buttons (contrast {ratio:.1f}:1, "
-            f"readable needs {MIN_CONTRAST}:1): please choose a darker shade.",
+            # Rounded down: 4.48 shown as "4.5" would read as if it passed.
+            f"This colour is too light for the white text on buttons (contrast "
+            f"{math.floor(ratio * 100) / 100:.2f}:1, readable needs {MIN_CONTRAST}:1): please "
+            "choose a darker shade.",
         )
     return text
 
