@@ -119,10 +119,13 @@ def check_image_descriptions(body: str) -> None:
         )
 
 
+_FIRST_NAME = re.compile(r"XQFNAME[HT]\d+QX")
+
+
 def _as_typed(text: str) -> str:
     """``text`` with the mailer's placeholders written back as the variables typed."""
     text = text.replace("XQCCODEQX", "{{ coupon_code }}")
-    return re.sub(r"XQFNAME[HT]\d+QX", "{{ first_name }}", text)
+    return _FIRST_NAME.sub("{{ first_name }}", text)
 
 
 def check_links(body: str) -> None:
@@ -135,15 +138,22 @@ def check_links(body: str) -> None:
             if child.type not in ("link_open", "image") or not address:
                 continue
             address = str(address)
-            scheme = urlsplit(address).scheme.lower()
-            allowed = {"http", "https"} if child.type == "image" else LINK_SCHEMES
-            if scheme in allowed or (address == "XQCURLQX" and child.type == "link_open"):
-                continue
+            if _FIRST_NAME.search(address) and not _FIRST_NAME.fullmatch(address):
+                # A name is text ("Anne Marie", "Ann&ref=x"): in an address it would
+                # break the link or add to it.
+                raise RenderError(
+                    "{{ first_name }} cannot go in a link's address: put it in the text. "
+                    "{{ coupon_code }} can (codes are letters, digits and dashes)."
+                )
             if "XQCURLQX" in address and address != "XQCURLQX":
                 raise RenderError(
                     "{{ coupon_url }} is a whole address by itself: put nothing right "
                     "before or after it in a link."
                 )
+            scheme = urlsplit(address).scheme.lower()
+            allowed = {"http", "https"} if child.type == "image" else LINK_SCHEMES
+            if scheme in allowed or (address == "XQCURLQX" and child.type == "link_open"):
+                continue
             if RESERVED.fullmatch(address) and child.type == "link_open":
                 # A first name or a code is what a reader typed or holds, not an
                 # address: as one, a name of "javascript:..." would be the link.

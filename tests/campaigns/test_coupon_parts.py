@@ -128,7 +128,9 @@ def test_addresses_typed_bare_are_links_in_html_and_stay_as_typed_in_text(ctx):
         ("![qr]({{ coupon_url }})", "an image needs its whole address"),
         # Said with the variables as typed, never the mailer's placeholders.
         ("[z]({{ coupon_url }}x)", "coupon_url }} is a whole address by itself"),
-        ("[b](/book?n={{ first_name }})", r"'/book\?n=\{\{ first_name \}\}' cannot be opened"),
+        ("[z](https://x.test/{{ coupon_url }})", "coupon_url }} is a whole address by itself"),
+        ("[b](https://x.test/?n={{ first_name }})", "first_name }} cannot go in a link's"),
+        ("![p](https://x.test/{{ first_name }}.png)", "first_name }} cannot go in a link's"),
         ("[b](/c/{{ coupon_code }})", r"'/c/\{\{ coupon_code \}\}' cannot be opened"),
     ],
 )
