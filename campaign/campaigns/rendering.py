@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import nh3
 from flask import current_app, render_template
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from markupsafe import Markup
 
 from campaign.campaigns.coupon_blocks import COUPON_END, COUPON_START, with_markers
@@ -228,6 +229,7 @@ def markdown_to_html(body: str) -> str:
     tokens = markdown.parse(body, env)
     _refuse_deep_nesting(tokens)
     _settle_bare_links(tokens)
+    _link_bare_coupon_urls(tokens)
     _size_own_images(tokens)
     tokens = with_markers(tokens)
     raw = markdown.renderer.render(tokens, markdown.options, env)
@@ -258,6 +260,36 @@ def _settle_bare_links(tokens: list) -> None:
             # No link: the open and close tags render as nothing.
             child.type = children[index + 2].type = "text"
             child.content = children[index + 2].content = ""
+
+
+# {{ coupon_url }} typed by itself (or in <>), outside a link: an address, as any typed
+# in the text is, once filled in. The filling comes after Markdown, so it is made
+# a link here.
+_BARE_COUPON_URL = re.compile(r"<?(XQCURLQX)>?")
+
+
+def _link_bare_coupon_urls(tokens: list) -> None:
+    for token in tokens:
+        if not token.children:
+            continue
+        children: list = []
+        inside_link = 0
+        for child in token.children:
+            inside_link += {"link_open": 1, "link_close": -1}.get(child.type, 0)
+            if child.type != "text" or inside_link or "XQCURLQX" not in child.content:
+                children.append(child)
+                continue
+            for index, piece in enumerate(_BARE_COUPON_URL.split(child.content)):
+                if index % 2 == 0:
+                    if piece:
+                        children.append(Token("text", "", 0, content=piece))
+                    continue
+                children += [
+                    Token("link_open", "a", 1, attrs={"href": piece}),
+                    Token("text", "", 0, content=piece),
+                    Token("link_close", "a", -1),
+                ]
+        token.children = children
 
 
 # The email's column (600 px less the content's padding): Outlook on Windows ignores

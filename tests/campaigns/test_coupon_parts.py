@@ -151,6 +151,23 @@ def test_a_reference_link_to_the_coupon_goes_with_its_paragraph(ctx):
     assert "here (https://clinic.test/coupon/t)" in text
 
 
+def test_the_coupon_link_typed_by_itself_is_a_link(ctx):
+    # As any address typed in the text is: the variable is filled in after Markdown.
+    body = "Plain: {{ coupon_url }}\n\nAngled: <{{ coupon_url }}>\n\nCode: `{{ coupon_url }}`"
+    text, html = parts_for(body, coupon_code="AAAA-BBBB-CCCC")
+    link = re.compile(
+        r'<a href="https://clinic\.test/coupon/t"[^>]*>https://clinic\.test/coupon/t</a>'
+    )
+    assert len(link.findall(html)) == 2
+    assert "&lt;" not in html
+    assert "<code>https://clinic.test/coupon/t</code>" in html  # code stays code
+    assert "Plain: https://clinic.test/coupon/t" in text
+    # Without a coupon, the paragraphs go, as any with the coupon's variables.
+    text, html = parts_for(body, coupon_code=None)
+    assert "Plain" not in html
+    assert "coupon/" not in html
+
+
 def test_a_list_left_with_no_item_goes_whole(ctx):
     text, html = parts_for("Intro.\n\n- Only item {{ coupon_code }}\n\nAfter.", coupon_code=None)
     assert "<ul>" not in html
