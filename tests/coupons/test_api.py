@@ -361,6 +361,11 @@ def test_a_coupon_keeps_what_it_promised_when_the_offer_changes(
     db.session.commit()
     sent_after = issue_coupon("late@example.com")
 
+    early = db.session.scalar(select(Coupon).order_by(Coupon.id).limit(1))
+    early_page = f"/coupon/{services.coupon_page_token(early)}"
+    page = client.get(early_page).get_data(as_text=True)
+    assert "<h1>Free massage oil</h1>" in page
+    assert "Not exchangeable for cash" in page
     looked_up = client.get(f"/api/v1/coupons/{sent_before}", headers=desk).get_json()
     assert looked_up["offer"] == "Free massage oil"
     redeemed = client.post(f"/api/v1/coupons/{sent_before}/redeem", headers=desk).get_json()
@@ -368,10 +373,13 @@ def test_a_coupon_keeps_what_it_promised_when_the_offer_changes(
     assert client.get(f"/api/v1/coupons/{sent_after}", headers=desk).get_json()["offer"] == (
         "10% off your next treatment"
     )
-    early = db.session.scalar(select(Coupon).order_by(Coupon.id).limit(1))
-    page = client.get(f"/coupon/{services.coupon_page_token(early)}").get_data(as_text=True)
+    # Used: its page says so, with no QR to scan and no "valid until" left.
+    page = client.get(early_page).get_data(as_text=True)
     assert "<h1>Free massage oil</h1>" in page
-    assert "Not exchangeable for cash" in page
+    assert "Used on " in page
+    assert "<svg" not in page
+    assert "Valid until" not in page
+    assert f"Coupon code {sent_before}, no longer good." in page
 
 
 def test_already_used_says_when_in_the_clinics_time(

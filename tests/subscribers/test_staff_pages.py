@@ -43,7 +43,7 @@ def test_staff_pages_and_the_coupon_page_show_the_clinics_time(
     audit = client.get("/staff/audit").get_data(as_text=True)
     assert "2026-06-02 08:59:58" in audit
     coupon_page = app.test_client().get(f"/coupon/{services.coupon_page_token(coupon)}")
-    assert "Valid until 1 July 2026" in coupon_page.get_data(as_text=True)
+    assert "This coupon expired on 1 July 2026." in coupon_page.get_data(as_text=True)
 
 
 def test_every_action_the_code_records_has_a_name_on_the_audit_page():
