@@ -40,9 +40,12 @@ def _filtered():
     if len(q) > 254:  # as typed, as the OpenAPI document's maxLength counts it
         raise ApiError(400, "invalid_q", "q is limited to 254 characters.", "q")
     q = q.strip()
-    status = request.args.get("status", "")
-    if status and status not in {s.value for s in SubscriberStatus}:
-        raise ApiError(400, "invalid_status", "Unknown status.", "status")
+    # Any case, as ?format= is read.
+    status = request.args.get("status", "").strip().lower()
+    known = [s.value for s in SubscriberStatus]
+    if status and status not in known:
+        message = f"Unknown status: use one of {', '.join(known)}."
+        raise ApiError(400, "invalid_status", message, "status")
     return queries.search(q, status, request.args.get("source", "")[:64])
 
 

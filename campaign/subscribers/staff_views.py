@@ -34,6 +34,10 @@ def index():
         status = ""
     query = queries.search(q, status, source)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // PAGE_SIZE))
+    # Past the end (an old bookmark, a list that shrank): the last page, not "page 99
+    # of 9" over an empty table.
+    page = min(page, pages)
     subscribers = db.session.scalars(
         query.order_by(Subscriber.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
@@ -45,7 +49,7 @@ def index():
         subscribers=subscribers,
         total=total,
         page=page,
-        pages=max(1, -(-total // PAGE_SIZE)),
+        pages=pages,
         q=q,
         status=status,
         source=source,

@@ -46,7 +46,13 @@ def test_list_search_filter_and_page(client, ctx, marketing):
         ]
     ] == ["ann.lee@example.com"]
     assert client.get("/api/v1/subscribers?q=%25", headers=marketing).get_json()["total"] == 0
-    assert client.get("/api/v1/subscribers?status=nope", headers=marketing).status_code == 400
+    upper = client.get("/api/v1/subscribers?status=CONFIRMED", headers=marketing).get_json()
+    assert [i["email"] for i in upper["items"]] == ["ann.lee@example.com"]  # as ?format=CSV
+    refused = client.get("/api/v1/subscribers?status=nope", headers=marketing)
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["message"] == (
+        "Unknown status: use one of pending, confirmed, unsubscribed, bounced."
+    )
     assert client.get("/api/v1/subscribers?page=0", headers=marketing).status_code == 400
     assert client.get("/api/v1/subscribers?page=x", headers=marketing).status_code == 400
     # q's 254 characters count as sent (the OpenAPI document's maxLength), spaces too.

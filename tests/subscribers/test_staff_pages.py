@@ -9,6 +9,16 @@ def test_the_subscriber_list_takes_any_page_number_text(marketing_client, page):
     assert response.status_code == 200
 
 
+def test_a_page_past_the_end_shows_the_last(marketing_client, ctx):
+    from tests.campaigns.helpers import add_confirmed
+
+    add_confirmed(51)  # two pages of 50
+    page = marketing_client.get("/staff/subscribers/?page=99999").get_data(as_text=True)
+    assert "Page 2 of 2" in page
+    assert page.count("/staff/subscribers/") > 1  # the one row on it, and the nav
+    assert "Previous" in page
+
+
 def test_staff_pages_and_the_coupon_page_show_the_clinics_time(
     app, ctx, make_staff, issue_coupon, monkeypatch
 ):
