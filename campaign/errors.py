@@ -97,7 +97,14 @@ def _csrf_error(exc: CSRFError) -> Response | tuple[str, int]:
 
 
 def _api_error(exc: ApiError) -> Response:
-    return json_error(exc.status, exc.code, exc.message, exc.field)
+    response = json_error(exc.status, exc.code, exc.message, exc.field)
+    if exc.status == 401:
+        # RFC 9110: a 401 names the scheme that would do (RFC 6750's for a bad token).
+        challenge = 'Bearer realm="api"'
+        if exc.code == "invalid_token":
+            challenge += ', error="invalid_token"'
+        response.headers["WWW-Authenticate"] = challenge
+    return response
 
 
 def _unexpected(exc: Exception) -> Response | tuple[str, int]:

@@ -60,6 +60,7 @@ def test_anonymous_callers_are_refused_everywhere(app, client):
             if rule.rule.startswith("/api/"):
                 assert response.status_code == 401, (method, rule.rule)
                 assert response.get_json()["error"]["code"] == "unauthorized"
+                assert response.headers["WWW-Authenticate"] == 'Bearer realm="api"'
             elif method == "GET":
                 assert response.status_code == 302, (method, rule.rule)
                 assert "/staff/login" in response.headers["Location"]

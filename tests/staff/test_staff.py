@@ -107,6 +107,7 @@ def test_api_tokens_are_created_shown_once_stored_hashed_and_revocable(
     )
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "invalid_token"
+    assert response.headers["WWW-Authenticate"] == 'Bearer realm="api", error="invalid_token"'
 
 
 def test_a_token_name_that_cannot_be_kept_is_refused_with_a_message(client, ctx, make_staff):
