@@ -81,6 +81,9 @@ class JsonRequest(Request):
             named = e.field is not None and e.field.isidentifier()
             code = f"invalid_{e.field}" if named else "invalid_json"
             raise ApiError(400, code, str(e), e.field if named else None)
+        if e is None:  # Flask read no JSON: the Content-Type says it is something else
+            message = "Send the body as JSON, with Content-Type: application/json."
+            raise ApiError(400, "invalid_json", message)
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
 
 

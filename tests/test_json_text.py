@@ -152,3 +152,22 @@ def test_calls_that_take_no_fields_refuse_one_and_do_nothing(client, ctx, api_to
     assert client.open(calls[0][1], method="POST", headers=admin, json={}).status_code == 200
     for method, path in calls[1:]:
         assert client.open(path, method=method, headers=admin, json={}).status_code == 204, path
+
+
+def test_a_body_not_sent_as_json_is_told_the_content_type(client, ctx, api_token):
+    marketing = {"Authorization": f"Bearer {api_token('marketing')}"}
+    body = '{"subject": "x", "body_markdown": "y"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        refused = client.post(
+            "/api/v1/campaigns", headers=marketing, data=body, content_type=content_type
+        )
+        assert refused.status_code == 400
+        assert refused.get_json()["error"] == {
+            "code": "invalid_json",
+            "message": "Send the body as JSON, with Content-Type: application/json.",
+            "field": None,
+        }
+    # Sent as JSON, but not an object: said so.
+    listed = client.post("/api/v1/campaigns", headers=marketing, json=["x"])
+    assert listed.get_json()["error"]["message"] == "The body must be a JSON object."
+    assert count(Campaign) == 0
