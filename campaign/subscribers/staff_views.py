@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+import csv
+import io
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from sqlalchemy import func, select
 
-from campaign import audit, database
+from campaign import audit, clinic, database
+from campaign.api_util import csv_cell, wants_csv
 from campaign.audit import AuditEvent
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.coupons.models import Coupon, Redemption
@@ -13,6 +28,7 @@ from campaign.coupons.services import code_of
 from campaign.extensions import db
 from campaign.staff.auth import current_staff, page_role_required
 from campaign.staff.models import Role, Staff
+from campaign.subscribers import audit_log as audit_log_query
 from campaign.subscribers import audit_targets, imports, privacy, queries, services
 from campaign.subscribers.models import Subscriber, SubscriberStatus
 from campaign.subscribers.tasks import analyse_import, run_import
@@ -200,24 +216,48 @@ def import_start(job_id: int):
 @bp.get("/audit")
 @page_role_required(Role.ADMIN)
 def audit_log():
-    action = request.args.get("action", "")[:64]
-    query = (
-        select(AuditEvent, Staff.email)
-        .join(Staff, Staff.id == AuditEvent.staff_id, isouter=True)
-        .order_by(AuditEvent.id.desc())
-        .limit(500)
-    )
-    if action:
-        query = query.where(AuditEvent.action == action)
+    filters = audit_log_query.read_filters(request.args)
+    if wants_csv():
+        return _audit_csv(filters)
+    before = audit_log_query.read_before(request.args)
+    events, older = audit_log_query.page(filters, before)
     actions = db.session.scalars(
         select(AuditEvent.action).distinct().order_by(AuditEvent.action)
     ).all()
-    events = db.session.execute(query).all()
     return render_template(
         "subscribers/staff/audit.html",
         events=events,
         about=audit_targets.describe(event.target for event, _ in events),
         actions=actions,
-        action=action,
+        people=db.session.scalars(select(Staff).order_by(Staff.email)).all(),
+        filters=filters,
+        query=filters.as_query(),
+        before=before,
+        older=older,
+        page_size=audit_log_query.PAGE_SIZE,
+        clinic_timezone=clinic.zone().key,
         labels=audit.ACTION_LABELS,
+    )
+
+
+def _audit_csv(filters: audit_log_query.Filters) -> Response:
+    def generate():
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(audit_log_query.CSV_COLUMNS)
+        rows = db.session.execute(audit_log_query.events(filters).execution_options(yield_per=500))
+        for chunk in rows.partitions():
+            about = audit_targets.describe(event.target for event, _ in chunk)
+            for event, who in chunk:
+                cells = audit_log_query.csv_row(event, who, audit.ACTION_LABELS, about)
+                writer.writerow(csv_cell(cell) for cell in cells)
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
+
+    return Response(
+        stream_with_context(generate()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
     )
