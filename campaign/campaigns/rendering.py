@@ -233,12 +233,17 @@ def markdown_to_html(body: str) -> str:
     _size_own_images(tokens)
     tokens = with_markers(tokens)
     raw = markdown.renderer.render(tokens, markdown.options, env)
-    return nh3.clean(
+    clean = nh3.clean(
         raw,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=LINK_SCHEMES,
         link_rel="noopener",
+    )
+    # A table wider than a phone scrolls in its own frame (the layout's .table-scroll),
+    # not the whole message sideways. Added after the sanitiser, which allows no div.
+    return clean.replace("<table>", '<div class="table-scroll"><table>').replace(
+        "</table>", "</table></div>"
     )
 
 

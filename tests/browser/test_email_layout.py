@@ -1,4 +1,5 @@
-"""The newsletter's HTML as a phone shows it: words stay whole in table cells."""
+"""The newsletter's HTML as a phone shows it: words stay whole in table cells, and a
+wide table scrolls in its own frame rather than widening the message."""
 
 import email
 import email.policy
@@ -42,3 +43,17 @@ def test_table_cells_on_a_phone_break_between_words_not_inside_them(ctx, phone: 
         })"""
     )
     assert broken == []
+    # The message itself does not scroll sideways; the table does, in its frame.
+    assert (
+        phone.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        <= 0
+    )
+    frame = phone.evaluate(
+        """() => { const t = document.querySelector('table');
+                   const f = t.parentElement;
+                   return [f.className, getComputedStyle(f).overflowX,
+                           f.getBoundingClientRect().right <= innerWidth]; }"""
+    )
+    assert frame == ["table-scroll", "auto", True]
