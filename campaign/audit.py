@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "staff.deactivated": "Account deactivated",
     "staff.reactivated": "Account reactivated",
     "staff.locked": "Account paused (invalid codes)",
+    "staff.unlocked": "Account's pause lifted",
     "staff.login": "Logged in",
     "staff.login_failed": "Login failed",
     "staff.login_refused": "Login refused (too many failed logins for the address)",

@@ -20,12 +20,20 @@ logger = logging.getLogger(__name__)
 class ApiError(Exception):
     """An error a handler raises to answer with the contract's JSON error body."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.field = field
+        self.headers = headers or {}
 
 
 def json_error(status: int, code: str, message: str, field: str | None = None) -> Response:
@@ -98,6 +106,7 @@ def _csrf_error(exc: CSRFError) -> Response | tuple[str, int]:
 
 def _api_error(exc: ApiError) -> Response:
     response = json_error(exc.status, exc.code, exc.message, exc.field)
+    response.headers.update(exc.headers)
     if exc.status == 401:
         # RFC 9110: a 401 names the scheme that would do (RFC 6750's for a bad token).
         challenge = 'Bearer realm="api"'

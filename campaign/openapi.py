@@ -425,7 +425,10 @@ SUBSCRIBER_ID = path_id("subscriber_id", "subscriber")
 IMAGE_ID = path_id("image_id", "image")
 NOT_FOUND = shared("NotFound")
 RATE_LIMITED = shared("RateLimited")
-LOCKED = error("`account_locked`: too many invalid codes; the account is paused for minutes.")
+LOCKED = error(
+    "`account_locked`: too many invalid codes; the account is paused for minutes "
+    "(`Retry-After` says how many seconds; an admin can lift it on the Staff page)."
+)
 BAD_BODY = "`invalid_json` (not a JSON object), `unknown_field`"
 # Calls that take nothing refuse a field rather than ignore it.
 NO_FIELDS = error(f"{BAD_BODY}: this call takes no fields (send no body, or `{{}}`).")

@@ -30,3 +30,14 @@ def note_invalid_code(staff: Staff) -> bool:
     )
     audit.record("staff.locked", staff_id=staff.id, reason="invalid coupon codes")
     return True
+
+
+def lift_pause(staff: Staff, by: Staff) -> bool:
+    """An admin ends a pause early (a shared desk tablet, a scanner misread a batch):
+    the account checks codes again at once, with a fresh count. True if it was paused."""
+    if not staff.is_locked():
+        return False
+    staff.locked_until = None
+    rate_limits.clear(current_app.config["INVALID_CODE_BURST"], "invalid-code", str(staff.id))
+    audit.record("staff.unlocked", staff_id=by.id, target=f"staff:{staff.id}")
+    return True

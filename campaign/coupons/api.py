@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from flask import Blueprint, jsonify, request
@@ -12,6 +13,7 @@ from campaign.api_util import json_object, no_body
 from campaign.coupons import abuse, codes, services
 from campaign.coupons.models import CouponStatus
 from campaign.coupons.services import CouponResult, Outcome
+from campaign.database import utcnow
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db, rate_limits
 from campaign.staff.auth import api_role_required, current_staff
@@ -106,7 +108,16 @@ def _answer(result: CouponResult, text: str, ok_status: int = 200):
 def _checked_caller():
     staff = current_staff()
     if staff.is_locked():
-        raise ApiError(423, "account_locked", "Too many invalid codes; try again in a few minutes.")
+        # When it ends, for the desk to say and for scripts to wait (Retry-After).
+        seconds = max(1, math.ceil((staff.locked_until - utcnow()).total_seconds()))
+        until = clinic.local_time(staff.locked_until).strftime("%H:%M")
+        raise ApiError(
+            423,
+            "account_locked",
+            f"Too many invalid codes: paused until {until}. An admin can lift it on the "
+            "Staff page.",
+            headers={"Retry-After": str(seconds)},
+        )
     return staff
 
 

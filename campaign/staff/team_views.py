@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from sqlalchemy import select
 
 from campaign import database
+from campaign.coupons import abuse
 from campaign.extensions import db
 from campaign.staff import services
 from campaign.staff.auth import current_staff, page_role_required
@@ -102,6 +103,17 @@ def set_active(staff_id: int):
         return f"{staff.email} {done}."
 
     return _act(staff_id, change)
+
+
+@bp.post("/<int:staff_id>/unlock")
+@page_role_required(Role.ADMIN)
+def lift_pause(staff_id: int):
+    def lift(staff: Staff) -> str:
+        if abuse.lift_pause(staff, by=current_staff()):
+            return f"{staff.email} can check coupon codes again."
+        return f"{staff.email} was not paused."
+
+    return _act(staff_id, lift)
 
 
 @bp.post("/<int:staff_id>/password-link")

@@ -275,7 +275,9 @@ def test_after_15_minutes_only_an_admin_undoes_and_gives_a_reason(
     assert {"coupon.redeemed", "coupon.redemption_undone"} <= actions
 
 
-def test_a_burst_of_invalid_codes_locks_the_account(make_app, api_token, issue_coupon, caplog):
+def test_a_burst_of_invalid_codes_locks_the_account(
+    make_app, api_token, issue_coupon, make_staff, caplog
+):
     app = make_app(INVALID_CODE_BURST="3 per minute")
     client = app.test_client()
     headers = bearer(api_token("receptionist"))
@@ -289,6 +291,40 @@ def test_a_burst_of_invalid_codes_locks_the_account(make_app, api_token, issue_c
     assert response.status_code == 423
     assert response.get_json()["error"]["code"] == "account_locked"
     assert "locked" in caplog.text
+    # When it ends: said for the desk in the clinic's time, and as Retry-After.
+    from campaign import clinic
+    from campaign.staff.models import Staff
+
+    with app.app_context():
+        staff = db.session.scalar(select(Staff).where(Staff.locked_until.is_not(None)))
+        until = clinic.local_time(staff.locked_until).strftime("%H:%M")
+        staff_id = staff.id
+    assert f"paused until {until}" in response.get_json()["error"]["message"]
+    assert 0 < int(response.headers["Retry-After"]) <= 5 * 60
+
+    # An admin lifts the pause from the Staff page: the desk checks codes at once, and
+    # with a fresh count (one more invalid code does not pause it again).
+    from tests.staff.helpers import csrf_from, log_in
+
+    admin_client = app.test_client()
+    _, email, password = make_staff("admin")
+    log_in(admin_client, email, password)
+    team = admin_client.get("/staff/team/").get_data(as_text=True)
+    assert f"paused until {until}" in team
+    lifted = admin_client.post(
+        f"/staff/team/{staff_id}/unlock", data={"csrf_token": csrf_from(team)}
+    )
+    assert lifted.status_code == 303
+    assert "can check coupon codes again" in admin_client.get("/staff/team/").get_data(as_text=True)
+    assert client.get(f"/api/v1/coupons/{good}", headers=headers).status_code == 200
+    assert client.get("/api/v1/coupons/ZZZZ-ZZZZ-ZZZZ-ZZZZ", headers=headers).status_code == 400
+    assert client.get(f"/api/v1/coupons/{good}", headers=headers).status_code == 200
+    with app.app_context():
+        from campaign.audit import AuditEvent
+
+        assert db.session.scalar(select(AuditEvent.target).filter_by(action="staff.unlocked")) == (
+            f"staff:{staff_id}"
+        )
 
 
 def test_desk_lists_todays_redemptions(client, desk, issue_coupon):
