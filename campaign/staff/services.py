@@ -82,7 +82,7 @@ def create_staff(
     except InvalidAddress as exc:
         raise StaffError(str(exc)) from None
     if password is not None:
-        check_password(password)
+        check_password(password, address)
     name = clean_name(name)
     if find_staff(address) is not None:
         raise StaffError(f"{address} already has an account.")
@@ -131,7 +131,7 @@ def set_name(staff: Staff, name: str | None, by: Staff) -> None:
         staff.name = name
 
 
-def check_password(password: str) -> None:
+def check_password(password: str, email: str = "") -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise StaffError(
             f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", field="password"
@@ -142,6 +142,9 @@ def check_password(password: str) -> None:
         )
     if not password.strip():
         raise StaffError("The password cannot be only spaces.", field="password")
+    # The first guess anyone makes at an account is its own address.
+    if email and password.strip().casefold() in {email.casefold(), email.split("@")[0].casefold()}:
+        raise StaffError("The password cannot be the account's email address.", field="password")
 
 
 def _others_account(staff: Staff, by: Staff) -> None:
@@ -216,7 +219,7 @@ def set_password(staff: Staff, password: str, keep_session: bool = False) -> Non
     One conditional UPDATE on the password being replaced: a link used twice at the
     same moment sets one password, and the other use is told the link is spent.
     """
-    check_password(password)
+    check_password(password, staff.email)
     new_hash = _hasher.hash(password)
     replaced = db.session.execute(
         update(Staff)

@@ -218,6 +218,10 @@ def test_a_password_link_sets_the_password_once_and_logs_in(app, make_staff):
         path, data={"csrf_token": token, "password": "a long passphrase", "confirm": "another"}
     )
     assert "The two passwords differ" in differ.get_data(as_text=True)
+    for guess in (email, email.upper(), email.split("@")[0]):
+        own = client.post(path, data={"csrf_token": token, "password": guess, "confirm": guess})
+        assert own.status_code == 400, guess
+        assert "cannot be the account&#39;s email address" in own.get_data(as_text=True)
 
     chosen = {"csrf_token": token, "password": "a long passphrase", "confirm": "a long passphrase"}
     done = client.post(path, data=chosen)
