@@ -224,6 +224,10 @@ def test_the_images_page_uploads_and_lists_them(ctx, marketing_client):
     assert "logo.png is uploaded: copy its line below into a newsletter." in listing
     assert "logo.png" in listing
     assert "400 x 200 px" in listing
+    # A small file's size is its bytes (not "0 KB").
+    size = db.session.scalar(select(Image.byte_size))
+    assert size < 1000
+    assert f"400 x 200 px, {size} Bytes," in listing
 
 
 def test_the_images_page_says_what_is_wrong_with_a_file(ctx, marketing_client):
