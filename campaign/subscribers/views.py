@@ -140,7 +140,13 @@ def unsubscribe(token: str):
         return render_template(
             "subscribers/unsubscribed.html", token=token, already=True, fresh=fresh
         )
-    return render_template("subscribers/unsubscribe.html", token=token)
+    # Which address: someone with several (home, work) knows which one stops.
+    subscriber = db.session.get(Subscriber, subscriber_id)
+    return render_template(
+        "subscribers/unsubscribe.html",
+        token=token,
+        address=subscriber.email if subscriber else None,
+    )
 
 
 @bp.post("/unsubscribe/<token>")

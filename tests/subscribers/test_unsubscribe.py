@@ -28,6 +28,8 @@ def test_get_shows_one_button_and_changes_nothing(client, ctx, email_address):
     page = client.get(f"/unsubscribe/{token}").get_data(as_text=True)
     assert page.count("<button") == 1
     assert f'action="/unsubscribe/{token}"' in page
+    # Which address stops: someone with a home and a work address knows.
+    assert f'<strong class="address">{email_address}</strong>' in page
     db.session.refresh(subscriber)
     assert subscriber.status == SubscriberStatus.CONFIRMED
 
