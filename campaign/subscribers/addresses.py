@@ -48,6 +48,15 @@ def normalize_address(raw: str) -> str:
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
+        local = text.rpartition("@")[0]
+        if "@" in text and not local.isascii():
+            # email-validator says "Internationalized characters before the @-sign are
+            # not supported": true, and no help to the person typing.
+            letters = "".join(dict.fromkeys(ch for ch in local if not ch.isascii()))
+            raise InvalidAddress(
+                f"Most mail servers cannot deliver to an address with {letters} before "
+                "the @: please use one with plain letters (a to z) and digits there."
+            ) from None
         raise InvalidAddress(str(exc)) from None
     if len(result.ascii_email) > MAX_EMAIL_LENGTH:
         raise InvalidAddress("Please enter an email address of at most 254 characters.")

@@ -62,3 +62,15 @@ def test_an_empty_address_is_asked_for_not_called_too_long(typed):
 def test_a_too_long_address_says_how_long_one_may_be():
     with pytest.raises(InvalidAddress, match="at most 254 characters"):
         normalize_address("x" * 250 + "@example.com")
+
+
+def test_letters_smtp_cannot_carry_before_the_at_are_named_in_plain_words():
+    with pytest.raises(InvalidAddress) as refused:
+        normalize_address("jürgen.müller@example.com")
+    assert str(refused.value) == (
+        "Most mail servers cannot deliver to an address with ü before the @: please use "
+        "one with plain letters (a to z) and digits there."
+    )
+    # Other mistakes keep email-validator's own words, which say what is wrong.
+    with pytest.raises(InvalidAddress, match="@-sign"):
+        normalize_address("ann.example.com")
