@@ -529,3 +529,15 @@ def test_no_password_link_goes_to_a_deactivated_account(app, make_staff):
     assert response.status_code == 303
     assert "reactivate them first" in client.get("/staff/team/").get_data(as_text=True)
     assert audit_events(app, "staff.password_link_sent") == []
+
+
+def test_the_staff_page_gives_each_element_its_own_id(app, make_staff):
+    client, _ = admin_client(app, make_staff)
+    make_staff("receptionist")
+    make_staff("marketing")
+    page = client.get("/staff/team/").get_data(as_text=True)
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) > 10
+    assert sorted(i for i in set(ids) if ids.count(i) > 1) == []
+    # Every form still carries its CSRF token.
+    assert page.count('name="csrf_token"') == page.count("<form")
