@@ -73,7 +73,22 @@ def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
         response = json_error(status, code, message)
         response.headers.extend(_kept_headers(exc))
         return response
-    return render_template("error.html", status=status, title=exc.name), status, _kept_headers(exc)
+    page = render_template("error.html", status=status, title=exc.name, wait=_wait_words(exc))
+    return page, status, _kept_headers(exc)
+
+
+def _wait_words(exc: HTTPException) -> str:
+    """How long a 429's Retry-After is, as the page says it ("a minute" for 3 s read
+    as a page that cannot count)."""
+    seconds = getattr(exc, "retry_after", None)
+    if not isinstance(seconds, int) or seconds <= 0:
+        return "a minute"
+    if seconds < 10:
+        return "a few seconds"
+    if seconds < 60:
+        return f"{seconds} seconds"
+    minutes = -(-seconds // 60)
+    return "a minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _kept_headers(exc: HTTPException) -> list[tuple[str, str]]:
