@@ -121,8 +121,10 @@ def _checked_caller():
     return staff
 
 
-def _note_invalid(result: CouponResult) -> None:
-    if result.outcome is Outcome.INVALID_CODE:
+def _note_invalid(result: CouponResult, text: str) -> None:
+    # A code of the wrong length cannot be a guess at one (a scan cut short, a paste
+    # doubled): only well-formed codes that fail their check count toward the pause.
+    if result.outcome is Outcome.INVALID_CODE and codes.wrong_length(text) is None:
         abuse.note_invalid_code(current_staff())
         db.session.commit()
 
@@ -159,7 +161,7 @@ def get_coupon(code: str):
         raise MethodNotAllowed(valid_methods=["POST"])
     _checked_caller()
     result = services.lookup(code)
-    _note_invalid(result)
+    _note_invalid(result, code)
     if result.outcome is Outcome.VALID or result.outcome in {
         Outcome.ALREADY_REDEEMED,
         Outcome.EXPIRED,
@@ -179,7 +181,7 @@ def redeem_coupon(code: str):
     # Answered from the rows as they are now; after the commit each would be re-read.
     answer = _answer(result, code)
     db.session.commit()
-    _note_invalid(result)
+    _note_invalid(result, code)
     return answer
 
 

@@ -327,6 +327,19 @@ def test_a_burst_of_invalid_codes_locks_the_account(
         )
 
 
+def test_codes_of_the_wrong_length_do_not_pause_the_desk(make_app, api_token, issue_coupon):
+    # A scan cut short or a code pasted twice is no guess: it cannot be a valid code.
+    app = make_app(INVALID_CODE_BURST="3 per minute")
+    client = app.test_client()
+    headers = bearer(api_token("receptionist"))
+    good = issue_coupon()
+    for text in ("ZZZZ-ZZZZ", "ZZZZ-ZZZZ-ZZZZ-ZZZZ-ZZZZ", good[:-1], good + good) * 2:
+        refused = client.get(f"/api/v1/coupons/{text}", headers=headers)
+        assert refused.status_code == 400, text
+        assert "Coupon codes have" in refused.get_json()["error"]["message"]
+    assert client.get(f"/api/v1/coupons/{good}", headers=headers).status_code == 200
+
+
 def test_desk_lists_todays_redemptions(client, desk, issue_coupon):
     codes = [issue_coupon() for _ in range(2)]
     for code in codes:
