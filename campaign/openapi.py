@@ -211,7 +211,7 @@ COUPON_PROPERTIES = {
     "expires_at": TIME,
     "redeemed_at": MAYBE_TIME,
     "redeemed_by": nullable(text(description="The staff member's display name.")),
-    "subscriber": nullable(text(description="The owner, masked: `A***, a***@example.com`.")),
+    "subscriber": nullable(text(description="The owner, masked: `A***, a***@e***.com`.")),
 }
 COUPON = answer(
     COUPON_PROPERTIES,

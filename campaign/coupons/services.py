@@ -608,9 +608,35 @@ def mask_name(name: str | None) -> str | None:
     return " ".join(part[0] + "***" for part in name.split())
 
 
+# Mail services that millions share: their name tells nothing about whose address it
+# is, and helps the desk ("your Gmail one?"). Any other domain may be a family's own.
+SHARED_MAIL_DOMAINS = frozenset(
+    {
+        "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "hotmail.co.uk",
+        "live.com", "live.co.uk", "msn.com", "yahoo.com", "yahoo.co.uk", "ymail.com",
+        "icloud.com", "me.com", "mac.com", "aol.com", "proton.me", "protonmail.com",
+        "gmx.com", "gmx.de", "gmx.net", "web.de", "t-online.de", "mail.com", "zoho.com",
+        "btinternet.com", "sky.com", "virginmedia.com", "orange.fr", "free.fr", "laposte.net",
+    }
+)  # fmt: skip
+
+
 def mask_email(address: str) -> str:
-    local, _, domain = address.partition("@")
+    """``a***@gmail.com``; a domain of its own is masked too (``a***@s***.co.uk``), as
+    ``smithfamily.co.uk`` would name the guest to anyone reading the desk's screen."""
+    local, _, domain = address.rpartition("@")
+    if domain.lower() not in SHARED_MAIL_DOMAINS:
+        labels = domain.split(".")
+        # What stays is the suffix anyone shares: "com", or "co.uk" and the like.
+        shared = (
+            2 if len(labels) > 2 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2 else 1
+        )
+        kept = "." + ".".join(labels[-shared:]) if len(labels) > 1 else ""
+        domain = f"{labels[0][:1]}***{kept}"
     return f"{local[:1]}***@{domain}"
+
+
+_SECOND_LEVEL = frozenset({"co", "com", "org", "net", "ac", "gov", "ltd", "plc", "me", "or", "ne"})
 
 
 def masked_owner(first_name: str | None, email: str | None) -> str | None:
