@@ -310,6 +310,8 @@ def test_each_control_message_is_under_its_control_and_errors_read_as_errors(
     expect(status).to_have_text("Cancelled: it will not be sent.")
     assert message_follows(page, "state-row")
     expect(message).to_be_focused()  # Cancel is gone; nothing replaces it
+    # Nothing more goes into it: no image to add.
+    expect(page.locator("#image-file")).to_be_hidden()
     # It never started: no bar at 100 %, no figures of nothing.
     expect(page.locator("#progress-bar")).to_be_hidden()
     expect(page.locator("#progress-text")).to_have_text(
