@@ -17,6 +17,7 @@ ACTION_LABELS = {
     "campaign.created": "Newsletter created",
     "campaign.copied": "Newsletter copied into a new draft",
     "campaign.scheduled": "Newsletter scheduled",
+    "campaign.unscheduled": "Newsletter back to draft (unscheduled)",
     "campaign.test_sent": "Test copy sent",
     "campaign.sent": "Newsletter sending started",
     "campaign.paused": "Newsletter paused",

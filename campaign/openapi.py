@@ -814,6 +814,10 @@ def _campaign_paths() -> dict:
         "/api/v1/campaigns/{campaign_id}/resume": control(
             "Resume a paused campaign", "Allowed while `paused`."
         ),
+        "/api/v1/campaigns/{campaign_id}/unschedule": control(
+            "Take a scheduled campaign back to a draft",
+            "Allowed while `scheduled`; `send_at` is cleared, nothing is sent.",
+        ),
         "/api/v1/campaigns/{campaign_id}/cancel": control(
             "Cancel a campaign",
             "Allowed while `scheduled`, `sending` or `paused`; a draft is deleted instead.",

@@ -178,6 +178,7 @@ for _name, _move in {
     "pause": services.pause,
     "resume": services.resume,
     "cancel": services.cancel,
+    "unschedule": services.unschedule,
 }.items():
     bp.add_url_rule(
         f"/<int:campaign_id>/{_name}",

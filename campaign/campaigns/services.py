@@ -278,6 +278,7 @@ def schedule(campaign: Campaign, send_at: datetime, staff: Staff) -> None:
 
 
 def unschedule(campaign: Campaign, staff: Staff) -> None:
+    """Back to a draft: "not yet", where cancelling would end it for good."""
     _move(
         campaign,
         {CampaignStatus.SCHEDULED},
@@ -285,6 +286,7 @@ def unschedule(campaign: Campaign, staff: Staff) -> None:
         status=CampaignStatus.DRAFT,
         send_at=None,
     )
+    audit.record("campaign.unscheduled", staff_id=staff.id, target=f"campaign:{campaign.id}")
 
 
 def start(campaign_id: int, allowed: set[CampaignStatus]) -> bool:

@@ -268,6 +268,7 @@
     send: "Sending started.",
     pause: "Paused: no more copies go out until you resume.",
     resume: "Sending again.",
+    unschedule: "Back to a draft: it will not be sent until you schedule or send it.",
   };
 
   // A scheduled newsletter has reached nobody yet; one sending has reached some.
@@ -290,7 +291,7 @@
 
   // A pressed button the new status hides hands the focus on, so it does not fall to
   // the page: to the control that replaces it, else to the message saying what happened.
-  const REPLACED_BY = { send: "pause", pause: "resume", resume: "pause" };
+  const REPLACED_BY = { send: "pause", pause: "resume", resume: "pause", unschedule: "schedule" };
   // (Send now is hidden with its whole row, so the test is for a hidden ancestor.)
   function keepFocus(button) {
     if (!button.closest("[hidden]")) return;

@@ -301,6 +301,14 @@ def test_each_control_message_is_under_its_control_and_errors_read_as_errors(
     expect(status).to_have_text("Scheduled.")
     assert message_follows(page, "schedule-row")
 
+    # "Not yet": back to a draft, then scheduled again.
+    page.get_by_role("button", name="Back to draft").click()
+    expect(page.locator("#campaign-status")).to_have_text("draft")
+    expect(status).to_have_text(re.compile(r"^Back to a draft: it will not be sent"))
+    expect(page.get_by_role("button", name="Back to draft")).to_be_hidden()
+    page.get_by_role("button", name="Schedule").click()
+    expect(page.locator("#campaign-status")).to_have_text("scheduled")
+
     # A scheduled newsletter has reached nobody: the question says so.
     asked: list[str] = []
     page.once("dialog", lambda dialog: asked.append(dialog.message) or dialog.accept())

@@ -127,6 +127,21 @@ def test_moves_that_are_not_allowed_are_409(client, ctx, marketing):
         ).status_code
         == 200
     )
+    # "Not yet": back to a draft, nothing scheduled, and it can be scheduled again.
+    back = client.post(f"/api/v1/campaigns/{campaign_id}/unschedule", headers=marketing)
+    assert back.status_code == 200
+    assert (back.get_json()["status"], back.get_json()["send_at"]) == ("draft", None)
+    again = client.post(f"/api/v1/campaigns/{campaign_id}/unschedule", headers=marketing)
+    assert again.status_code == 409
+    assert again.get_json()["error"]["message"] == (
+        "Only a scheduled newsletter can go back to being a draft; this one is draft."
+    )
+    assert (
+        client.post(
+            f"/api/v1/campaigns/{campaign_id}/schedule", headers=marketing, json=schedule
+        ).status_code
+        == 200
+    )
     assert (
         client.post(f"/api/v1/campaigns/{campaign_id}/cancel", headers=marketing).status_code == 200
     )
