@@ -71,7 +71,24 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s [req=%(request_id)s task=%(task_id)s] %(message)s"
 
 
+class MaskedRequestLine(logging.Filter):
+    """The development server's own access line (Werkzeug's ``"GET /path HTTP/1.1"``)
+    with link tokens cut short, as ours are: ``flask dev`` prints both."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and args and isinstance(args[0], str):
+            parts = args[0].split(" ")
+            if len(parts) == 3:
+                parts[1] = masked(parts[1])
+                record.args = (" ".join(parts), *args[1:])
+        return True
+
+
 def configure(json_format: bool) -> None:
+    werkzeug = logging.getLogger("werkzeug")
+    if not any(isinstance(f, MaskedRequestLine) for f in werkzeug.filters):
+        werkzeug.addFilter(MaskedRequestLine())
     root = logging.getLogger()
     if not any(getattr(h, "_campaign", False) for h in root.handlers):
         handler = logging.StreamHandler()

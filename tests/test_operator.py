@@ -100,6 +100,25 @@ def test_request_log_lines_keep_no_link_token(client, caplog, path):
     assert re.search(r" \d{3} [\d.]+ms$", line)
 
 
+def test_the_development_servers_own_line_keeps_no_link_token(app, caplog):
+    # ``flask dev`` runs Werkzeug's server, whose access line names the path too; it
+    # logs '"%s" %s %s' with the request line first, as here.
+    import logging
+
+    token = "InR5cGUiOiJjb25maXJtIiwiaWQiOjQyfQ.aBcDeF.secretsignature"
+    caplog.set_level("INFO", logger="werkzeug")
+    werkzeug = logging.getLogger("werkzeug")
+    werkzeug.info('"%s" %s %s', f"POST /unsubscribe/{token} HTTP/1.1", "200", "-")
+    werkzeug.info('"%s" %s %s', "GET /staff/ HTTP/1.1", "302", "-")
+    werkzeug.info(" * Running on %s", "http://127.0.0.1:5000")
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert lines == [
+        '"POST /unsubscribe/InR5cG\u2026 HTTP/1.1" 200 -',
+        '"GET /staff/ HTTP/1.1" 302 -',
+        " * Running on http://127.0.0.1:5000",
+    ]
+
+
 def test_other_paths_are_logged_as_they_are(client, caplog):
     caplog.set_level("INFO", logger="campaign.requests")
     client.get("/staff/confirm/abcdefghijkl")
