@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Blueprint, Response, jsonify, stream_with_context
+from flask import Blueprint, Response, jsonify
 from sqlalchemy import func, select
 
 from campaign import database
-from campaign.api_util import csv_cell, iso, json_body, no_body, page_number, wants_csv
+from campaign.api_util import iso, json_body, no_body, page_number, streamed_csv, wants_csv
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed, NotADraft
@@ -229,24 +226,6 @@ def deliveries(campaign_id: int):
 
 
 def _deliveries_csv(campaign_id: int) -> Response:
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(DELIVERY_COLUMNS)
-        result = db.session.execute(
-            _deliveries_query(campaign_id).execution_options(yield_per=1000)
-        )
-        for row in result:
-            writer.writerow(csv_cell(value) for value in _delivery_row(*row).values())
-            if buffer.tell() > 64 * 1024:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    filename = f"campaign-{campaign_id}-deliveries.csv"
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    result = db.session.execute(_deliveries_query(campaign_id).execution_options(yield_per=1000))
+    rows = (_delivery_row(*row).values() for row in result)
+    return streamed_csv(DELIVERY_COLUMNS, rows, f"campaign-{campaign_id}-deliveries.csv")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Blueprint, Response, jsonify, request, stream_with_context
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 
 from campaign import audit, database
-from campaign.api_util import csv_cell, iso, no_body, page_number, wants_csv
+from campaign.api_util import iso, no_body, page_number, streamed_csv, wants_csv
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
 from campaign.staff.auth import api_role_required, current_staff
@@ -66,30 +63,11 @@ def list_subscribers():
 
 
 def _csv(query, byte_order_mark: bool = False) -> Response:
-    def generate():
-        buffer = io.StringIO()
-        if byte_order_mark:
-            # Excel on Windows reads a CSV without one in its own code page (Chloé as
-            # ChloÃ©). Only when asked (the staff page's link does): scripts parse this
-            # answer, and expect it to start with the header.
-            buffer.write("\ufeff")
-        writer = csv.writer(buffer)
-        writer.writerow(COLUMNS)
-        for subscriber in db.session.scalars(
-            query.order_by(Subscriber.id).execution_options(yield_per=1000)
-        ):
-            writer.writerow(csv_cell(v) for v in subscriber_json(subscriber).values())
-            if buffer.tell() > 64 * 1024:
-                yield buffer.getvalue()
-                buffer.seek(0)
-                buffer.truncate()
-        yield buffer.getvalue()
-
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="subscribers.csv"'},
+    subscribers = db.session.scalars(
+        query.order_by(Subscriber.id).execution_options(yield_per=1000)
     )
+    rows = (subscriber_json(subscriber).values() for subscriber in subscribers)
+    return streamed_csv(COLUMNS, rows, "subscribers.csv", byte_order_mark)
 
 
 def _subscriber(subscriber_id: int) -> Subscriber:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 from flask import (
     Blueprint,
     Response,
@@ -14,13 +11,12 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from sqlalchemy import func, select
 
 from campaign import audit, clinic, database
-from campaign.api_util import csv_cell, wants_csv
+from campaign.api_util import streamed_csv, wants_csv
 from campaign.audit import AuditEvent
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.coupons.models import Coupon, Redemption
@@ -241,23 +237,13 @@ def audit_log():
 
 
 def _audit_csv(filters: audit_log_query.Filters) -> Response:
-    def generate():
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(audit_log_query.CSV_COLUMNS)
-        rows = db.session.execute(audit_log_query.events(filters).execution_options(yield_per=500))
-        for chunk in rows.partitions():
+    def rows():
+        result = db.session.execute(
+            audit_log_query.events(filters).execution_options(yield_per=500)
+        )
+        for chunk in result.partitions():
             about = audit_targets.describe(event.target for event, _ in chunk)
             for event, who in chunk:
-                cells = audit_log_query.csv_row(event, who, audit.ACTION_LABELS, about)
-                writer.writerow(csv_cell(cell) for cell in cells)
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-        yield buffer.getvalue()
+                yield audit_log_query.csv_row(event, who, audit.ACTION_LABELS, about)
 
-    return Response(
-        stream_with_context(generate()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
-    )
+    return streamed_csv(audit_log_query.CSV_COLUMNS, rows(), "audit-log.csv")
