@@ -17,10 +17,12 @@ _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 # Paths whose next segment is a bearer token (whoever holds the link can confirm,
-# unsubscribe, see the coupon or a reader's newsletter, or set the password): a log
+# unsubscribe, see the coupon or a reader's newsletter, or set the password) or a
+# coupon code (the desk's lookups and redemptions: a code is worth an oil): a log
 # line keeps its first characters, enough to tell two requests apart, not to replay one.
 _TOKEN_PATH = re.compile(
-    r"^(/(?:confirm|unsubscribe|resubscribe|coupon|staff/password|newsletters/[^/]*)/)([^/]+)"
+    r"^(/(?:confirm|unsubscribe|resubscribe|coupon|staff/password|newsletters/[^/]*"
+    r"|api/v1/coupons)/)([^/]+)"
 )
 
 
