@@ -131,6 +131,11 @@ def page_number() -> int:
     return int(raw)
 
 
+def wants_bom() -> bool:
+    """``?bom=1``: start a CSV with a byte order mark (see ``streamed_csv``)."""
+    return request.args.get("bom", "").strip() == "1"
+
+
 def wants_csv() -> bool:
     """``?format=csv`` (any case): the answer as CSV instead of JSON."""
     return request.args.get("format", "").strip().lower() == "csv"

@@ -429,6 +429,13 @@ LOCKED = error(
     "`account_locked`: too many invalid codes; the account is paused for minutes "
     "(`Retry-After` says how many seconds; an admin can lift it on the Staff page)."
 )
+BOM = query(
+    "bom",
+    text(examples=["1"]),
+    "With `format=csv`, `1` starts the CSV with a UTF-8 byte order mark, so Excel on "
+    "Windows reads its accents (the staff pages' CSV links ask for it); any other value, "
+    "or none, leaves it out.",
+)
 BAD_BODY = "`invalid_json` (not a JSON object), `unknown_field`"
 # Calls that take nothing refuse a field rather than ignore it.
 NO_FIELDS = error(f"{BAD_BODY}: this call takes no fields (send no body, or `{{}}`).")
@@ -503,13 +510,7 @@ def _subscriber_paths() -> dict:
                     ),
                     PAGE,
                     FORMAT,
-                    query(
-                        "bom",
-                        text(examples=["1"]),
-                        "With `format=csv`, `1` starts the CSV with a UTF-8 byte order mark, "
-                        "so Excel on Windows reads its accents (the staff page's *Export CSV* "
-                        "asks for it); any other value, or none, leaves it out.",
-                    ),
+                    BOM,
                 ],
             )
         },
@@ -836,7 +837,7 @@ def _campaign_paths() -> dict:
                     "404": NOT_FOUND,
                 },
                 role="marketing",
-                parameters=[CAMPAIGN_ID, PAGE, FORMAT],
+                parameters=[CAMPAIGN_ID, PAGE, FORMAT, BOM],
             )
         },
     }

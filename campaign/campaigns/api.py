@@ -6,7 +6,15 @@ from flask import Blueprint, Response, jsonify
 from sqlalchemy import func, select
 
 from campaign import database
-from campaign.api_util import iso, json_body, no_body, page_number, streamed_csv, wants_csv
+from campaign.api_util import (
+    iso,
+    json_body,
+    no_body,
+    page_number,
+    streamed_csv,
+    wants_bom,
+    wants_csv,
+)
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed, NotADraft
@@ -228,4 +236,5 @@ def deliveries(campaign_id: int):
 def _deliveries_csv(campaign_id: int) -> Response:
     result = db.session.execute(_deliveries_query(campaign_id).execution_options(yield_per=1000))
     rows = (_delivery_row(*row).values() for row in result)
-    return streamed_csv(DELIVERY_COLUMNS, rows, f"campaign-{campaign_id}-deliveries.csv")
+    filename = f"campaign-{campaign_id}-deliveries.csv"
+    return streamed_csv(DELIVERY_COLUMNS, rows, filename, wants_bom())

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 
 from campaign import audit, database
-from campaign.api_util import iso, no_body, page_number, streamed_csv, wants_csv
+from campaign.api_util import iso, no_body, page_number, streamed_csv, wants_bom, wants_csv
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
 from campaign.staff.auth import api_role_required, current_staff
@@ -53,7 +53,7 @@ def list_subscribers():
     if wants_csv():
         audit.record("subscribers.exported", staff_id=current_staff().id)
         db.session.commit()
-        return _csv(query, byte_order_mark=request.args.get("bom", "").strip() == "1")
+        return _csv(query, byte_order_mark=wants_bom())
     page = page_number()
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     rows = db.session.scalars(

@@ -16,7 +16,7 @@ from flask import (
 from sqlalchemy import func, select
 
 from campaign import audit, clinic, database
-from campaign.api_util import streamed_csv, wants_csv
+from campaign.api_util import streamed_csv, wants_bom, wants_csv
 from campaign.audit import AuditEvent
 from campaign.campaigns.models import Campaign, Delivery
 from campaign.coupons.models import Coupon, Redemption
@@ -246,4 +246,4 @@ def _audit_csv(filters: audit_log_query.Filters) -> Response:
             for event, who in chunk:
                 yield audit_log_query.csv_row(event, who, audit.ACTION_LABELS, about)
 
-    return streamed_csv(audit_log_query.CSV_COLUMNS, rows(), "audit-log.csv")
+    return streamed_csv(audit_log_query.CSV_COLUMNS, rows(), "audit-log.csv", wants_bom())

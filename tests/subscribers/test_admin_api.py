@@ -120,8 +120,40 @@ def test_the_staff_pages_export_link_asks_for_the_byte_order_mark(marketing_clie
 def test_the_openapi_document_names_the_bom_parameter():
     from campaign.openapi import document
 
-    parameters = document()["paths"]["/api/v1/subscribers"]["get"]["parameters"]
-    assert "bom" in {parameter["name"] for parameter in parameters}
+    for path in ("/api/v1/subscribers", "/api/v1/campaigns/{campaign_id}/deliveries"):
+        parameters = document()["paths"][path]["get"]["parameters"]
+        assert "bom" in {parameter["name"] for parameter in parameters}, path
+
+
+def test_the_ledger_and_audit_log_links_ask_for_the_byte_order_mark(app, ctx, make_staff):
+    # Kä in a ledger opened in Excel on Windows read KÃ¤ without one.
+    from campaign.campaigns.models import Campaign, Delivery
+    from tests.staff.helpers import log_in
+
+    subscriber = confirmed_subscriber("kae@example.com")
+    subscriber.first_name = "Kä"
+    campaign = Campaign(subject="Sent", body_markdown="x", status="sent")
+    db.session.add(campaign)
+    db.session.flush()
+    db.session.add(Delivery(campaign_id=campaign.id, subscriber_id=subscriber.id, status="sent"))
+    db.session.commit()
+    client = app.test_client()
+    _, email, password = make_staff("admin")
+    log_in(client, email, password)
+    for page, label in (
+        (f"/staff/campaigns/{campaign.id}", "Ledger (CSV)"),
+        ("/staff/audit", "Download CSV"),
+    ):
+        html = client.get(page).get_data(as_text=True)
+        link = re.search(rf'href="([^"]+)"[^>]*>{re.escape(label)}<', html).group(1)
+        link = link.replace("&amp;", "&")
+        assert "bom=1" in link, page
+        exported = client.get(link).get_data()
+        assert exported.startswith(b"\xef\xbb\xbf"), page
+        if label == "Ledger (CSV)":
+            assert "Kä" in exported.decode("utf-8-sig")
+    plain = client.get(f"/api/v1/campaigns/{campaign.id}/deliveries?format=csv").get_data()
+    assert plain.startswith(b"email,")  # scripts' answer: as it was
 
 
 def test_export_holds_everything_including_the_consent_record(client, ctx, admin, marketing):
