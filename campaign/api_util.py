@@ -150,8 +150,10 @@ def csv_cell(value: object) -> str:
 def streamed_csv(
     header: list[str], rows: Iterable[Iterable[object]], filename: str, byte_order_mark=False
 ) -> Response:
-    """``rows`` (read lazily, inside the request) as a CSV download, sent in pieces of
-    about 64 KB, every cell through ``csv_cell``.
+    """``rows`` as a CSV download, sent in pieces of about 64 KB, every cell through
+    ``csv_cell``. ``rows`` is a generator that runs its query itself, as the answer
+    streams: a result opened in the view is ended by a hook's commit before the first
+    row is read.
 
     ``byte_order_mark``: Excel on Windows reads a CSV without one in its own code page
     (Chloé as ChloÃ©). Only when asked (the staff page's link does): scripts parse these

@@ -234,7 +234,10 @@ def deliveries(campaign_id: int):
 
 
 def _deliveries_csv(campaign_id: int) -> Response:
-    result = db.session.execute(_deliveries_query(campaign_id).execution_options(yield_per=1000))
-    rows = (_delivery_row(*row).values() for row in result)
+    def rows():  # run as the answer streams: a hook's commit after the view ends a cursor
+        query = _deliveries_query(campaign_id).execution_options(yield_per=1000)
+        for row in db.session.execute(query):
+            yield _delivery_row(*row).values()
+
     filename = f"campaign-{campaign_id}-deliveries.csv"
-    return streamed_csv(DELIVERY_COLUMNS, rows, filename, wants_bom())
+    return streamed_csv(DELIVERY_COLUMNS, rows(), filename, wants_bom())
