@@ -309,6 +309,11 @@ class _Counted:
         return line
 
 
+# In a row's cells: how many it has past the header's columns, not empty. Not a name
+# a header can give a column (``_fields`` reads names, this has a NUL).
+EXTRA_CELLS = "\x00extra"
+
+
 def _read(job_id: int, tally: Tally | None) -> Iterator[tuple[int, dict[str, str]]]:
     """The upload's rows, each with its number as a spreadsheet shows it and its cells
     by field; the header's notes go to ``tally`` when one is given."""
@@ -327,10 +332,12 @@ def _read(job_id: int, tally: Tally | None) -> Iterator[tuple[int, dict[str, str
             # A blank line, or a row of empty cells (",,,," is how a spreadsheet saves
             # an empty row), is a row of the spreadsheet but no one's: not an error.
             if any(cell.strip() for cell in cells):
-                yield (
-                    number,
-                    {name: _cell(cell) for name, cell in zip(fields, cells, strict=False) if name},
-                )
+                record = {
+                    name: _cell(cell) for name, cell in zip(fields, cells, strict=False) if name
+                }
+                if extra := sum(1 for cell in cells[len(fields) :] if cell.strip()):
+                    record[EXTRA_CELLS] = str(extra)
+                yield number, record
         if tally is not None and (mixed := decoded.mixed_note()):
             tally.note(decoded.windows_lines[0], mixed)
     except csv.Error as exc:
@@ -423,6 +430,16 @@ def _rows(job_id: int, tally: Tally) -> Iterator[Row]:
     for number, record in _read(job_id, tally):
         tally.counts["rows"] += 1
         typed = record.get("email", "").strip()
+        if extra := record.get(EXTRA_CELLS):
+            # Kept, they would be lost without a word: "Smith, John" unquoted is two.
+            tally.error(
+                number,
+                f"the row has {extra} more {'cell' if extra == '1' else 'cells'} than the "
+                "header has columns (a comma in a name splits it unless the cell is in "
+                "quotes): fix the row, or leave the extra cells empty.",
+                typed,
+            )
+            continue
         # A consent date, else our export's confirmation date.
         column = "consented_at" if record.get("consented_at", "").strip() else "confirmed_at"
         try:

@@ -193,6 +193,30 @@ def test_line_endings_blank_lines_and_odd_rows_of_real_spreadsheets(marketing_cl
     assert names == {"ann@example.com": "Ann", "eve@example.com": 'Eve "Evie" Lee'}
 
 
+def test_a_row_with_more_cells_than_columns_is_refused_not_cut(marketing_client, ctx):
+    # "Smith, John" unquoted is two cells: keeping "Smith" would lose " John" unsaid.
+    content = (
+        "email,first_name\n"
+        "x1@example.com,Smith, John\n"
+        "x2@example.com,Ann,extra,more\n"
+        "x3@example.com,Cat,,\n"  # empty cells past the header: how spreadsheets save
+        'x4@example.com,"Lee, Dan"\n'
+    )
+    job_id = job_id_of(upload(marketing_client, content))
+    analyse_import.apply(args=[job_id])
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    errors = {error["row"]: error["error"] for error in report["errors"]}
+    assert set(errors) == {2, 3}
+    assert errors[2].startswith("the row has 1 more cell than the header has columns")
+    assert errors[3].startswith("the row has 2 more cells than the header has columns")
+    assert report["counts"]["invalid"] == 2
+    imports.claim(job_id, "analysed", "queued")
+    db.session.commit()
+    run_import.apply(args=[job_id])
+    names = dict(db.session.execute(select(Subscriber.email, Subscriber.first_name)).all())
+    assert names == {"x3@example.com": "Cat", "x4@example.com": "Lee, Dan"}
+
+
 def test_an_import_that_breaks_unexpectedly_says_so(marketing_client, ctx, monkeypatch):
     job_id = job_id_of(upload(marketing_client, CSV))
 
