@@ -13,6 +13,9 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
 ROOT = Path(__file__).resolve().parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 
@@ -190,6 +193,15 @@ class Config:
                 "STAFF_SESSION_IDLE_DAYS must be at least 1; "
                 f"got {config['STAFF_SESSION_IDLE_DAYS']!r}"
             )
+        try:
+            make_url(config["SQLALCHEMY_DATABASE_URI"])
+        except ArgumentError:  # else every process dies in a traceback, doctor too
+            # Not echoed: a mistyped URL still holds its password.
+            raise ConfigError(
+                "DATABASE_URL cannot be read as a database URL; write it as "
+                "postgresql+psycopg://user:password@host:5432/name or "
+                "sqlite:////path/to/file.sqlite"
+            ) from None
         rate = config["SEND_RATE_PER_SECOND"]
         if not rate >= 0:  # also NaN; 0 is the documented "no limit" (bench.send)
             raise ConfigError(

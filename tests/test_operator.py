@@ -341,3 +341,13 @@ def test_staff_create_on_an_unmigrated_database_says_to_upgrade(app, make_app, t
 def test_a_session_idle_limit_below_one_day_is_refused(make_app):
     with pytest.raises(RuntimeError, match="STAFF_SESSION_IDLE_DAYS must be at least 1"):
         make_app(STAFF_SESSION_IDLE_DAYS=0)
+
+
+def test_a_database_url_that_cannot_be_read_is_said_in_one_line(settings, tmp_path):
+    # Every process (web, worker, doctor) used to die in a SQLAlchemy traceback.
+    secret = "postgres//campaign:s3cret@db/campaign"  # the colon after postgres left out
+    refused = run_flask(tmp_path, {**settings, "DATABASE_URL": secret}, FLASK_SKIP_DOTENV="1")
+    assert refused.returncode != 0
+    assert "DATABASE_URL cannot be read as a database URL" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert "s3cret" not in refused.stderr + refused.stdout  # a mistyped URL keeps its password
