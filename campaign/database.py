@@ -115,17 +115,22 @@ def scalar_alone(statement: Executable, values: dict[str, Any]) -> Any:
     from campaign.extensions import db
 
     compiled = prepared(statement)
-    connection = db.engine.raw_connection()
     try:
-        connection.dbapi_connection.autocommit = True
+        connection = db.engine.raw_connection()
         try:
-            cursor = connection.cursor()
-            cursor.execute(compiled.sql, compiled.parameters(values))
-            row = cursor.fetchone()
+            connection.dbapi_connection.autocommit = True
+            try:
+                cursor = connection.cursor()
+                cursor.execute(compiled.sql, compiled.parameters(values))
+                row = cursor.fetchone()
+            finally:
+                connection.dbapi_connection.autocommit = False
         finally:
-            connection.dbapi_connection.autocommit = False
-    finally:
-        connection.close()  # back to the pool
+            connection.close()  # back to the pool
+    except db.engine.dialect.loaded_dbapi.OperationalError as error:  # looked up only then
+        # Wrapped as SQLAlchemy wraps it on the session's path, so the error handlers
+        # answer a lost database alike (503) wherever the statement ran.
+        raise exc.OperationalError(compiled.sql, None, error) from error
     return row[0] if row else None
 
 

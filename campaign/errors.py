@@ -10,6 +10,8 @@ import logging
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from campaign import logs
@@ -138,8 +140,48 @@ def _unexpected(exc: Exception) -> Response | tuple[str, int]:
     return render_template("error.html", status=500, title="Something went wrong"), 500
 
 
+# How long a client waits before trying again when the database is away: a restart
+# or a failover takes about this long.
+DATABASE_RETRY_AFTER = "30"
+
+
+def _database_unavailable(exc: Exception) -> Response | tuple[str, int, dict]:
+    """The database cannot be reached (down, restarting, its pool exhausted): a 503
+    the clinic's site and scripts retry on, not a 500 that reads as our bug."""
+    from campaign.extensions import db
+
+    lines = str(exc).strip().splitlines()
+    logger.error(
+        "database unavailable on %s %s: %s: %s",
+        request.method,
+        logs.masked(request.path),
+        type(exc).__name__,
+        lines[0] if lines else "",
+    )
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection is gone; the page still answers
+        logger.debug("rollback after a lost database failed", exc_info=True)
+    headers = {"Retry-After": DATABASE_RETRY_AFTER}
+    if _wants_json():
+        response = json_error(
+            503, "unavailable", "The service is briefly unavailable: please try again shortly."
+        )
+        response.headers.update(headers)
+        return response
+    page = render_template(
+        "error.html",
+        status=503,
+        title="Briefly unavailable",
+        message="We could not reach our records just now. Please try again in a minute.",
+    )
+    return page, 503, headers
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(ApiError, _api_error)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_unavailable)
+    app.register_error_handler(SQLAlchemyTimeoutError, _database_unavailable)
     app.register_error_handler(Exception, _unexpected)

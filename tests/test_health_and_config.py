@@ -81,3 +81,20 @@ def test_browsers_asking_for_favicon_ico_get_the_sites_icon(client):
         assert response.mimetype == "image/svg+xml"
         assert response.get_data().startswith(b"<svg")
         assert "max-age=86400" in response.headers["Cache-Control"]
+
+
+def test_a_database_that_cannot_be_reached_is_a_503_to_retry(make_app, caplog):
+    # The clinic's site retries a 503; a 500 reads as our bug, and is not retried.
+    down = make_app(SQLALCHEMY_DATABASE_URI="postgresql+psycopg://nobody@127.0.0.1:1/none")
+    client = down.test_client()
+    signup = client.post("/api/v1/subscribe", json={"email": "ann@example.com", "consent": True})
+    assert signup.status_code == 503
+    assert signup.get_json()["error"]["code"] == "unavailable"
+    assert signup.headers["Retry-After"] == "30"
+    page = client.get("/")
+    assert page.status_code == 503
+    assert "Please try again in a minute." in page.get_data(as_text=True)
+    assert page.headers["Retry-After"] == "30"
+    logged = [r.getMessage() for r in caplog.records if "database unavailable" in r.getMessage()]
+    assert logged
+    assert all("\n" not in line for line in logged)  # one line each, no traceback
