@@ -42,9 +42,11 @@ class Filters:
 
 def _day(text: str) -> date | None:
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:  # the browser's date box sends YYYY-MM-DD; anything else: none
         return None
+    # Year 1 or 9999 in the clinic's zone can fall outside the calendar in UTC.
+    return day if 1900 <= day.year <= 2999 else None
 
 
 def _id(text: str) -> int | None:
