@@ -116,3 +116,35 @@ def test_mail_from_accepted_signups_carries_only_our_headers(
         names = {name.lower() for name in message.message}
         assert names <= ALLOWED_HEADERS, names
         assert message.rcpt_tos == [email_address.lower()]
+
+
+def test_a_file_posted_in_place_of_any_form_field_is_no_500(app, ctx, make_staff):
+    """A multipart post with a file under a text field's name: Flask-WTF read files as
+    fields too, and a file reached the validators (len() of it: a 500)."""
+    import io
+    import re
+
+    from tests.staff.helpers import csrf_from, log_in
+
+    anonymous = app.test_client()
+    admin = app.test_client()
+    _, email, password = make_staff("admin")
+    log_in(admin, email, password)
+    pages = [
+        (anonymous, "/staff/login", "/staff/login"),
+        (anonymous, "/staff/password/forgot", "/staff/password/forgot"),
+        (admin, "/staff/offer", "/staff/offer"),
+        (admin, "/staff/tokens", "/staff/tokens"),
+        (admin, "/staff/team/", "/staff/team/"),
+        (admin, "/staff/clinic/", "/staff/clinic/"),
+        (admin, "/staff/account", "/staff/account"),
+        (admin, "/staff/account", "/staff/account/name"),
+    ]
+    for client, page, action in pages:
+        html = client.get(page).get_data(as_text=True)
+        names = set(re.findall(r'name="([a-z_]+)"', html)) - {"csrf_token"}
+        assert names, page
+        for name in sorted(names):
+            data = {"csrf_token": csrf_from(html), name: (io.BytesIO(b"x" * 10), "a.txt")}
+            answer = client.post(action, data=data, content_type="multipart/form-data")
+            assert answer.status_code < 500, (action, name, answer.status_code)

@@ -1,4 +1,6 @@
+from flask import request
 from flask_wtf import FlaskForm
+from werkzeug.datastructures import CombinedMultiDict
 from wtforms import (
     BooleanField,
     EmailField,
@@ -33,7 +35,18 @@ DESCRIBED_ROLE_CHOICES = [
 ]
 
 
-class LoginForm(FlaskForm):
+class TextForm(FlaskForm):
+    """A form of text fields only. Flask-WTF reads uploaded files as fields too, and a
+    file posted under a field's name ("email") reached the validators as a file, which
+    they cannot measure (a 500): here only the form's text is read."""
+
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            data = super().wrap_formdata(form, formdata)
+            return request.form if isinstance(data, CombinedMultiDict) else data
+
+
+class LoginForm(TextForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
@@ -57,7 +70,7 @@ def plain_text(lines: bool = False):
     return check
 
 
-class TokenForm(FlaskForm):
+class TokenForm(TextForm):
     name = StringField(
         "Name",
         filters=[lambda text: text.strip() if text else text],
@@ -87,7 +100,7 @@ class DaysField(IntegerField):
             raise StopValidation
 
 
-class OfferForm(FlaskForm):
+class OfferForm(TextForm):
     active = BooleanField("Give each new subscriber this coupon")
     title = StringField(
         "What the coupon gives", validators=[DataRequired(), Length(max=100), plain_text()]
@@ -125,11 +138,11 @@ class OfferForm(FlaskForm):
             )
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(TextForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
 
 
-class SetPasswordForm(FlaskForm):
+class SetPasswordForm(TextForm):
     password = PasswordField("New password", validators=[DataRequired(), Length(max=200)])
     confirm = PasswordField(
         "New password again",
@@ -141,23 +154,23 @@ class ChangePasswordForm(SetPasswordForm):
     current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
 
 
-class AddStaffForm(FlaskForm):
+class AddStaffForm(TextForm):
     email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
     name = StringField("Name shown at the desk", validators=[Optional(), Length(max=100)])
     role = SelectField("Role", choices=DESCRIBED_ROLE_CHOICES, default="receptionist")
 
 
-class NameForm(FlaskForm):
+class NameForm(TextForm):
     """A new name at the desk, for one's own account or (admins) a member's."""
 
     name = StringField("Name shown at the desk", validators=[Optional(), Length(max=100)])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(TextForm):
     role = SelectField("Role", choices=ROLE_CHOICES)
 
 
-class ClinicForm(FlaskForm):
+class ClinicForm(TextForm):
     name = StringField("Clinic name", validators=[DataRequired(), Length(max=100)])
     postal_address = StringField("Postal address", validators=[DataRequired(), Length(max=200)])
     reply_to = StringField("Replies go to", validators=[Optional(), Length(max=254)])
