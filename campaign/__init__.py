@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, send_from_directory
+from flask import Flask, Response
 
 import config as config_module
 from campaign import clinic, database, errors, logs, outbox, security
@@ -57,12 +58,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     return app
 
 
-def _favicon():
+FAVICON = Path(__file__).parent / "static" / "favicon.svg"
+
+
+def _favicon() -> Response:
     """Browsers ask for ``/favicon.ico`` wherever a page names no icon: the public
-    newsletter pages and the JSON answers opened in a tab get the site's own."""
-    return send_from_directory(
-        current_app.static_folder, "favicon.svg", mimetype="image/svg+xml", max_age=86400
-    )
+    newsletter pages and the JSON answers opened in a tab get the site's own. Sent
+    from memory: a browser that hangs up mid-answer left a streamed file unclosed."""
+    response = Response(FAVICON.read_bytes(), mimetype="image/svg+xml")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response
 
 
 # The routes that take files, and the setting that limits each one's body.
