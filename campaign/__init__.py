@@ -88,6 +88,7 @@ def _upload_limits() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import campaign.campaigns.receivers  # noqa: F401 - credits unsubscribes to newsletters
     import campaign.coupons.receivers  # noqa: F401 - connects the welcome coupon
     import campaign.staff.auth  # noqa: F401 - registers the login loaders
     from campaign.campaigns.api import bp as campaigns_api_bp

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, select, text
+from sqlalchemy import create_engine, delete, make_url, select, text
 
 from campaign import create_app
 from campaign.coupons.models import OwedWelcome
@@ -232,6 +232,27 @@ def make_app(settings):
             db.session.remove()
             for engine in db.engines.values():
                 engine.dispose()
+
+
+@pytest.fixture
+def scratch_database_url(settings, tmp_path) -> Iterator[str]:
+    """An empty database of the configured kind, for a migration to run on from the
+    start: a SQLite file, or on PostgreSQL a schema of its own, dropped afterwards."""
+    configured = make_url(settings["DATABASE_URL"])
+    if configured.get_backend_name() != "postgresql":
+        yield f"sqlite:///{tmp_path}/scratch.db"
+        return
+    schema = f"scratch_{uuid.uuid4().hex[:12]}"
+    engine = create_engine(configured)
+    with engine.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        url = configured.update_query_dict({"options": f"-csearch_path={schema}"})
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from campaign.database import utcnow
@@ -70,6 +70,14 @@ class Delivery(db.Model):
     __table_args__ = (
         UniqueConstraint("campaign_id", "subscriber_id", name="uq_delivery_campaign_subscriber"),
         Index("ix_delivery_campaign_status", "campaign_id", "status"),
+        # Few rows: the dashboard counts a campaign's unsubscribes without reading its
+        # deliveries.
+        Index(
+            "ix_delivery_unsubscribes",
+            "campaign_id",
+            sqlite_where=text("unsubscribed_at IS NOT NULL"),
+            postgresql_where=text("unsubscribed_at IS NOT NULL"),
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -85,6 +93,10 @@ class Delivery(db.Model):
     next_attempt_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     smtp_response: Mapped[str | None] = mapped_column(String(300))
+    # When the reader unsubscribed, if this was the newsletter they got last before
+    # it and within the window (``receivers.credit_unsubscribe``). Kept on the
+    # delivery, so the count stays when the reader comes back or is erased.
+    unsubscribed_at: Mapped[datetime | None]
 
     campaign: Mapped[Campaign] = relationship()
     subscriber = relationship("Subscriber")

@@ -7,7 +7,7 @@ campaigns the answer holds. Weeks start on Monday at midnight in the clinic's ti
 
 Erasing a subscriber leaves their deliveries and coupons behind with no subscriber
 (``subscriber_id`` NULL). The delivery and coupon figures never join the subscriber
-table, so they still count those rows; only "unsubscribes caused" needs the person.
+table, so they still count those rows, "unsubscribes caused" among them.
 
 A person imported with a consent date came in confirmed: their ``confirmed_at`` (the
 consent, given elsewhere) is older than their row. They joined this list when they
@@ -36,8 +36,6 @@ SOURCES = 8
 # "Recent" is the weeks the headline's change covers (this one and three before), so
 # the growth and the confirmation rate beside it speak of the same people.
 RECENT_WEEKS = 4
-# An unsubscribe counts against the newsletter the reader got last, if this recent.
-UNSUBSCRIBE_WINDOW_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -143,7 +141,7 @@ def dashboard(now: datetime | None = None) -> Dashboard:
     )
 
 
-# The only dialect-specific SQL lives in these two helpers.
+# The only dialect-specific SQL lives in this helper.
 
 
 def skip_jit_compilation() -> None:
@@ -154,13 +152,6 @@ def skip_jit_compilation() -> None:
     """
     if db.session.get_bind().dialect.name == "postgresql":
         db.session.execute(text("SET LOCAL jit = off"))
-
-
-def shift_days(moment: ColumnElement, days: int) -> ColumnElement:
-    """``moment`` moved by whole days (SQLite answers in text, which compares as time)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        return moment + timedelta(days=days)
-    return func.datetime(moment, f"{days:+d} days")
 
 
 @dataclass(frozen=True)
@@ -344,10 +335,10 @@ def campaign_results(limit: int = CAMPAIGNS) -> list[CampaignResult]:
     """Sent, failed, bounced and unsubscribes caused, for the last campaigns that started.
 
     *Bounced* is a failed delivery whose SMTP answer was a 5xx. *Unsubscribes caused*:
-    readers who got this newsletter and unsubscribed within
-    ``UNSUBSCRIBE_WINDOW_DAYS`` of its delivery to them, with no other newsletter
-    delivered to them in between; each unsubscribe counts against one newsletter at most.
-    (An erased reader's unsubscribe cannot be counted: the person is gone.)
+    readers who got this newsletter and unsubscribed within a week of its delivery to
+    them, with no other newsletter delivered to them in between, credited to it when they
+    left (``campaigns.receivers.credit_unsubscribe``); each
+    unsubscribe counts against one newsletter at most.
     """
     campaigns = db.session.execute(
         select(Campaign.id, Campaign.subject, Campaign.started_at)
@@ -376,8 +367,15 @@ def campaign_results(limit: int = CAMPAIGNS) -> list[CampaignResult]:
             .group_by(Delivery.campaign_id)
         ).all()
     )
-    oldest = min((campaign.started_at for campaign in campaigns), default=None)
-    unsubscribes = _unsubscribes_caused(oldest) if campaigns else {}
+    # Each unsubscribe was credited to one delivery when it happened (a few rows, on
+    # their own index), so it stays counted when the reader comes back or is erased.
+    unsubscribes = dict(
+        db.session.execute(
+            select(Delivery.campaign_id, func.count())
+            .where(Delivery.campaign_id.in_(ids), Delivery.unsubscribed_at.is_not(None))
+            .group_by(Delivery.campaign_id)
+        ).all()
+    )
     return [
         CampaignResult(
             campaign_id=campaign.id,
@@ -390,35 +388,6 @@ def campaign_results(limit: int = CAMPAIGNS) -> list[CampaignResult]:
         )
         for campaign in campaigns
     ]
-
-
-def _unsubscribes_caused(since: datetime) -> dict[int | None, int]:
-    """Per campaign, unsubscribers whose last newsletter before leaving was that one."""
-    reader = Subscriber
-    last_received = (
-        select(Delivery.campaign_id)
-        .where(
-            Delivery.subscriber_id == reader.id,
-            Delivery.status == DeliveryStatus.SENT,
-            Delivery.sent_at <= reader.unsubscribed_at,
-            Delivery.sent_at > shift_days(reader.unsubscribed_at, -UNSUBSCRIBE_WINDOW_DAYS),
-        )
-        .order_by(Delivery.sent_at.desc(), Delivery.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    # One index lookup per person who unsubscribed since the oldest campaign shown.
-    leavers = (
-        select(last_received.label("campaign_id"))
-        .where(reader.status == SubscriberStatus.UNSUBSCRIBED, reader.unsubscribed_at >= since)
-        .subquery()
-    )
-    # Not filtered by campaign in SQL, which would run the lookup twice; the caller picks.
-    return dict(
-        db.session.execute(
-            select(leavers.c.campaign_id, func.count()).group_by(leavers.c.campaign_id)
-        ).all()
-    )
 
 
 def coupons_by_week(now: datetime, weeks: int = WEEKS) -> list[CouponWeek]:

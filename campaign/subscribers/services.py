@@ -627,6 +627,7 @@ def unsubscribe(subscriber_id: int, staff_id: int | None = None) -> bool:
     member who did it at the person's request (audited); None for the person's own link.
     """
     unsubscribed = Subscriber.status == SubscriberStatus.UNSUBSCRIBED
+    now = utcnow()
     changed = db.session.execute(
         update(Subscriber)
         .where(
@@ -637,7 +638,7 @@ def unsubscribe(subscriber_id: int, staff_id: int | None = None) -> bool:
         .values(
             status=SubscriberStatus.UNSUBSCRIBED,
             # A round opened since they unsubscribed ends; the unsubscribe stays dated.
-            unsubscribed_at=case((unsubscribed, Subscriber.unsubscribed_at), else_=utcnow()),
+            unsubscribed_at=case((unsubscribed, Subscriber.unsubscribed_at), else_=now),
             optin_round=None,
             confirmation_queued_at=None,
         )
@@ -645,6 +646,7 @@ def unsubscribe(subscriber_id: int, staff_id: int | None = None) -> bool:
     ).rowcount
     if changed:
         logger.info("subscriber %s unsubscribed", subscriber_id)
+        signals.subscriber_unsubscribed.send(subscriber_id, at=now)
         if staff_id is not None:
             audit.record(
                 "subscriber.unsubscribed", staff_id=staff_id, target=f"subscriber:{subscriber_id}"

@@ -10,3 +10,8 @@ _signals = Namespace()
 
 #: Sent with the subscriber id as sender when a subscriber confirms their address.
 subscriber_confirmed = _signals.signal("subscriber-confirmed")
+
+#: Sent with the subscriber id as sender and the moment as ``at`` when a subscriber
+#: unsubscribes (by their own link or a staff member at their request), in the
+#: unsubscribing transaction.
+subscriber_unsubscribed = _signals.signal("subscriber-unsubscribed")

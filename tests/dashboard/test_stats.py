@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, insert, select, update
 
 from campaign.campaigns.models import Campaign, Delivery
+from campaign.campaigns.receivers import credit_unsubscribe
 from campaign.coupons.models import Coupon, Offer
 from campaign.dashboard import panels, services
 from campaign.dashboard.services import (
@@ -130,6 +131,14 @@ def seed() -> dict[str, int]:
     deliver(new, None, sent_at=NEW_SEND, smtp_response="250 OK")
     deliver(new, None, sent_at=NEW_SEND, smtp_response="250 OK")
     deliver(new, None, "failed", smtp_response="550 mailbox unavailable")
+    # Each unsubscribe credited as it happened: E's to the later newsletter, J's to the
+    # first, H's to none.
+    for subscriber_id, moment in [
+        *((one, at("2026-03-11", 8)) for one in e),
+        (h, at("2026-03-18", 10)),
+        (j, at("2026-03-08", 23)),
+    ]:
+        credit_unsubscribe(subscriber_id, at=moment)
 
     welcome = db.session.execute(
         insert(Offer).values(kind="welcome", title="Free oil").returning(Offer.id)
