@@ -92,6 +92,8 @@ def store_upload(stream: IO[bytes], filename: str, staff_id: int, max_bytes: int
     size = 0
     seq = 0
     while block := stream.read(CHUNK_BYTES):
+        if seq == 0:
+            _refuse_workbooks(block)
         size += len(block)
         if size > max_bytes:
             raise ImportInvalid(f"The file is larger than {max_bytes // (1024 * 1024)} MB.")
@@ -102,6 +104,24 @@ def store_upload(stream: IO[bytes], filename: str, staff_id: int, max_bytes: int
     job.size_bytes = size
     audit.record("subscribers.import_uploaded", staff_id=staff_id, target=f"import:{job.id}")
     return job
+
+
+# How workbook files begin: an Excel .xlsx, a LibreOffice .ods and a Numbers file are
+# ZIP archives; an Excel .xls before 2007 is an OLE2 compound file.
+WORKBOOK_SIGNATURES = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+SAVE_AS_CSV = (
+    "This is a spreadsheet workbook (such as Excel's .xlsx), not a CSV file. Save it as "
+    "CSV first, then upload that file: in Excel, File > Save As > CSV UTF-8 (Comma "
+    "delimited); in Google Sheets, File > Download > Comma-separated values; in Numbers, "
+    "File > Export To > CSV; in LibreOffice, File > Save As > Text CSV."
+)
+
+
+def _refuse_workbooks(first_block: bytes) -> None:
+    """A workbook read as text is noise whose first line names no columns: say what
+    the file is and how to make the CSV, before anything is stored."""
+    if first_block.startswith(WORKBOOK_SIGNATURES):
+        raise ImportInvalid(SAVE_AS_CSV)
 
 
 def _bytes(job_id: int) -> Iterator[bytes]:

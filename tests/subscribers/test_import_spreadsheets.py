@@ -2,11 +2,17 @@
 run tells what it read: semicolon and tab separators, empty rows, and notes kept apart
 from the row errors."""
 
+import io
 import re
+import zipfile
 from datetime import datetime
 
 import pytest
+from sqlalchemy import func, select
 
+from campaign.extensions import db
+from campaign.subscribers import imports
+from tests.subscribers.test_import import upload
 from tests.subscribers.test_import_real_files import consented_on, dry_run, import_now, person
 
 # Finding 1: Excel in much of Europe separates columns with semicolons.
@@ -174,3 +180,43 @@ def test_excels_unicode_text_imports(marketing_client, ctx):
     assert "notes" not in report["counts"]
     import_now(marketing_client, job_id)
     assert person("zoe@example.org").first_name == "Zoë"
+
+
+def workbook(entries: dict[str, str]) -> bytes:
+    """A ZIP archive as an Excel, Numbers or LibreOffice workbook is one."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in entries.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+XLSX = {
+    "[Content_Types].xml": "<Types/>",
+    "xl/workbook.xml": "<workbook/>",
+    "xl/worksheets/sheet1.xml": "<c><is><t>email</t></is></c><c><is><t>ann@example.com</t></is></c>",
+}
+ODS = {"mimetype": "application/vnd.oasis.opendocument.spreadsheet", "content.xml": "<x/>"}
+# An Excel 97-2003 .xls: an OLE2 compound file's signature, then its sectors.
+XLS = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504) + b"email\x00ann@example.com" * 20
+
+
+@pytest.mark.parametrize(
+    ("content", "name"),
+    [(workbook(XLSX), "list.xlsx"), (workbook(ODS), "list.ods"), (XLS, "list.xls")],
+    ids=["xlsx", "ods", "xls"],
+)
+def test_a_workbook_is_refused_at_once_with_how_to_save_it_as_csv(
+    marketing_client, ctx, content, name
+):
+    """Found by our own audit: an .xlsx went to the dry run, which failed saying "The
+    first line must name the columns", about a file whose first row does."""
+    response = upload(marketing_client, content, name=name)
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert "not a CSV file" in page
+    assert "File &gt; Save As &gt; CSV UTF-8 (Comma delimited)" in page
+    assert 'role="alert"' in page
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(imports.ImportJob)) == 0
+    assert db.session.scalar(select(func.count()).select_from(imports.ImportChunk)) == 0
