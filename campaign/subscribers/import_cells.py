@@ -28,8 +28,44 @@ EXPORT_COLUMNS = {"id", "status", "created_at", "confirmed_at"}
 # people who never confirmed have one too, and imported as consent they would be mailed.
 HEADER_NAMES = {
     **{name: name for name in COLUMNS | EXPORT_COLUMNS},
-    **dict.fromkeys(["e_mail", "email_address", "e_mail_address", "emailaddress"], "email"),
-    **dict.fromkeys(["firstname", "given_name", "givenname", "forename"], "first_name"),
+    **dict.fromkeys(
+        [
+            "e_mail",
+            "email_address",
+            "e_mail_address",
+            "emailaddress",
+            "mail",
+            # German, French, Spanish, Italian, Dutch: clinics keep their lists in these.
+            "e_mail_adresse",
+            "emailadresse",
+            "email_adresse",
+            "adresse_e_mail",
+            "adresse_email",
+            "courriel",
+            "adresse_electronique",
+            "correo",
+            "correo_electronico",
+            "indirizzo_email",
+            "indirizzo_e_mail",
+            "e_mailadres",
+            "emailadres",
+        ],
+        "email",
+    ),
+    **dict.fromkeys(
+        [
+            "firstname",
+            "given_name",
+            "givenname",
+            "forename",
+            "vorname",
+            "prenom",
+            "nombre",
+            "nome",
+            "voornaam",
+        ],
+        "first_name",
+    ),
     **dict.fromkeys(
         [
             "consent_date",
@@ -41,11 +77,26 @@ HEADER_NAMES = {
             "optin_date",
             "opted_in_at",
             "opted_in_on",
+            "einwilligungsdatum",
+            "datum_der_einwilligung",
+            "date_de_consentement",
+            "date_du_consentement",
+            "date_consentement",
+            "fecha_de_consentimiento",
+            "fecha_consentimiento",
+            "data_del_consenso",
+            "data_consenso",
+            "datum_toestemming",
+            "toestemmingsdatum",
         ],
         "consented_at",
     ),
     **dict.fromkeys(["confirmed_on", "confirmation_date", "date_confirmed"], "confirmed_at"),
+    **dict.fromkeys(["quelle", "origen", "fuente", "fonte", "origine", "bron"], "source"),
 }
+# An unread column with one of these in its name holds consent in some form: it is
+# refused, as reading no consent from it would ask people who gave it to confirm again.
+CONSENT_WORDS = ("consent", "consens", "einwillig", "zustimmung", "toestemming")
 # Unread columns with these in their names may hold a consent date under another name.
 SIGNUP_WORDS = ("subscri", "opt_in", "optin", "opted_in", "confirm", "sign_up", "signup")
 
@@ -59,17 +110,22 @@ def clean_source(label: str) -> str:
     to 64. Empty when nothing is left: the import's own source applies."""
     if SOURCE_PATTERN.fullmatch(label):
         return label
-    folded = "".join(
-        ch for ch in unicodedata.normalize("NFKD", label) if not unicodedata.combining(ch)
-    )
-    cleaned = "_".join(_SOURCE_PARTS.findall(folded))[:64]
+    cleaned = "_".join(_SOURCE_PARTS.findall(_folded(label)))[:64]
     return cleaned if SOURCE_PATTERN.fullmatch(cleaned) else ""
 
 
 def header_key(name: str) -> str:
-    """A column's name as compared: case folded, and spaces, underscores, hyphens (any
-    punctuation) alike, so "E-mail", "Email Address" and "first name" are recognised."""
-    return "_".join(re.findall(r"[^\W_]+", name.casefold()))
+    """A column's name as compared: case and accents folded, and spaces, underscores,
+    hyphens (any punctuation) alike, so "E-mail", "Email Address", "first name" and
+    "Prénom" are recognised."""
+    return "_".join(re.findall(r"[^\W_]+", _folded(name.casefold())))
+
+
+def _folded(text: str) -> str:
+    """``text`` without its accents: é is e, ß (once case folded) is ss."""
+    return "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
 
 
 DAY_MONTH_DATE = re.compile(

@@ -393,7 +393,7 @@ def _fields(names: list[str], line: int, tally: Tally | None) -> list[str | None
         if read_as is None:
             if name and name not in unread:
                 unread.append(name)
-            if "consent" in key:
+            if any(word in key for word in import_cells.CONSENT_WORDS):
                 # Read as no consent at all, it would mail everyone a confirmation request.
                 raise ImportInvalid(
                     f"The column '{name[:40]}' is not read: name the consent date column "

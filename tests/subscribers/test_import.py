@@ -354,6 +354,10 @@ def test_an_address_that_arrives_during_the_import_counts_as_existing(
         ("Email,EMAIL ,first_name", "'email' is named twice"),
         # Read as no consent at all, it would mail everyone who consented.
         ("email,first_name,gdpr_consent", "name the consent date column 'consented_at'"),
+        ("E-Mail,Vorname,Einwilligung erteilt", "name the consent date column"),
+        ("Correo,Nombre,Consenso RGPD", "name the consent date column"),
+        ("Courriel,Prénom,Courriel", "'courriel' is named twice"),
+        ("E-Mail,Vorname,Email", "'E-Mail' and 'Email' are both read as email"),
         # Other spellings of one field are one field.
         ("Email,First Name,E-mail", "'Email' and 'E-mail' are both read as email"),
         ("email,Firstname,first_name", "'Firstname' and 'first_name' are both read as first"),

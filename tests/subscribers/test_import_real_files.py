@@ -106,6 +106,13 @@ def test_a_source_label_does_not_cost_the_row(marketing_client, ctx):
         "EMAIL_ADDRESS,Given name,consented at,SOURCE",
         "email,first-name,Date of consent,Source",
         " Email ,Forename,Confirmed at,Source ",  # our export's confirmed_at, spelt out
+        # As clinics in Germany, France, Spain, Italy and the Netherlands name them.
+        "E-Mail-Adresse,Vorname,Einwilligungsdatum,Quelle",
+        "Courriel,Prénom,Date de consentement,Source",
+        "Adresse e-mail,PRENOM,Date du consentement,source",
+        "Correo electrónico,Nombre,Fecha de consentimiento,Origen",
+        "Indirizzo email,Nome,Data del consenso,Fonte",
+        "E-mailadres,Voornaam,Datum toestemming,Bron",
     ],
 )
 def test_column_names_as_other_tools_write_them(marketing_client, ctx, header):
