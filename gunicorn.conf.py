@@ -25,8 +25,8 @@ worker_class = "gthread"
 # whole burst of connections and kept them (keep-alive): with 8 clients and 2
 # workers, all 8 landed on one worker in 2 runs of 5, which then served them on one
 # core at a third of the rate (bench/bare_app.py under wrk: 1,100/s, 3,300/s if even).
-# The cost: a second gunicorn of the same user on the same port shares it instead of
-# failing to start, so stop the old one first (compose and systemd do).
+# The cost: a second gunicorn of the same user on the same port would share it instead
+# of failing to start, old and new code answering by turns; ``on_starting`` refuses.
 reuse_port = True
 timeout = 30
 graceful_timeout = 20
@@ -35,6 +35,40 @@ keepalive = 5
 accesslog = None
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 wsgi_app = "campaign:create_app()"
+
+
+def on_starting(server) -> None:
+    """Refuse to start on a port something already listens on.
+
+    With ``reuse_port`` the master binds nothing and each worker binds a socket of its
+    own, which the kernel lets a forgotten gunicorn of the same user share: both would
+    answer, by turns, and a port held by another program made the workers fail and
+    respawn without end. A probe bound without SO_REUSEPORT fails on any listener.
+    A re-executed master (USR2, an upgrade in place) shares the port by design.
+    """
+    import errno
+    import socket
+
+    if "GUNICORN_PID" in os.environ:
+        return
+    for address in server.cfg.address:
+        if not isinstance(address, tuple):
+            continue  # a Unix socket: gunicorn refuses one in use itself
+        host, port = address[:2]
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # Not held up by the last run's connections still closing (TIME_WAIT).
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE:
+                    raise
+                # gunicorn prints a RuntimeError as "Error: ..." and exits with 1.
+                raise RuntimeError(
+                    f"{host}:{port} is already in use: another gunicorn of this service "
+                    "(stop it first) or another program. Set BIND to another address."
+                ) from None
 
 
 def post_worker_init(worker) -> None:
