@@ -107,7 +107,15 @@ def seed_history(now: datetime) -> Expected:
                 "confirmed_at": in_week(25, 0.5),
                 "unsubscribed_at": started + timedelta(days=1),
             }
-            deliveries.append({"status": "sent", "sent_at": started, "reader": reader})
+            # Credited to this newsletter when they left, as the unsubscribe does.
+            deliveries.append(
+                {
+                    "status": "sent",
+                    "sent_at": started,
+                    "unsubscribed_at": reader["unsubscribed_at"],
+                    "reader": reader,
+                }
+            )
             expected.statuses["unsubscribed"] += 1
             expected.sources["web"] += 1
             expected.confirmed_by_source["web"] += 1

@@ -52,7 +52,11 @@ def seed(now) -> None:
             days=30), confirmed_at=sent - timedelta(days=30), unsubscribed_at=sent + timedelta(
             hours=1))
     ]  # fmt: skip
-    deliveries = [{"subscriber_id": None}] * 405 + [{"subscriber_id": one} for one in leavers]
+    # Credited to this newsletter when they left, as the unsubscribe does.
+    left = sent + timedelta(hours=1)
+    deliveries = [{"subscriber_id": None}] * 405 + [
+        {"subscriber_id": one, "unsubscribed_at": left} for one in leavers
+    ]
     db.session.execute(
         insert(Delivery),
         [
