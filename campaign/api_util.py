@@ -124,8 +124,9 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def page_number() -> int:
-    # ``?page=`` (empty, as PRODUCT.md writes the query) is the first page.
-    raw = request.args.get("page", "").strip() or "1"
+    # ``?page=`` (empty, as PRODUCT.md writes the query) is the first page; a blank
+    # one (a stray CR, a space) is no number, as the OpenAPI document says.
+    raw = request.args.get("page", "") or "1"
     if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
         raise ApiError(400, "invalid_page", "page must be a positive whole number.", "page")
     return int(raw)

@@ -65,6 +65,15 @@ def test_list_search_filter_and_page(client, ctx, marketing):
     assert listed.mimetype == "text/csv"
 
 
+@pytest.mark.parametrize("page", ["%0D", "%20", "%201", "1%20", "0", "x"])
+def test_a_page_that_is_no_whole_number_is_a_clear_400(client, ctx, marketing, page):
+    """Found by the OpenAPI fuzz: ``page=%0D`` was read as the first page, though the
+    document says a page is a number or empty."""
+    response = client.get(f"/api/v1/subscribers?page={page}", headers=marketing)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_page"
+
+
 @pytest.mark.parametrize(
     "query", ["source=p%00", "q=a%00b", "format=csv&status=pending&source=p%00&q=NUL", "x%00=1"]
 )
