@@ -34,7 +34,6 @@ HEADER_NAMES = {
             "email_address",
             "e_mail_address",
             "emailaddress",
-            "mail",
             # German, French, Spanish, Italian, Dutch: clinics keep their lists in these.
             "e_mail_adresse",
             "emailadresse",
