@@ -199,6 +199,35 @@ def check_variables(body: str) -> None:
             )
 
 
+# Words after which the fallback reads well: "Hi there", "Good morning there". After
+# anything else ("Dear there,", a line that opens with the name) it reads oddly.
+GREETINGS_BEFORE_THERE = {"hi", "hello", "hey", "hiya", "howdy", "morning", "afternoon", "evening"}
+_LINE_BEFORE = re.compile(r"[^\n]*\Z")
+_WORDS = re.compile(r"[^\W\d_]+")
+_WORD_AND_GAP_BEFORE = re.compile(r"(?:[^\W\d_]+\W*)?\Z")
+_PUNCTUATION_AND_WORD_AFTER = re.compile(r"[^\w\s{]*(?:[^\S\n]+[^\W\d_]+)?")
+
+
+def fallback_note(body: str) -> str | None:
+    """A note for the editor where a reader without a first name reads the fallback
+    oddly ("Dear there,"), with the way to choose another word; None where it reads well.
+    Not an error: the writer may mean it."""
+    for match in VARIABLE.finditer(body):
+        if match.group(1) != "first_name" or match.group("default") is not None:
+            continue
+        before = _LINE_BEFORE.search(body, 0, match.start()).group()
+        if GREETINGS_BEFORE_THERE & {word.lower() for word in _WORDS.findall(before)}:
+            continue
+        word_before = _WORD_AND_GAP_BEFORE.search(before).group()
+        after = _PUNCTUATION_AND_WORD_AFTER.match(body, match.end()).group()
+        shown = f"{word_before}{DEFAULT_FIRST_NAME}{after}".replace("*", "").replace("_", "")
+        return (
+            f"A reader who gave no first name reads \u201c{shown.strip()}\u201d. To choose "
+            f'that word, write {{{{ first_name | default("friend") }}}}.'
+        )
+    return None
+
+
 def _placeholders(body: str, defaults: list[str], part: str) -> str:
     """Swap variables for placeholders; ``part`` is H (HTML) or T (text)."""
 

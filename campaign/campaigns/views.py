@@ -11,7 +11,7 @@ from campaign import clinic, database
 from campaign.campaigns import services
 from campaign.campaigns.models import Campaign, ClinicSetting
 from campaign.campaigns.preview import PREVIEW_READERS, preview_html
-from campaign.campaigns.rendering import RenderError
+from campaign.campaigns.rendering import RenderError, fallback_note
 from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed, NotADraft
 from campaign.database import utcnow
 from campaign.emails import UnsafeHeader
@@ -182,15 +182,16 @@ def delete(campaign_id: int):
 @marketing
 def preview():
     """The live preview: the real email layout, rendered on the server."""
+    body = (request.form.get("body_markdown") or "")[:100_000]
     try:
         html = preview_html(
             (request.form.get("subject") or "(no subject)")[:200],
             (request.form.get("preheader") or "")[:200],
-            (request.form.get("body_markdown") or "")[:100_000],
+            body,
             reader=request.form.get("preview_as", "ann"),
         )
     except RenderError as exc:
         return {"error": str(exc)}, 400
     except UnsafeHeader:
         return {"error": "The subject cannot hold a line break or another control character."}, 400
-    return {"html": html}
+    return {"html": html, "note": fallback_note(body)}

@@ -48,7 +48,8 @@
     const fresh = result.status === 200 && typeof result.data.html === "string";
     if (fresh) {
       frame.srcdoc = result.data.html;
-      previewStatus.textContent = "";
+      // A note (how a reader without a first name reads it) is advice, not a problem.
+      previewStatus.textContent = result.data.note || "";
     } else if (result.status === 0) {
       previewStatus.textContent = NO_CONNECTION + " The preview is not up to date.";
     } else {

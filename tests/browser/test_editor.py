@@ -161,6 +161,25 @@ def test_a_preview_that_could_not_be_updated_says_so(desktop: Page, live_server,
     expect(page.locator("#preview")).not_to_have_class(re.compile("stale"))
 
 
+def test_the_preview_notes_an_odd_fallback_name_as_advice(
+    desktop: Page, live_server, make_staff, ctx
+):
+    page = desktop
+    log_in_as_marketing(page, live_server, make_staff)
+    page.goto(f"{live_server}/staff/campaigns/new")
+    page.fill("#body_markdown", "Dear {{ first_name }},\n\nOur spring menu is out.")
+    status = page.locator("#preview-status")
+    expect(status).to_contain_text("A reader who gave no first name reads \u201cDear there,\u201d")
+    expect(status).not_to_have_class(re.compile("problem"))
+    expect(page.frame_locator("#preview").locator("body")).to_contain_text("Dear Ann,")
+    expect(page.locator("#preview")).not_to_have_class(re.compile("stale"))
+
+    page.fill("#body_markdown", 'Dear {{ first_name | default("friend") }},')
+    expect(status).to_have_text("")
+    page.select_option("#preview-as", label="A reader who gave no first name")
+    expect(page.frame_locator("#preview").locator("body")).to_contain_text("Dear friend,")
+
+
 def test_the_preview_switches_to_each_kind_of_reader(desktop: Page, live_server, make_staff, ctx):
     page = desktop
     log_in_as_marketing(page, live_server, make_staff)

@@ -47,3 +47,33 @@ def test_the_editor_offers_each_reader(marketing_client):
         "Ann, whose coupon is used",
     ):
         assert label in page
+
+
+@pytest.mark.parametrize(
+    ("body", "note"),
+    [
+        ("Dear {{ first_name }},\n\nOur menu.", "reads \u201cDear there,\u201d"),
+        ("{{ first_name }}, your oil is waiting.", "reads \u201cthere, your\u201d"),
+        ("Thanks, **{{ first_name }}**!", "reads \u201cThanks, there!\u201d"),
+        ("Hi {{ first_name }}!\n\nDear {{ first_name }}:", "reads \u201cDear there:\u201d"),
+        ("Hello {{ first_name }},", None),
+        ("Good morning {{ first_name }},", None),
+        ("Hello again {{first_name}}", None),
+        ('Dear {{ first_name | default("friend") }},', None),
+        ("Dear {{ first_name | default('') }},", None),  # nothing there, as the writer asked
+        ("Your oil: {{ coupon_code }}.", None),
+    ],
+)
+def test_the_preview_notes_where_the_fallback_name_reads_oddly(marketing_client, body, note):
+    token = csrf_from(marketing_client.get("/staff/campaigns/new").get_data(as_text=True))
+    answer = marketing_client.post(
+        "/staff/campaigns/preview",
+        data={"subject": "Spring", "body_markdown": body, "csrf_token": token},
+    )
+    assert answer.status_code == 200, answer.get_json()
+    given = answer.get_json()["note"]
+    if note is None:
+        assert given is None
+    else:
+        assert note in given
+        assert 'default("friend")' in given
