@@ -279,19 +279,36 @@ def ascii_base_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc, path=path)).rstrip("/")
 
 
-def ascii_sender(sender: str) -> str:
-    """``MAIL_DEFAULT_SENDER`` with its domain in ASCII form; the name may stay
-    accented (the From header encodes it)."""
-    _, address = parseaddr(sender)
-    domain = address.rpartition("@")[2]
-    return sender.replace(domain, _ascii_domain(domain)) if domain else sender
+def normalised_sender(sender: str) -> str:
+    """``MAIL_DEFAULT_SENDER`` as ``Name <address>`` however it was written (a space
+    around it, the old ``address (Name)`` form), with its domain in ASCII form; the name
+    may stay accented (the From header encodes it). Every header is built from this
+    form: one written otherwise came out as a From of encoded words with no address in
+    it, which Gmail refuses. Not one address, it stays as written for ``flask doctor``
+    to report."""
+    from email.headerregistry import Address
+    from email.policy import SMTP
+
+    sender = sender.strip()
+    try:
+        header = SMTP.header_factory("From", sender)
+        (mailbox,) = header.addresses
+    except (ValueError, IndexError):
+        return sender
+    if header.defects or not mailbox.username or not mailbox.domain:
+        return sender
+    name = mailbox.display_name or parseaddr(sender)[0]  # "address (Name)": the comment
+    try:
+        return str(Address(name, mailbox.username, _ascii_domain(mailbox.domain)))
+    except ValueError:  # a line break or the like in the name: doctor says so
+        return sender
 
 
 def derived_settings(config: dict) -> dict:
     """Settings computed from others, applied after any override."""
     return {
         "BASE_URL": ascii_base_url(config["BASE_URL"]),
-        "MAIL_DEFAULT_SENDER": ascii_sender(config["MAIL_DEFAULT_SENDER"]),
+        "MAIL_DEFAULT_SENDER": normalised_sender(config["MAIL_DEFAULT_SENDER"]),
         "RATELIMIT_STORAGE_URI": config["REDIS_URL"] or "memory://",
         "CELERY": {
             "broker_url": config["CELERY_BROKER_URL"],

@@ -214,6 +214,35 @@ def test_an_accented_domain_in_the_sender_and_base_url_is_sent_in_ascii(make_app
         assert _decoded(message, "Message-ID").endswith("@xn--bcher-kva.de>")
 
 
+@pytest.mark.parametrize(
+    "written", ["Anna Zoë <anna@zoespa.example> ", "anna@zoespa.example (Anna Zoë)"]
+)
+def test_a_sender_written_another_way_still_sends_from_its_address(make_app, written):
+    """A trailing space, or the old ``address (Name)`` form, with an accented name: the
+    whole From used to be encoded words, the address inside them (Gmail refuses that)."""
+    from email import message_from_bytes
+    from email.policy import default
+
+    from campaign.campaigns.message import Reader, build_skeleton, personalize
+    from campaign.campaigns.rendering import render_campaign
+
+    app = make_app(MAIL_DEFAULT_SENDER=written)
+    assert app.config["MAIL_DEFAULT_SENDER"] == "Anna Zoë <anna@zoespa.example>"
+    with app.test_request_context():
+        confirmation = emails.Email(
+            to="ann@example.com",
+            subject="Hello",
+            template="confirm",
+            context={"confirm_url": emails.public_url("/confirm/x"), "first_name": "Ann"},
+        )
+        raw = confirmation.build().as_bytes()
+        skeleton = build_skeleton("News", render_campaign("News", "", "Hello"))
+        newsletter = personalize(skeleton, Reader("ann@example.com", "Ann", "tok"), "c1.d1")
+    for message in (raw, newsletter):
+        (sender,) = message_from_bytes(message, policy=default)["From"].addresses
+        assert (sender.display_name, sender.addr_spec) == ("Anna Zoë", "anna@zoespa.example")
+
+
 def test_the_welcome_qr_is_a_related_part_with_an_address_like_content_id(ctx, smtp, email_address):
     subscriber = confirmed_subscriber(email_address)
     welcome_subscriber.apply(args=[subscriber.id])

@@ -169,7 +169,8 @@ def test_a_line_break_in_the_path_cannot_forge_a_log_line(client, caplog):
     assert "X\\u000d\\u000aFAKE-LINE INFO forged\\u2028x 404" in line
 
 
-def test_doctor_passes_on_a_ready_install_and_names_each_fix(make_app):
+def test_doctor_passes_on_a_ready_install_and_names_each_fix(app, make_app):
+    # ``app`` migrates the shared test database: run alone, this test found it empty.
     ready = make_app(SECRET_KEY="d" * 48)
     result = ready.test_cli_runner().invoke(args=["doctor"])
     assert result.exit_code == 0, result.output
