@@ -45,6 +45,11 @@ def normalize_address(raw: str) -> str:
         raise InvalidAddress("Please enter an email address of at most 254 characters.")
     if has_control_characters(text):
         raise InvalidAddress("The email address contains characters that are not allowed.")
+    if "=?" in text:
+        # Legal before the @ (RFC 5322), but it opens an encoded word, which no header
+        # of ours may hold (emails.check_header): such an address was taken and then
+        # never mailed, the confirmation failing in the worker.
+        raise InvalidAddress('An email address we can mail cannot hold "=?": please check it.')
     try:
         result = validate_email(text, check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:

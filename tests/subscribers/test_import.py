@@ -474,3 +474,16 @@ def test_our_export_moved_to_a_new_installation_arrives_as_it_left(marketing_cli
     assert kept_again.confirmed_at == confirmed_on.replace(microsecond=0)
     assert smtp.to("left@example.com") == []
     assert smtp.to("kept@example.com") == []
+
+
+def test_an_address_no_header_may_hold_is_a_row_error_not_a_subscriber(marketing_client, ctx):
+    """ "=?" is legal before the @, but it would reach no one: every newsletter failed
+    to build for it ("message not built")."""
+    content = "email,first_name,consented_at\nb=?utf-8?q?y?=@example.com,Imp,2026-01-05\n"
+    job_id = job_id_of(upload(marketing_client, content))
+    analyse_import.apply(args=[job_id])
+    report = marketing_client.get(f"/staff/subscribers/import/{job_id}.json").get_json()
+    assert report["counts"]["invalid"] == 1
+    (error,) = report["errors"]
+    assert error["row"] == 2
+    assert '"=?"' in error["error"]

@@ -344,6 +344,8 @@ def test_cors_allows_configured_origins_only(make_app, settings):
         ({"email": "ann@exa\x00mple.com", "consent": True}, "invalid_email", "email"),
         ({"email": 42, "consent": True}, "invalid_email", "email"),
         ({"email": "üñî@example.com", "consent": True}, "invalid_email", "email"),
+        ({"email": "a=?utf-8?q?x?=@example.com", "consent": True}, "invalid_email", "email"),
+        ({"email": "=?@gmail.com", "consent": True}, "invalid_email", "email"),
         ({"consent": True}, "invalid_email", "email"),
         ({"email": "ann@example.com"}, "consent_required", "consent"),
         ({"email": "ann@example.com", "consent": "yes"}, "consent_required", "consent"),
