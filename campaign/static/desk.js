@@ -24,6 +24,7 @@
   let today = [];           // this desk's redemptions today, as last loaded
   let lastSubmit = { code: "", at: 0 };
   let busy = false;
+  let waiting = null;       // a code submitted while an answer was awaited
 
   const TITLES = {
     valid: "Valid coupon",
@@ -179,13 +180,27 @@
     return (response.data.error && response.data.error.code) || "error";
   }
 
+  // The desk waits for one answer at a time. A code submitted meanwhile (a scanner's
+  // next coupon) is looked up once the answer is in, never dropped.
+  function idle() {
+    busy = false;
+    if (waiting === null) return;
+    const next = waiting;
+    waiting = null;
+    lookUp(next);
+  }
+
   async function lookUp(raw) {
     const code = normalise(raw);
-    if (!code || busy) return;
+    if (!code) return;
+    if (busy) { waiting = raw; return; }
     const now = Date.now();
     if (code === lastSubmit.code && now - lastSubmit.at < REPEAT_SCAN_MS) return;
     lastSubmit = { code: code, at: now };
     busy = true;
+    // Selected while it is looked up, the code gives way to the next one typed, which
+    // was otherwise added to its end (and then cut by the select below).
+    if (normalise(input.value) === code) input.select();
     let state = null;
     try {
       const response = await call("GET", "/api/v1/coupons/" + encodeURIComponent(code));
@@ -200,19 +215,20 @@
       if (state === "already_redeemed" && !mayUndo(coupon)) await loadToday();
       show(state, coupon, message);
     } finally {
-      busy = false;
       // A good coupon: Redeem takes the focus, so the next Enter (or Space) redeems it,
       // and its outline shows that it will. A scanner's next code still goes to the box
       // (see takeTypingBack), so its Enter checks that code. Only if nothing was typed
-      // into the box meanwhile: a code on its way is left to arrive there.
+      // into the box meanwhile: a code on its way is left to arrive there, unselected.
       // Otherwise the box keeps the focus for the next code. No scrolling either way:
       // the card was just brought into view.
-      if (state === "valid" && normalise(input.value) === code) {
+      const untouched = normalise(input.value) === code;
+      if (state === "valid" && untouched && waiting === null) {
         redeemButton.focus({ preventScroll: true, focusVisible: true });
       } else {
         input.focus({ preventScroll: true });
-        input.select();
+        if (untouched) input.select();
       }
+      idle();
     }
   }
 
@@ -242,9 +258,9 @@
       }
       loadToday();
     } finally {
-      busy = false;
       redeemButton.disabled = false;
       input.focus({ preventScroll: true });
+      idle();
     }
   }
 
@@ -260,8 +276,8 @@
       }
       loadToday();
     } finally {
-      busy = false;
       input.focus({ preventScroll: true });
+      idle();
     }
   }
 

@@ -91,6 +91,38 @@ def test_a_code_scanned_while_redeem_has_the_focus_is_looked_up_not_redeemed(
     expect(page.locator("#today-list")).to_have_text("None yet.")
 
 
+def slow_network(page: Page, latency_ms: int) -> None:
+    """Every request of the page waits ``latency_ms`` for its answer, as on a busy Wi-Fi."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    conditions = {"offline": False, "downloadThroughput": -1, "uploadThroughput": -1}
+    cdp.send("Network.emulateNetworkConditions", {**conditions, "latency": latency_ms})
+
+
+@pytest.mark.parametrize(
+    "key_delay_ms", [40, 0], ids=["answer-while-typing", "enter-while-waiting"]
+)
+def test_a_code_scanned_while_the_last_is_being_checked_arrives_whole(
+    phone: Page, live_server, make_staff, issue_coupon, key_delay_ms
+):
+    """A scanner's next code, typed before the last one's answer came: its keys went on
+    the end of the last code, then the answer selected the box and the rest of the keys
+    replaced it ("16 characters; this has 13"). Typed faster, its Enter was dropped."""
+    first, second = issue_coupon(), issue_coupon()
+    page = phone
+    at_desk(page, live_server, make_staff)
+    result = page.locator("#result")
+    slow_network(page, 400)
+
+    check(page, first)
+    page.keyboard.type(second, delay=key_delay_ms)
+    page.keyboard.press("Enter")
+    expect(result).to_contain_text(second, timeout=10_000)
+    expect(result).to_have_attribute("data-state", "valid")
+    expect(page.locator("#code")).to_have_value(second)
+    expect(page.locator("#redeem-button")).to_be_focused()
+
+
 def test_times_read_as_on_the_other_staff_pages_in_any_locale(
     browser, live_server, make_staff, issue_coupon
 ):
