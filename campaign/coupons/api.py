@@ -122,9 +122,10 @@ def _checked_caller():
 
 
 def _note_invalid(result: CouponResult, text: str) -> None:
-    # A code of the wrong length cannot be a guess at one (a scan cut short, a paste
-    # doubled): only well-formed codes that fail their check count toward the pause.
-    if result.outcome is Outcome.INVALID_CODE and codes.wrong_length(text) is None:
+    # Only a code of the right form that fails its signature check can be a guess. Text
+    # of another length (a scan cut short, a paste doubled) or with characters no code
+    # holds (a poster's QR of a web address, a typed "$") cannot: it does not count.
+    if result.outcome is Outcome.INVALID_CODE and codes.well_formed(text):
         abuse.note_invalid_code(current_staff())
         db.session.commit()
 

@@ -122,6 +122,15 @@ def wrong_length(text: str) -> int | None:
     return None
 
 
+def well_formed(text: str) -> bool:
+    """Whether ``text`` has a code's form (its length, its letters), signed or not."""
+    try:
+        normalize(text)
+    except InvalidCode:
+        return False
+    return True
+
+
 def parse(secret_key: str, text: str) -> CouponCode:
     """Verify typed or scanned text; raise ``InvalidCode`` unless we issued it."""
     value = normalize(text)

@@ -340,6 +340,27 @@ def test_codes_of_the_wrong_length_do_not_pause_the_desk(make_app, api_token, is
     assert client.get(f"/api/v1/coupons/{good}", headers=headers).status_code == 200
 
 
+def test_text_that_is_no_code_does_not_pause_the_desk(make_app, api_token, issue_coupon):
+    # The camera reading a poster's QR (a web address), dots for dashes, a lone dash:
+    # none can be a guess at a code, and each used to count toward the pause.
+    app = make_app(INVALID_CODE_BURST="3 per minute")
+    client = app.test_client()
+    headers = bearer(api_token("receptionist"))
+    good = issue_coupon()
+    texts = (
+        "https:%2F%2Fexample.com%2Fmenu",
+        "N0C0.01HH.N58F.C10H",
+        "-",
+        "A$B",
+        "ZZZZ-ZZZZ-ZZZZ-ZZZU",
+    )
+    for text in texts * 2:
+        refused = client.get(f"/api/v1/coupons/{text}", headers=headers)
+        assert refused.status_code == 400, text
+        assert refused.get_json()["error"]["code"] == "invalid_code"
+    assert client.get(f"/api/v1/coupons/{good}", headers=headers).status_code == 200
+
+
 def test_desk_lists_todays_redemptions(client, desk, issue_coupon):
     codes = [issue_coupon() for _ in range(2)]
     for code in codes:
