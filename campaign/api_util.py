@@ -110,11 +110,22 @@ def json_body(allowed: set[str], required: set[str] = frozenset()) -> dict:
     return payload
 
 
+FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+
+
+def has_body() -> bool:
+    """Whether the request carries a body. A form's was read by the app's request
+    guards before the view (so ``get_data`` finds the stream empty): it counts too."""
+    if request.get_data(cache=True):
+        return True
+    return request.mimetype in FORM_TYPES and bool(request.form or request.files)
+
+
 def no_body() -> None:
     """For a call that takes nothing: no body, or an empty JSON object. Anything else
-    (a field, text that is not JSON) is a 400, as for the calls that take fields: a
-    script sending ``{"subject": ...}`` to copy must not think it was read."""
-    if request.get_data(cache=True):
+    (a field, text that is not JSON, a form) is a 400, as for the calls that take
+    fields: a script sending ``{"subject": ...}`` to copy must not think it was read."""
+    if has_body():
         json_body(set())
 
 

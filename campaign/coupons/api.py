@@ -9,7 +9,7 @@ from flask import Blueprint, jsonify, request
 from werkzeug.exceptions import MethodNotAllowed
 
 from campaign import clinic
-from campaign.api_util import json_object, no_body
+from campaign.api_util import has_body, json_object, no_body
 from campaign.coupons import abuse, codes, services
 from campaign.coupons.models import CouponStatus
 from campaign.coupons.services import CouponResult, Outcome
@@ -131,7 +131,7 @@ def _note_invalid(result: CouponResult, text: str) -> None:
 
 
 def _json_reason() -> str | None:
-    payload = json_object() if request.data else {}
+    payload = json_object() if has_body() else {}
     unknown = sorted(set(payload) - {"reason"})
     if unknown:
         raise ApiError(400, "unknown_field", f"Unknown field: {unknown[0]}.", unknown[0])

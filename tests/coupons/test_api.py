@@ -412,6 +412,36 @@ def test_bad_undo_bodies_get_a_clear_400(client, desk, issue_coupon, body):
     }
 
 
+@pytest.mark.parametrize("form_type", ["application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_form_body_on_redeem_or_undo_is_a_400_not_ignored(client, desk, issue_coupon, form_type):
+    """The request guards read a form before the view, so these calls found no body and
+    went ahead: ``redeemed_by=Someone`` redeemed as the token's owner, an undo's
+    ``reason`` was dropped."""
+    code = issue_coupon()
+    redeem = client.post(
+        f"/api/v1/coupons/{code}/redeem",
+        headers=desk,
+        data={"redeemed_by": "Someone Else"},
+        content_type=form_type,
+    )
+    assert redeem.status_code == 400
+    assert redeem.get_json()["error"]["code"] == "invalid_json"
+    assert client.get(f"/api/v1/coupons/{code}", headers=desk).get_json()["status"] == "issued"
+
+    assert client.post(f"/api/v1/coupons/{code}/redeem", headers=desk).status_code == 200
+    undo = client.post(
+        f"/api/v1/coupons/{code}/undo",
+        headers=desk,
+        data={"reason": "wrong guest"},
+        content_type=form_type,
+    )
+    assert undo.status_code == 400
+    assert undo.get_json()["error"]["code"] == "invalid_json"
+    # An empty form is no body at all: the call goes ahead.
+    empty = client.post(f"/api/v1/coupons/{code}/undo", headers=desk, content_type=form_type)
+    assert empty.status_code == 200
+
+
 def test_a_coupon_keeps_what_it_promised_when_the_offer_changes(
     client, desk, issue_coupon, ctx, make_staff
 ):
