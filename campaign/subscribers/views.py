@@ -66,8 +66,8 @@ def subscribe():
 def confirm(token: str):
     try:
         subscriber_id, optin_round = services.read_confirm_token(token)
-    except TokenExpired:
-        return render_template("subscribers/confirm_expired.html", token=token), 410
+    except TokenExpired as exc:
+        return _expired_confirm_link(token, exc.payload)
     except TokenInvalid:
         return _invalid_link("confirm")
     if services.already_confirmed(subscriber_id, optin_round):
@@ -84,8 +84,8 @@ def confirm(token: str):
 def confirm_post(token: str):
     try:
         subscriber_id, optin_round = services.read_confirm_token(token)
-    except TokenExpired:
-        return render_template("subscribers/confirm_expired.html", token=token), 410
+    except TokenExpired as exc:
+        return _expired_confirm_link(token, exc.payload)
     except TokenInvalid:
         return _invalid_link("confirm")
     # The confirm page sends the name the person left there; a one-click client (an
@@ -109,6 +109,22 @@ def confirm_post(token: str):
     subscriber = db.session.get(Subscriber, subscriber_id)
     welcome = welcome_promise(subscriber) if subscriber is not None else None
     return render_template("subscribers/confirmed.html", outcome=outcome, welcome=welcome)
+
+
+def _expired_confirm_link(token: str, payload: object):
+    """An expired link offers a new one only while its signup waits for it. Used
+    already, it says so, as a fresh link does; of an earlier signup, that it is no
+    longer valid. Offered there, the new link was never sent (nothing waits for it)."""
+    try:
+        subscriber_id, optin_round = services.confirm_payload(payload)
+    except TokenInvalid:
+        return _invalid_link("confirm")
+    if services.already_confirmed(subscriber_id, optin_round):
+        outcome = ConfirmOutcome.ALREADY_CONFIRMED
+        return render_template("subscribers/confirmed.html", outcome=outcome, welcome=None)
+    if services.name_to_confirm(subscriber_id, optin_round) is services.KEEP:
+        return render_template("subscribers/confirm_stale.html"), 409
+    return render_template("subscribers/confirm_expired.html", token=token), 410
 
 
 @bp.post("/confirm/<token>/resend")

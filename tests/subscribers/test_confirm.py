@@ -90,6 +90,35 @@ def test_expired_link_offers_a_resend(client, ctx, email_address):
     assert subscriber.confirmation_sent_at.year == sent_at.year
 
 
+def test_an_expired_link_already_used_says_so_and_offers_no_new_one(client, ctx, email_address):
+    """It offered "Send me a new link", which then sent nothing: the person is in."""
+    subscriber = pending_subscriber(email_address)
+    with minted_in_the_past(8 * 24 * 3600):
+        token = services.confirm_token(subscriber)
+    services.confirm(subscriber.id, subscriber.optin_round, ip=None)
+    db.session.commit()
+    for method in ("GET", "POST"):
+        page = client.open(f"/confirm/{token}", method=method)
+        assert page.status_code == 200, method
+        text = page.get_data(as_text=True)
+        assert "already subscribed" in text
+        assert "/resend" not in text
+
+
+def test_an_expired_link_of_an_earlier_signup_says_it_is_no_longer_valid(
+    client, ctx, email_address
+):
+    subscriber = pending_subscriber(email_address)
+    with minted_in_the_past(8 * 24 * 3600):
+        token = services.confirm_token(subscriber)
+    services.confirm(subscriber.id, subscriber.optin_round, ip=None)
+    services.unsubscribe(subscriber.id)
+    db.session.commit()
+    page = client.get(f"/confirm/{token}")
+    assert page.status_code == 409
+    assert "no longer valid" in page.get_data(as_text=True)
+
+
 def test_tampered_forged_and_foreign_tokens_get_a_400_page(client, ctx, email_address):
     subscriber = pending_subscriber(email_address)
     token = services.confirm_token(subscriber)
