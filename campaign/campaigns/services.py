@@ -82,24 +82,30 @@ class NotADraft(Exception):
         self.status, self.message = status, message
 
 
+# What the messages call each field: staff read them beside the form, scripts by ``field``.
+FIELD_NAMES = {"subject": "The subject", "preheader": "The preheader", "body_markdown": "The body"}
+
+
 def _text(value: object, field: str, limit: int, required: bool, single_line: bool) -> str:
+    name = FIELD_NAMES[field]
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise CampaignInvalid(field, f"invalid_{field}", f"{field} must be text.")
+        raise CampaignInvalid(field, f"invalid_{field}", f"{name} must be text.")
     value = value.strip() if single_line else value.replace("\r\n", "\n")
-    if required and not value:
-        raise CampaignInvalid(field, f"invalid_{field}", f"{field} is required.")
+    # A body of spaces and line breaks is as empty as none: it was sent, blank, to all.
+    if required and not value.strip():
+        raise CampaignInvalid(field, f"invalid_{field}", f"{name} is required.")
     if len(value) > limit:
         raise CampaignInvalid(
-            field, f"invalid_{field}", f"{field} is limited to {limit} characters."
+            field, f"invalid_{field}", f"{name} is limited to {limit} characters."
         )
     checked = value if single_line else value.replace("\n", "").replace("\t", "")
     if has_control_characters(checked):
-        raise CampaignInvalid(field, f"invalid_{field}", f"{field} holds control characters.")
+        raise CampaignInvalid(field, f"invalid_{field}", f"{name} holds control characters.")
     if single_line and not header_safe(value):  # the subject is a header
         raise CampaignInvalid(
-            field, f"invalid_{field}", f"{field} cannot hold '=?' (it reads as an encoded word)."
+            field, f"invalid_{field}", f"{name} cannot hold '=?' (it reads as an encoded word)."
         )
     return value
 

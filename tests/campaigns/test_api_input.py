@@ -17,6 +17,9 @@ def marketing(api_token):
     [
         ({"body_markdown": "x"}, "invalid_subject"),
         ({"subject": "x"}, "invalid_body_markdown"),
+        # Spaces and line breaks only: it was saved and could be sent, blank, to everyone.
+        ({"subject": "x", "body_markdown": "   \n\n  "}, "invalid_body_markdown"),
+        ({"subject": "x", "body_markdown": "\r\n\t \r\n"}, "invalid_body_markdown"),
         ({"subject": "", "body_markdown": "x"}, "invalid_subject"),
         ({"subject": "a\r\nBcc: x@example.com", "body_markdown": "x"}, "invalid_subject"),
         ({"subject": "x" * 201, "body_markdown": "x"}, "invalid_subject"),
