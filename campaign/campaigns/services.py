@@ -538,7 +538,8 @@ def test_recipients(emails: object) -> list[str]:
         staff = find_staff(email)
         if staff is None or not staff.active:
             raise CampaignInvalid("emails", "not_staff", f"{email} is not a staff account.")
-        recipients.append(staff.email)
+        if staff.email not in recipients:  # one copy each, however the address was typed
+            recipients.append(staff.email)
     return recipients
 
 

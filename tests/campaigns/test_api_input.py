@@ -171,6 +171,20 @@ def test_the_live_preview_refuses_placeholder_text_clearly(marketing_client):
         assert words in response.get_json()["error"]
 
 
+def test_one_staff_address_typed_twice_gets_one_test_copy(client, ctx, marketing, make_staff):
+    _, staff_email, _ = make_staff("marketing")
+    campaign_id = client.post(
+        "/api/v1/campaigns", headers=marketing, json={"subject": "News", "body_markdown": "Hi"}
+    ).get_json()["id"]
+    response = client.post(
+        f"/api/v1/campaigns/{campaign_id}/test",
+        headers=marketing,
+        json={"emails": [staff_email.upper(), staff_email, f" {staff_email}"]},
+    )
+    assert response.status_code == 202
+    assert response.get_json()["emails"] == [staff_email]
+
+
 def test_a_staff_address_with_an_accented_domain_gets_test_copies_as_typed(client, ctx, marketing):
     from campaign.staff import services as staff_services
     from campaign.staff.models import Role
