@@ -90,7 +90,18 @@ HEADER_NAMES = {
         ],
         "consented_at",
     ),
-    **dict.fromkeys(["confirmed_on", "confirmation_date", "date_confirmed"], "confirmed_at"),
+    # CONFIRM_TIME: Mailchimp's export, when the person confirmed its double opt-in.
+    **dict.fromkeys(
+        [
+            "confirmed_on",
+            "confirmation_date",
+            "date_confirmed",
+            "confirm_time",
+            "confirmed_time",
+            "confirmation_time",
+        ],
+        "confirmed_at",
+    ),  # fmt: skip
     **dict.fromkeys(["quelle", "origen", "fuente", "fonte", "origine", "bron"], "source"),
 }
 # An unread column with one of these in its name holds consent in some form: it is

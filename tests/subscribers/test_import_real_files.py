@@ -145,6 +145,28 @@ def test_a_signup_date_is_not_taken_for_consent(marketing_client, ctx):
     assert report["errors"] == []
 
 
+def test_a_mailchimp_export_keeps_who_confirmed_its_double_opt_in(marketing_client, ctx):
+    """Mailchimp's audience export: CONFIRM_TIME is when each person confirmed. Unread,
+    every contact of a clinic moving over was to be asked to confirm again."""
+    content = (
+        '"Email Address","First Name","Last Name",MEMBER_RATING,OPTIN_TIME,OPTIN_IP,'
+        "CONFIRM_TIME,CONFIRM_IP,LATITUDE,LONGITUDE,GMTOFF,DSTOFF,TIMEZONE,CC,REGION,"
+        "LAST_CHANGED,LEID,EUID,NOTES,TAGS\n"
+        'ann@example.com,Ann,Lee,2,"2025-03-14 09:58:01",203.0.113.9,'
+        '"2025-03-14 10:02:44",203.0.113.9,,,,,,,,"2025-03-14 10:02:44",1,ab12,,\n'
+        'bob@example.com,Bob,,2,"2025-04-01 08:00:00",,,,,,,,,,,"2025-04-01 08:00:00",2,cd34,,\n'
+    )
+    job_id, report = dry_run(marketing_client, content)
+    assert report["status"] == "analysed", report
+    assert report["errors"] == []
+    # Bob never confirmed (a single opt-in, or a signup date only): asked to, as before.
+    assert (report["counts"]["confirmed"], report["counts"]["opt_in"]) == (1, 1)
+    import_now(marketing_client, job_id)
+    assert person("ann@example.com").status == "confirmed"
+    assert consented_on("ann@example.com").date().isoformat() == "2025-03-14"
+    assert person("bob@example.com").status == "pending"
+
+
 # Finding 3: 14/03/2025 can only be 14 March.
 
 
