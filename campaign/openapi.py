@@ -833,11 +833,21 @@ def _campaign_paths() -> dict:
                         page_of("Delivery"),
                         "campaign-<id>-deliveries.csv",
                     ),
-                    "400": error("`invalid_page`."),
+                    "400": error("`invalid_status`, `invalid_page`."),
                     "404": NOT_FOUND,
                 },
                 role="marketing",
-                parameters=[CAMPAIGN_ID, PAGE, FORMAT, BOM],
+                parameters=[
+                    CAMPAIGN_ID,
+                    query(
+                        "status",
+                        enum(["", *DeliveryStatus]),
+                        "Only deliveries in this state (the failed ones, say); empty for all.",
+                    ),
+                    PAGE,
+                    FORMAT,
+                    BOM,
+                ],
             )
         },
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 
 from campaign import database
@@ -16,7 +16,7 @@ from campaign.api_util import (
     wants_csv,
 )
 from campaign.campaigns import services
-from campaign.campaigns.models import Campaign, Delivery
+from campaign.campaigns.models import Campaign, Delivery, DeliveryStatus
 from campaign.campaigns.services import CampaignInvalid, MoveNotAllowed, NotADraft
 from campaign.errors import ApiError
 from campaign.extensions import csrf, db
@@ -196,13 +196,24 @@ for _name, _move in {
 DELIVERY_COLUMNS = ["email", "first_name", "status", "attempts", "sent_at", "smtp_response"]
 
 
-def _deliveries_query(campaign_id: int):
-    return (
+def _deliveries_query(campaign_id: int, status: str | None):
+    query = (
         select(Delivery, Subscriber.email, Subscriber.first_name)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id, isouter=True)
         .where(Delivery.campaign_id == campaign_id)
         .order_by(Delivery.id)
     )
+    return query.where(Delivery.status == status) if status else query
+
+
+def _status_asked() -> str | None:
+    """``?status=``: only the deliveries in that state (any case, as ``?format=``)."""
+    status = request.args.get("status", "").strip().lower()
+    known = [s.value for s in DeliveryStatus]
+    if status and status not in known:
+        message = f"Unknown status: use one of {', '.join(known)}."
+        raise ApiError(400, "invalid_status", message, "status")
+    return status or None
 
 
 def _delivery_row(delivery: Delivery, email: str | None, first_name: str | None) -> dict:
@@ -221,21 +232,21 @@ def _delivery_row(delivery: Delivery, email: str | None, first_name: str | None)
 def deliveries(campaign_id: int):
     """Who got what: JSON pages, or the whole ledger streamed as CSV."""
     _campaign(campaign_id)
+    status = _status_asked()
     if wants_csv():
-        return _deliveries_csv(campaign_id)
+        return _deliveries_csv(campaign_id, status)
     page = page_number()
-    total = db.session.scalar(
-        select(func.count()).select_from(Delivery).filter_by(campaign_id=campaign_id)
-    )
+    counted = select(func.count()).select_from(Delivery).filter_by(campaign_id=campaign_id)
+    total = db.session.scalar(counted.filter_by(status=status) if status else counted)
     rows = db.session.execute(
-        _deliveries_query(campaign_id).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+        _deliveries_query(campaign_id, status).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
     ).all()
     return jsonify(items=[_delivery_row(*row) for row in rows], page=page, total=total)
 
 
-def _deliveries_csv(campaign_id: int) -> Response:
+def _deliveries_csv(campaign_id: int, status: str | None) -> Response:
     def rows():  # run as the answer streams: a hook's commit after the view ends a cursor
-        query = _deliveries_query(campaign_id).execution_options(yield_per=1000)
+        query = _deliveries_query(campaign_id, status).execution_options(yield_per=1000)
         for row in db.session.execute(query):
             yield _delivery_row(*row).values()
 
