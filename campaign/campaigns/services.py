@@ -498,9 +498,12 @@ def progress(campaign: Campaign) -> Progress:
     remaining = counts.get("queued", 0) + counts.get("sending", 0)
     rate = None
     if campaign.status == CampaignStatus.SENDING:
-        # Over the last minute, or over the time since the start when that is shorter:
-        # 20 sent in the first second is 1,200 a minute, not 20.
-        running = (utcnow() - (campaign.started_at or recent_since)).total_seconds()
+        # Over the last minute, or over the time since the start or the last resume when
+        # that is shorter: 20 sent in the first second is 1,200 a minute, not 20, and a
+        # pause is no time spent sending. While it sends, nothing but a move (start,
+        # pause, resume) writes the campaign's row, so its updated_at is the last one.
+        since = max(campaign.started_at or recent_since, campaign.updated_at or recent_since)
+        running = (utcnow() - since).total_seconds()
         rate = recent * 60 / min(60.0, max(5.0, running))
     eta = remaining / (rate / 60) if rate else None
     return Progress(
