@@ -22,6 +22,7 @@ VAR_DIR = Path(os.environ.get("VAR_DIR", ROOT / "var"))
 DEFAULT_SECRET_KEY = "dev-only-secret-change-me"  # noqa: S105 - refused in production
 # The address of the sample clinic: a production install must enter its own.
 SAMPLE_POSTAL_ADDRESS = "1 Harbour Street, Portsmouth PO1 1AA"
+SAMPLE_CLINIC_NAME = "Harbour Massage Clinic"
 
 
 class ConfigError(RuntimeError, SystemExit):
@@ -118,7 +119,7 @@ class Config:
     MAIL_USE_SSL = _env_bool("MAIL_USE_SSL", False)
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
-    MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", "Harbour Massage Clinic <news@localhost>")
+    MAIL_DEFAULT_SENDER = _env("MAIL_DEFAULT_SENDER", f"{SAMPLE_CLINIC_NAME} <news@localhost>")
     MAIL_TIMEOUT = _env_float("MAIL_TIMEOUT", 30.0)
 
     # Reply-To of every email until an admin sets one on Clinic details (none: the sender).
@@ -126,7 +127,7 @@ class Config:
     # Where mail clients send the List-Unsubscribe mailto (default: the sender address).
     UNSUBSCRIBE_MAILTO = os.environ.get("UNSUBSCRIBE_MAILTO") or None
 
-    CLINIC_NAME = _env("CLINIC_NAME", "Harbour Massage Clinic")
+    CLINIC_NAME = _env("CLINIC_NAME", SAMPLE_CLINIC_NAME)
     CLINIC_POSTAL_ADDRESS = _env("CLINIC_POSTAL_ADDRESS", SAMPLE_POSTAL_ADDRESS)
     CLINIC_TIMEZONE = _env("CLINIC_TIMEZONE", "Europe/London")
 

@@ -233,6 +233,18 @@ def install(app: Flask) -> None:
         raise ConfigError(
             f"CLINIC_TIMEZONE={name!r} is not a time zone name, e.g. Europe/London."
         ) from None
+    # The defaults of the details go where the saved ones do (headers, every email):
+    # checked as Clinic details checks them, or each email failed to build.
+    for setting, limit, label in (
+        ("CLINIC_NAME", MAX_NAME, "clinic's name"),
+        ("CLINIC_POSTAL_ADDRESS", MAX_ADDRESS, "postal address"),
+    ):
+        if not app.config[setting].strip():
+            continue  # as before: the saved details, which the staff page asks for
+        try:
+            app.config[setting] = _line(app.config[setting], setting, limit, label)
+        except DetailsInvalid as exc:
+            raise ConfigError(f"{setting}={app.config[setting]!r}: {exc}") from None
     if reply_to := app.config.get("MAIL_REPLY_TO"):
         try:
             app.config["MAIL_REPLY_TO"] = normalize_address(reply_to)

@@ -27,6 +27,7 @@ import flask_mail
 from flask import current_app, render_template
 
 from campaign import clinic
+from config import SAMPLE_CLINIC_NAME
 
 logger = logging.getLogger(__name__)
 CRLF = "\r\n"
@@ -202,10 +203,12 @@ def inline_css(html: str) -> str:
 def from_header() -> str:
     """Who every email is from: ``MAIL_DEFAULT_SENDER``, whose name follows the
     clinic's, so a clinic renamed on *Clinic details* sends under its new name. A
-    name of the sender's own (not ``CLINIC_NAME``, e.g. "Anna at Harbour") is kept."""
+    name of the sender's own (not ``CLINIC_NAME``, e.g. "Anna at Harbour") is kept.
+    The sample clinic's name (the default, and .env.example's) is no name of its own:
+    a clinic that changed only the address there sent as "Harbour Massage Clinic"."""
     configured = current_app.config["MAIL_DEFAULT_SENDER"]
     name, address = parseaddr(configured)
-    if name and name != current_app.config["CLINIC_NAME"]:
+    if name and name not in {current_app.config["CLINIC_NAME"], SAMPLE_CLINIC_NAME}:
         return check_header(configured)
     try:
         # Address quotes what a phrase cannot hold (a comma, a quote) as it formats.

@@ -243,6 +243,21 @@ def test_a_sender_written_another_way_still_sends_from_its_address(make_app, wri
         assert (sender.display_name, sender.addr_spec) == ("Anna Zoë", "anna@zoespa.example")
 
 
+def test_the_sample_clinics_name_in_the_sender_follows_the_clinics_name(app, make_app):
+    """.env.example's sender with only the address changed: mail went out as the
+    sample clinic, whatever CLINIC_NAME or Clinic details said."""
+    app = make_app(
+        CLINIC_NAME="Zoë's Spa", MAIL_DEFAULT_SENDER="Harbour Massage Clinic <news@zoespa.example>"
+    )
+    with app.test_request_context():
+        assert emails.from_header() == "Zoë's Spa <news@zoespa.example>"
+    own = make_app(
+        CLINIC_NAME="Zoë's Spa", MAIL_DEFAULT_SENDER="Anna at Zoë's <news@zoespa.example>"
+    )
+    with own.test_request_context():
+        assert emails.from_header() == "Anna at Zoë's <news@zoespa.example>"
+
+
 def test_the_welcome_qr_is_a_related_part_with_an_address_like_content_id(ctx, smtp, email_address):
     subscriber = confirmed_subscriber(email_address)
     welcome_subscriber.apply(args=[subscriber.id])

@@ -167,6 +167,28 @@ def test_mail_reply_to_is_the_default_and_is_checked_at_start(make_app):
         make_app(MAIL_REPLY_TO="front desk")
 
 
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("CLINIC_NAME", "Spa =?utf-8?q?x?="),  # every email failed to build (UnsafeHeader)
+        ("CLINIC_NAME", "XQFOOQX Spa"),  # every newsletter failed (a placeholder's form)
+        ("CLINIC_POSTAL_ADDRESS", "1 Quay =?utf-8?q?Road?="),
+        ("CLINIC_NAME", "x" * 300),
+    ],
+)
+def test_the_clinic_details_of_the_environment_are_checked_at_start(make_app, setting, value):
+    with pytest.raises(ConfigError, match=f"{setting}="):
+        make_app(**{setting: value})
+
+
+def test_the_clinic_name_of_the_environment_is_written_as_the_form_writes_it(app, make_app):
+    """A tab (or a line break) folded into one space, as Clinic details folds it."""
+    renamed = make_app(CLINIC_NAME="Zoë's\tSpa\n & Massage")
+    assert renamed.config["CLINIC_NAME"] == "Zoë's Spa & Massage"
+    page = renamed.test_client().get("/").get_data(as_text=True)
+    assert "Zoë&#39;s Spa &amp; Massage" in page
+
+
 def _uploaded_logo(app, api_token, width=400, height=200) -> dict:
     import io
 
