@@ -31,6 +31,9 @@ from config import SAMPLE_CLINIC_NAME
 
 logger = logging.getLogger(__name__)
 CRLF = "\r\n"
+# Every email we send is written by a machine (RFC 3834): holiday auto-replies, which
+# went back to the clinic's reply address for each newsletter, are not sent to it.
+AUTO_SUBMITTED = "auto-generated"
 
 
 class VerbatimHeader:
@@ -319,6 +322,7 @@ class Email:
         message["To"] = check_header(self.to)
         message["Date"] = formatdate(localtime=True)
         message["Message-ID"] = make_msgid(domain=mail_domain())
+        message["Auto-Submitted"] = AUTO_SUBMITTED
         if self.unsubscribe_url and self.unsubscribe_token:
             for name, value in list_headers(self.unsubscribe_url, self.unsubscribe_token).items():
                 message[name] = check_header(value)

@@ -268,5 +268,27 @@ def test_the_welcome_qr_is_a_related_part_with_an_address_like_content_id(ctx, s
     assert related.get_param("type") == "text/html"  # RFC 2387
     (image,) = [p for p in related.iter_parts() if p.get_content_maintype() == "image"]
     content_id = image["Content-ID"]
-    assert re.fullmatch(r"<coupon-qr@clinic\.test>", content_id)
+    assert re.fullmatch(r"<coupon-qr\.[0-9a-f]{16}@clinic\.test>", content_id)
     assert f'src="cid:{content_id.strip("<>")}"' in received.html
+
+    # Each message's own (RFC 2045): a mail app keeping images by Content-ID showed
+    # the last welcome's QR in the next.
+    other = confirmed_subscriber("other-" + email_address)
+    welcome_subscriber.apply(args=[other.id])
+    (second,) = smtp.wait_for("other-" + email_address)
+    (other_image,) = [p for p in second.message.walk() if p.get_content_maintype() == "image"]
+    assert other_image["Content-ID"] != content_id
+
+
+def test_every_email_says_a_machine_wrote_it(client, ctx, smtp, email_address):
+    """RFC 3834: holiday auto-replies are not sent back to the clinic's reply address."""
+    from campaign.campaigns.message import Reader, build_skeleton, personalize
+    from campaign.campaigns.rendering import render_campaign
+
+    subscriber = confirmed_subscriber(email_address)
+    welcome_subscriber.apply(args=[subscriber.id])
+    (welcome,) = smtp.wait_for(email_address)
+    assert welcome.message["Auto-Submitted"] == "auto-generated"
+    skeleton = build_skeleton("News", render_campaign("News", "", "Hello"))
+    newsletter = personalize(skeleton, Reader("ann@example.com", "Ann", "tok"), "c1.d1")
+    assert _decoded(newsletter, "Auto-Submitted") == "auto-generated"

@@ -28,6 +28,7 @@ from campaign.campaigns.rendering import (
     fill,
 )
 from campaign.emails import (
+    AUTO_SUBMITTED,
     SMTP_POLICY,
     check_header,
     from_header,
@@ -133,6 +134,7 @@ def build_skeleton(subject: str, rendered: Rendered) -> Skeleton:
         "To: XQTOQX" + CRLF
         + "Date: XQDATEQX" + CRLF
         + f"Message-ID: <XQMSGIDQX@{domain}>" + CRLF
+        + f"Auto-Submitted: {AUTO_SUBMITTED}" + CRLF
         # The list headers verbatim; Subject and From folded within 78 (SMTP_POLICY).
         + "".join(_header(name, value) for name, value in lists.items())
         + _header("From", from_header())

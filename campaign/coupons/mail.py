@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from campaign import clinic
 from campaign.coupons import services
 from campaign.coupons.models import Coupon
@@ -25,7 +27,9 @@ def coupon_context(coupon: Coupon) -> dict:
 def _with_coupon(email: Email, coupon: Coupon) -> Email:
     """The coupon's code, QR (an inline image), expiry and page, in ``email``."""
     # A Content-ID is an address-like id (RFC 2392): a name at our mail domain.
-    cid = f"coupon-qr@{mail_domain()}"
+    # Unique to the message (RFC 2045 7): a mail app that keeps images by Content-ID
+    # would show one welcome's QR in the next.
+    cid = f"coupon-qr.{secrets.token_hex(8)}@{mail_domain()}"
     email.context.update(coupon_context(coupon), qr_cid=cid)
     email.images.append(
         InlineImage(cid=cid, data=qr_png(services.code_of(coupon).value), subtype="png")
