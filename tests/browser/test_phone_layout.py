@@ -90,3 +90,13 @@ def test_staff_pages_and_the_coupon_page_fit_a_phone(
             }"""
         )
         assert inside, (code.bounding_box(), card.bounding_box())
+        # On one line: the guest shows it at the desk, and "DTYZ-CD5X-TMQB-" over "SCNV"
+        # reads as two codes.
+        lines = code.evaluate(
+            """(el) => {
+              const range = document.createRange();
+              range.selectNodeContents(el);
+              return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+            }"""
+        )
+        assert lines == 1, code.bounding_box()
