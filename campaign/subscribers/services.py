@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
+from unicodedata import normalize
 
 from flask import current_app
 from sqlalchemy import Executable, bindparam, case, func, insert, select, update
@@ -116,7 +117,9 @@ def clean_first_name(value: object) -> str | None:
         return None
     if not isinstance(value, str):
         raise SignupInvalid("first_name", "invalid_first_name", "first_name must be text.")
-    name = " ".join(value.split()) if not has_control_characters(value) else None
+    # Composed (NFC): "é" typed as e and a combining accent (as some phones and Macs
+    # send it) is one letter, counted and matched as one.
+    name = None if has_control_characters(value) else normalize("NFC", " ".join(value.split()))
     if name is None:
         raise SignupInvalid(
             "first_name",

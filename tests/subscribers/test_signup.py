@@ -471,3 +471,15 @@ def test_names_with_joiners_are_names(client, ctx):
         assert response.status_code == 202, name
     refused = subscribe_api(client, email="rtl@example.com", first_name="Ann\u202e", consent=True)
     assert refused.get_json()["error"]["code"] == "invalid_first_name"
+
+
+def test_a_first_name_typed_with_combining_accents_is_stored_composed(client, ctx):
+    """60 letters "é" typed as e + U+0301 were refused as over 100 characters."""
+    decomposed = "e\u0301" * 60
+    response = client.post(
+        "/api/v1/subscribe",
+        json={"email": "zoe@example.com", "consent": True, "first_name": decomposed},
+    )
+    assert response.status_code == 202
+    stored = db.session.scalar(select(Subscriber.first_name))
+    assert stored == "\u00e9" * 60
