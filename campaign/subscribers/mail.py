@@ -21,6 +21,10 @@ def confirmation_email(subscriber: Subscriber) -> Email:
     token = services.confirm_token(subscriber)
     days = current_app.config["CONFIRM_MAX_AGE_SECONDS"] // 86400
     imported = services.added_by_import(subscriber)
+    # The invitation goes to people who did not ask for it: it carries the one-click
+    # unsubscribe (RFC 8058) that Gmail and Yahoo want on such mail, and that keeps the
+    # address out of later invitations and imports.
+    url, unsubscribe = unsubscribe_link(subscriber.id) if imported else (None, None)
     return Email(
         # The spelling the signup typed: confirming proves it, and the row then takes it.
         to=services.confirmation_address(subscriber),
@@ -44,6 +48,8 @@ def confirmation_email(subscriber: Subscriber) -> Email:
                 else None
             ),
         },
+        unsubscribe_url=url,
+        unsubscribe_token=unsubscribe,
     )
 
 

@@ -1,5 +1,7 @@
 """Imported people without consent are invited by the worker, through the owed column."""
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -19,7 +21,7 @@ eve@example.com,Eve,
 
 
 def test_an_import_invites_each_person_without_consent_once(
-    start_worker, marketing_client, ctx, smtp
+    app, start_worker, marketing_client, ctx, smtp
 ):
     start_worker(concurrency=2)
     job_id = job_id_of(upload(marketing_client, CSV))
@@ -40,3 +42,24 @@ def test_an_import_invites_each_person_without_consent_once(
     assert owed == []  # every invitation was taken by the worker
     assert smtp.to("ann@example.com") == []  # consented already: no invitation
     assert len(smtp.messages) == 2
+
+    # Mail to people who did not ask: the one-click unsubscribe (RFC 8058) is on it, and
+    # its POST with no cookie keeps the address out for good.
+    [invitation] = smtp.to("bob@example.com")
+    assert invitation.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = re.fullmatch(
+        r"<(https://clinic\.test/unsubscribe/[^>]+)>", invitation.message["List-Unsubscribe"]
+    )
+    assert url.group(1) in invitation.text
+    for part in (invitation.text, invitation.html):
+        assert "has this address on its list of clients" in part
+        assert "you subscribed" not in part  # they did not: the clinic has them on its list
+    path = url.group(1).removeprefix("https://clinic.test")
+    answer = app.test_client(use_cookies=False).post(
+        path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
+    assert answer.status_code == 200
+    db.session.expire_all()
+    statuses = dict(db.session.execute(select(Subscriber.email, Subscriber.status)).all())
+    assert statuses["bob@example.com"] == "unsubscribed"
+    assert statuses["eve@example.com"] == "pending"
