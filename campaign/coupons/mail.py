@@ -7,7 +7,7 @@ import secrets
 from campaign import clinic
 from campaign.coupons import services
 from campaign.coupons.models import Coupon
-from campaign.coupons.qr import qr_png
+from campaign.coupons.qr import EMAIL_QR_SIZE, qr_png
 from campaign.emails import Email, InlineImage, mail_domain, public_url
 from campaign.subscribers import mail as subscriber_mail
 from campaign.subscribers.models import Subscriber
@@ -30,7 +30,7 @@ def _with_coupon(email: Email, coupon: Coupon) -> Email:
     # Unique to the message (RFC 2045 7): a mail app that keeps images by Content-ID
     # would show one welcome's QR in the next.
     cid = f"coupon-qr.{secrets.token_hex(8)}@{mail_domain()}"
-    email.context.update(coupon_context(coupon), qr_cid=cid)
+    email.context.update(coupon_context(coupon), qr_cid=cid, qr_size=EMAIL_QR_SIZE)
     email.images.append(
         InlineImage(cid=cid, data=qr_png(services.code_of(coupon).value), subtype="png")
     )
