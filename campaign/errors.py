@@ -69,14 +69,42 @@ def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
         code = _HTTP_CODES.get(status, "error")
         message = exc.description or exc.name
         if status == 413:
-            message = "The request body is too large."
+            limit = _upload_limit_words()
+            message = (
+                f"The file is larger than the {limit} allowed."
+                if limit
+                else "The request body is too large."
+            )
         elif status == 429:
             message = "Too many requests; please slow down and try again shortly."
         response = json_error(status, code, message)
         response.headers.extend(_kept_headers(exc))
         return response
-    page = render_template("error.html", status=status, title=exc.name, wait=_wait_words(exc))
+    message = None
+    if status == 413 and (limit := _upload_limit_words()):
+        message = f"The file is larger than the {limit} allowed. Nothing was saved."
+    page = render_template(
+        "error.html", status=status, title=exc.name, wait=_wait_words(exc), message=message
+    )
     return page, status, _kept_headers(exc)
+
+
+def _upload_limit_words() -> str | None:
+    """The size a route that takes files refuses beyond ("50 MB"), for its 413 to say
+    what to do; None on other routes."""
+    from flask import current_app
+
+    from campaign import LARGE_UPLOAD_ENDPOINTS  # the app package imports this module
+
+    setting = LARGE_UPLOAD_ENDPOINTS.get(request.endpoint or "")
+    if setting is None:
+        return None
+    return readable_size(current_app.config[setting])
+
+
+def readable_size(limit: int) -> str:
+    """A size limit as people read it: "20 MB" (or "9 KB" for a small one)."""
+    return f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
 
 
 def _wait_words(exc: HTTPException) -> str:

@@ -252,8 +252,9 @@ def _not_accepted(kind: str | None) -> str:
 
 def allowed_size() -> str:
     """``IMAGE_MAX_BYTES`` as people read it: "20 MB" (or "9 KB" for a small limit)."""
-    limit = current_app.config["IMAGE_MAX_BYTES"]
-    return f"{limit >> 20} MB" if limit >= 1 << 20 else f"{limit >> 10} KB"
+    from campaign.errors import readable_size
+
+    return readable_size(current_app.config["IMAGE_MAX_BYTES"])
 
 
 def _display_name(filename: str) -> str:

@@ -150,6 +150,7 @@ def test_an_upload_over_the_limit_is_a_413_and_under_it_the_files_own_limit_hold
         )
     assert answer.status_code == 413
     assert answer.get_json()["error"]["code"] == "payload_too_large"
+    assert answer.get_json()["error"]["message"] == "The file is larger than the 9 KB allowed."
     assert kept.status_code == 201
     with small.app_context():
         assert db.session.scalar(select(func.count()).select_from(Image)) == 1

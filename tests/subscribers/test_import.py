@@ -487,3 +487,19 @@ def test_an_address_no_header_may_hold_is_a_row_error_not_a_subscriber(marketing
     (error,) = report["errors"]
     assert error["row"] == 2
     assert '"=?"' in error["error"]
+
+
+def test_a_file_over_the_limit_gets_a_page_that_says_the_limit(make_app, make_staff, ctx):
+    from tests.staff.helpers import log_in
+
+    app = make_app(IMPORT_MAX_BYTES=100 * 1024)
+    client = app.test_client()
+    _, email, password = make_staff("marketing")
+    log_in(client, email, password)
+    big = "email,first_name\n" + "ann@example.com,Ann\n" * 20_000  # 400 KB
+    response = upload(client, big)
+    assert response.status_code == 413
+    assert "The file is larger than the 100 KB allowed. Nothing was saved." in response.get_data(
+        as_text=True
+    )
+    assert count(Subscriber) == 0
