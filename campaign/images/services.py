@@ -157,7 +157,14 @@ def _reencode(upload: bytes) -> tuple[bytes, str, int, int]:
         with _DECODING, warnings.catch_warnings():
             # Pillow warns, then raises, on huge images; we refuse them ourselves below.
             warnings.simplefilter("ignore", Pillow.DecompressionBombWarning)
-            picture = Pillow.open(io.BytesIO(upload))
+            try:
+                picture = Pillow.open(io.BytesIO(upload))
+            except Pillow.DecompressionBombError as exc:
+                # Over twice Pillow's limit it does not open at all; its message holds
+                # the count: "Image size (900000000 pixels) exceeds limit ..."
+                found = re.search(r"\((\d+) pixels\)", str(exc))
+                size = f"{int(found.group(1)) // 1_000_000} megapixels" if found else "too large"
+                raise ImageRefused(_too_large(size)) from None
             kind = picture.format
             if kind not in ACCEPTED:
                 raise ImageRefused(_not_accepted(kind))
@@ -184,13 +191,14 @@ def _reencode(upload: bytes) -> tuple[bytes, str, int, int]:
         ) from None
 
 
+def _too_large(size: str) -> str:
+    return f"The image is {size}: please make it smaller than 60 megapixels first."
+
+
 def _refuse_too_many_pixels(picture: Pillow.Image, kind: str) -> None:
     pixels = picture.width * picture.height
     if pixels > MAX_PIXELS:
-        raise ImageRefused(
-            f"The image is {picture.width} x {picture.height} pixels: please make it "
-            "smaller than 60 megapixels first."
-        )
+        raise ImageRefused(_too_large(f"{picture.width} x {picture.height} pixels"))
     if kind != "JPEG" and pixels > MAX_PIXELS_DECODED_WHOLE:
         raise ImageRefused(
             f"The image is {picture.width} x {picture.height} pixels: a {ACCEPTED[kind]} "

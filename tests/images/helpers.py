@@ -53,6 +53,25 @@ def huge_png(width: int = 10_000, height: int = 10_000) -> bytes:
     return out.getvalue()
 
 
+def png_of_size(width: int, height: int) -> bytes:
+    """A PNG that says it is ``width`` x ``height`` (black and white) with no pixels in it:
+    what a decompression bomb looks like to the first look at it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b""))
+        + chunk(b"IEND", b"")
+    )
+
+
 def noisy_photo(width: int, height: int) -> bytes:
     """Noise compresses badly: a JPEG of a few MB, as a phone's photo is."""
     picture = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))

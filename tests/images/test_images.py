@@ -388,6 +388,16 @@ def test_a_big_png_is_refused_before_it_is_decoded_whole(ctx, upload):
     )
 
 
+def test_a_picture_far_over_the_limit_is_called_too_large_not_unreadable(ctx, upload):
+    """900 megapixels: Pillow refuses to open it at all (a decompression bomb), which
+    read as "could not be read as an image"."""
+    answer = upload(helpers.png_of_size(30_000, 30_000), "poster.png")
+    assert answer.status_code == 400
+    message = answer.get_json()["error"]["message"]
+    assert "The image is 900 megapixels" in message
+    assert "smaller than 60 megapixels" in message
+
+
 def test_sixteen_bit_greys_keep_their_shades(app, ctx, upload):
     picture = Pillow.new("I;16", (256, 8))
     picture.putdata([x * 256 for x in range(256)] * 8)
