@@ -57,6 +57,8 @@ def test_html_part_has_its_css_inlined(ctx, smtp, email_address):
     welcome_subscriber.apply(args=[subscriber.id])
     (received,) = smtp.wait_for(email_address)
     assert 'style="' in received.html
+    # A light layout, said so: Apple Mail does not recolour it in dark mode.
+    assert '<meta name="color-scheme" content="light only">' in received.html
     assert re.search(r'<div class="container" style="[^"]*max-width: 600px', received.html)
 
 
