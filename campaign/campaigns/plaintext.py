@@ -147,7 +147,7 @@ def markdown_to_text(
                 add(_wrap(text, first, indent), joined=follows)
             elif lists:  # a later paragraph of a list item: under the item's text
                 add(_wrap(text, item_indent, item_indent))
-            else:
+            elif text.strip():  # a picture with no description alone says nothing here
                 add(_wrap(text))
         elif kind in ("th_open", "td_open"):
             pass

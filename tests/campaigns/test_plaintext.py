@@ -146,3 +146,11 @@ def test_a_headings_rule_fits_its_widest_line_in_columns():
     assert markdown_to_text("# 新年のご挨拶").splitlines()[1] == "=" * 12
     assert markdown_to_text("# 🎉 Party 🎉").splitlines()[1] == "=" * 11
     assert markdown_to_text("# Cafe\u0301 au lait").splitlines()[1] == "=" * 12
+
+
+def test_a_picture_without_a_description_leaves_no_gap_in_the_text():
+    """It left three blank lines where it stood ("Hello\\n\\n\\n\\nBye")."""
+    text = markdown_to_text("Hello\n\n![](https://clinic.test/images/a.png)\n\nBye")
+    assert text == "Hello\n\nBye"
+    described = markdown_to_text("Hello\n\n![Our garden](https://clinic.test/images/a.png)\n\nBye")
+    assert described == "Hello\n\n[Our garden]\n\nBye"
