@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
@@ -92,8 +92,6 @@ def _http_error(exc: HTTPException) -> Response | tuple[str, int]:
 def _upload_limit_words() -> str | None:
     """The size a route that takes files refuses beyond ("50 MB"), for its 413 to say
     what to do; None on other routes."""
-    from flask import current_app
-
     from campaign import LARGE_UPLOAD_ENDPOINTS  # the app package imports this module
 
     setting = LARGE_UPLOAD_ENDPOINTS.get(request.endpoint or "")
