@@ -111,3 +111,20 @@ def test_a_sent_newsletters_page_says_when_it_went_out_in_the_clinics_time(ctx, 
     db.session.commit()
     page = marketing_client.get(f"/staff/campaigns/{campaign.id}").get_data(as_text=True)
     assert "Started 2 June 2026, 09:00, finished 2 June 2026, 09:12." in page
+
+
+def test_drafts_of_one_subject_are_told_apart_by_when_they_were_edited(ctx, marketing_client):
+    """Copies keep the subject: three "December news" drafts read alike with no time."""
+    from datetime import datetime
+
+    for day in (1, 2):
+        edited = datetime(2031, 12, day, 10, 0)
+        db.session.add(
+            Campaign(
+                subject="December news", body_markdown="b", created_at=edited, updated_at=edited
+            )
+        )
+    db.session.commit()
+    listing = marketing_client.get("/staff/campaigns/").get_data(as_text=True)
+    assert "edited 2031-12-01 10:00" in listing  # Europe/London: GMT in December
+    assert "edited 2031-12-02 10:00" in listing
