@@ -353,7 +353,9 @@
       progressText.textContent = "Cancelled before sending started: nothing was sent.";
       return;
     }
-    const done = counts.sent + counts.failed + counts.skipped + counts.cancelled;
+    // What went through: a cancelled send's bar stops where it was cancelled, not at
+    // the 100 % its cancelled rest would add up to (which read as "all sent").
+    const done = counts.sent + counts.failed + counts.skipped;
     const percent = counts.total ? Math.floor((done / counts.total) * 100) : 100;
     fill.style.width = percent + "%";
     bar.setAttribute("aria-valuenow", String(percent));

@@ -370,6 +370,10 @@ def test_a_sending_newsletter_is_cancelled_with_the_wording_for_it(
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator("#campaign-status")).to_have_text("cancelled")
     assert asked == ["Cancel this newsletter? Nobody else will receive it."]
+    # The bar stops where the send did: it read "100%" for none of two sent.
+    text = page.locator("#progress-text")
+    expect(text).to_have_text("0% \u00b7 0 sent, 0 failed, 0 skipped, 0 remaining, 2 cancelled")
+    expect(page.locator("#progress-bar")).to_have_attribute("aria-valuenow", "0")
 
 
 def test_a_draft_is_deleted_after_a_question(desktop: Page, live_server, make_staff, ctx):
