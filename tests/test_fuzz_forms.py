@@ -37,6 +37,7 @@ ADDRESS_LIKE = st.one_of(
 ALLOWED_HEADERS = {
     "subject", "from", "to", "date", "message-id", "mime-version", "content-type",
     "content-transfer-encoding", "list-id", "list-unsubscribe", "list-unsubscribe-post",
+    "auto-submitted",
 }  # fmt: skip
 
 

@@ -53,6 +53,7 @@ JSON = "application/json"
 AUTOMATIC = {"HEAD", "OPTIONS"}
 # Every header a message of ours may carry; an injected one would show up beyond these.
 MAIL_HEADERS = {
+    "auto-submitted",
     "content-transfer-encoding",
     "content-type",
     "date",
