@@ -43,21 +43,21 @@ def test_a_pause_is_not_counted_as_time_spent_sending(ctx, client, api_token, sm
     assert (
         client.post(f"/api/v1/campaigns/{campaign_id}/resume", headers=headers).status_code == 200
     )
-    now = utcnow()
     db.session.refresh(campaign)
-    resumed = campaign.updated_at
-    assert abs((resumed - now).total_seconds()) < 5
-    # Rewound 10 s, as if resumed then, and started 50 s ago.
-    campaign.started_at = resumed - timedelta(seconds=50)
-    db.session.execute(
-        update(Campaign)
-        .where(Campaign.id == campaign_id)
-        .values(updated_at=resumed - timedelta(seconds=10), started_at=campaign.started_at)
-    )
+    assert abs((campaign.updated_at - utcnow()).total_seconds()) < 5  # the resume wrote it
+    now = utcnow()
     sent = [{"campaign_id": campaign_id, "status": DeliveryStatus.SENT, "sent_at": now}] * 100
     queued = [{"campaign_id": campaign_id, "status": DeliveryStatus.QUEUED}] * 300
     db.session.execute(insert(Delivery), sent + queued)
+    # As if resumed 10 s ago, and started 50 s ago.
+    db.session.execute(
+        update(Campaign)
+        .where(Campaign.id == campaign_id)
+        .values(updated_at=now - timedelta(seconds=10), started_at=now - timedelta(seconds=50))
+    )
     db.session.commit()
     answer = client.get(f"/api/v1/campaigns/{campaign_id}", headers=headers).get_json()
-    assert answer["rate_per_minute"] == pytest.approx(600, rel=0.1)
-    assert answer["eta_seconds"] == pytest.approx(30, rel=0.1)
+    # 600 a minute over 10 s; a slow machine's few seconds more between the writes and
+    # the answer lower it a little, nowhere near the 120 that 50 s would give.
+    assert 450 <= answer["rate_per_minute"] <= 600
+    assert 30 <= answer["eta_seconds"] <= 40
