@@ -13,6 +13,7 @@ from flask import Request, Response, request, stream_with_context
 from flask.json.provider import DefaultJSONProvider
 
 from campaign.errors import ApiError
+from campaign.security import FORM_MIMETYPES
 
 UNSTORABLE_MESSAGE = (
     "The text holds a NUL character or an unpaired surrogate (\\ud800 to \\udfff), "
@@ -110,15 +111,12 @@ def json_body(allowed: set[str], required: set[str] = frozenset()) -> dict:
     return payload
 
 
-FORM_TYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
-
-
 def has_body() -> bool:
     """Whether the request carries a body. A form's was read by the app's request
     guards before the view (so ``get_data`` finds the stream empty): it counts too."""
     if request.get_data(cache=True):
         return True
-    return request.mimetype in FORM_TYPES and bool(request.form or request.files)
+    return request.mimetype in FORM_MIMETYPES and bool(request.form or request.files)
 
 
 def no_body() -> None:

@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 
 from campaign.campaigns.models import Campaign
 from campaign.extensions import db
+from tests.campaigns.helpers import create_campaign
 
 
 @pytest.fixture
@@ -173,9 +174,7 @@ def test_the_live_preview_refuses_placeholder_text_clearly(marketing_client):
 
 def test_one_staff_address_typed_twice_gets_one_test_copy(client, ctx, marketing, make_staff):
     _, staff_email, _ = make_staff("marketing")
-    campaign_id = client.post(
-        "/api/v1/campaigns", headers=marketing, json={"subject": "News", "body_markdown": "Hi"}
-    ).get_json()["id"]
+    campaign_id = create_campaign(client, marketing, body="Hi")
     response = client.post(
         f"/api/v1/campaigns/{campaign_id}/test",
         headers=marketing,
