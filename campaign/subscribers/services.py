@@ -375,6 +375,17 @@ def queue_confirmation(subscriber_id: int) -> bool:
     return True
 
 
+def release_confirmation(subscriber_id: int, sent_at: datetime | None) -> None:
+    """The confirmation claimed at ``sent_at`` was refused for good: nothing reached
+    the person, so their next signup is mailed at once instead of waiting out the
+    resend interval for an email that never came. A newer claim is left alone."""
+    db.session.execute(
+        update(Subscriber)
+        .where(Subscriber.id == subscriber_id, Subscriber.confirmation_sent_at == sent_at)
+        .values(confirmation_sent_at=None)
+    )
+
+
 # The budget is looked at before the send is claimed and spent once it is: a signup
 # refused by the interval spends nothing, so a stranger's repeats cannot use up the
 # person's own resends. (Two claims at the same moment may both pass; one is mailed.)

@@ -27,8 +27,10 @@ def send_confirmation_email(self, subscriber_id: int) -> None:
     # confirmed or erased meanwhile.
     throttle.acquire()
     db.session.expire_all()
-    if (subscriber := _still_due(subscriber_id)) is not None:
-        send_or_retry(self, mail.confirmation_email(subscriber))
+    subscriber = _still_due(subscriber_id)
+    if subscriber is not None and not send_or_retry(self, mail.confirmation_email(subscriber)):
+        services.release_confirmation(subscriber_id, subscriber.confirmation_sent_at)
+        db.session.commit()
 
 
 def _still_due(subscriber_id: int) -> Subscriber | None:

@@ -371,3 +371,31 @@ def test_a_signup_the_interval_refuses_spends_none_of_the_budget(
     person.confirmation_sent_at -= timedelta(hours=2)
     db.session.commit()
     assert services.queue_confirmation(person.id) is True
+
+
+def test_a_confirmation_refused_for_good_does_not_hold_back_the_next_signup(
+    client, ctx, smtp, no_broker
+):
+    """The mail server refused the first confirmation (its mailbox was briefly
+    unknown): the person signing up again at once is mailed, not left waiting out
+    the resend interval for an email that never came."""
+    address = "retry@example.org"
+    smtp.answers[address] = ["550 5.1.1 mailbox unavailable"]
+    assert (
+        client.post("/api/v1/subscribe", json={"email": address, "consent": True}).status_code
+        == 202
+    )
+    person = db.session.scalar(select(Subscriber).where(Subscriber.email == address))
+    assert send_confirmation_email.apply(args=[person.id]).successful()
+    assert smtp.to(address) == []
+    first_round = person.optin_round
+
+    assert (
+        client.post("/api/v1/subscribe", json={"email": address, "consent": True}).status_code
+        == 202
+    )
+    db.session.refresh(person)
+    assert person.optin_round != first_round
+    send_confirmation_email.apply(args=[person.id])
+    (received,) = smtp.wait_for(address)
+    assert link(received.text, "confirm")
