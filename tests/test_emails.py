@@ -60,6 +60,16 @@ def test_html_part_has_its_css_inlined(ctx, smtp, email_address):
     # A light layout, said so: Apple Mail does not recolour it in dark mode.
     assert '<meta name="color-scheme" content="light only">' in received.html
     assert re.search(r'<div class="container" style="[^"]*max-width: 600px', received.html)
+    # Outlook on Windows ignores max-width: a 600 px table it alone reads holds the
+    # column and the footer.
+    opened = received.html.index('<!--[if mso]><table role="presentation" width="600"')
+    closed = received.html.index("<!--[if mso]></td></tr></table><![endif]-->")
+    assert (
+        opened
+        < received.html.index('class="container"')
+        < received.html.index('class="footer"')
+        < closed
+    )
 
 
 def test_confirmation_is_transactional_and_has_no_list_headers(ctx, smtp, email_address):
