@@ -287,7 +287,7 @@ class CampaignSender:
         return SliceResult(more=True, retry_in=float(self.config["SEND_LEASE_SECONDS"]))
 
     def _connect(self) -> smtplib.SMTP | Exception:
-        """The open connection, or why it could not be opened (the reader's failure)."""
+        """The open connection, or why it could not be opened."""
         if self.connection is None:
             connection = emails.connect()
             try:
@@ -358,8 +358,8 @@ class CampaignSender:
                 continue
             claim = Claim(delivery_id, renewed_at, attempts, subscriber_id)
             if isinstance(host, Exception):
-                self._failed(claim, _exception_answer(host), is_temporary(host))
-                continue
+                self._server_unreachable(claim, batch[position + 1 :], claimed_at, host)
+                return
             try:
                 data = self._message(delivery_id, subscriber_id, email, first_name, coupons)
             except Exception as exc:
@@ -394,6 +394,35 @@ class CampaignSender:
         else:
             # Marked the moment the server accepted it, before the next message goes.
             self.ledger.mark_sent(claim.delivery_id, claim.attempts + 1, answer, utcnow())
+
+    def _server_unreachable(
+        self, claim: Claim, rest: list[int], claimed_at: datetime, error: Exception
+    ) -> None:
+        """The mail server, not the readers, failed: this reader and the rest of the
+        batch keep their attempts and wait for it, as a mail queue does, however long
+        the outage. (Counting them, a quarter of an hour's outage failed a whole
+        newsletter for good; trying each, an unreachable host cost a timeout apiece.)"""
+        self.ledger.commit()  # before the session writes (SQLite has one writer)
+        delay = self.config["SEND_RETRY_BASE_SECONDS"]
+        waiting = {
+            "status": DeliveryStatus.QUEUED,
+            "smtp_response": _exception_answer(error),
+            "next_attempt_at": utcnow() + timedelta(seconds=delay),
+            "claimed_at": None,
+            "claimed_by": None,
+        }
+        _record(claim.delivery_id, claim.renewed_at, **waiting)
+        if rest:
+            db.session.execute(
+                update(Delivery).where(Delivery.id.in_(rest), _held(claimed_at)).values(**waiting)
+            )
+            db.session.commit()
+        logger.warning(
+            "%d deliveries wait %ss for the mail server: %s",
+            1 + len(rest),
+            delay,
+            waiting["smtp_response"],
+        )
 
     def _failed(self, claim: Claim, answer: str, temporary: bool, bounce: bool = False) -> None:
         self.ledger.commit()  # before the session writes (SQLite has one writer)

@@ -142,7 +142,7 @@ def test_a_mail_server_that_never_answers_costs_a_sender_mail_timeout(
     db.session.expire_all()
     delivery = db.session.get(Delivery, batch[0])
     assert delivery.status == DeliveryStatus.QUEUED  # deferred, to be retried
-    assert delivery.attempts == 1
+    assert delivery.attempts == 0  # the server's failure, not the reader's
     assert "timed out" in delivery.smtp_response
     assert smtp.messages == []
 
@@ -169,3 +169,36 @@ def test_a_reader_whose_message_cannot_be_built_fails_alone(
     failed = db.session.get(Delivery, doomed)
     assert failed.status == DeliveryStatus.FAILED
     assert failed.smtp_response == "not sent: message not built (KeyError)"
+
+
+def test_an_unreachable_mail_server_spends_none_of_the_readers_attempts(
+    app, client, ctx, smtp, marketing, monkeypatch
+):
+    """Found by an outside audit: each reader counted the server's outage as one of
+    their attempts, so a quarter of an hour without it failed the newsletter for good."""
+    from tests.smtp_sink import free_port
+
+    campaign = started_campaign(client, marketing, readers=3)
+    monkeypatch.setattr(app.extensions["mail"], "port", free_port())  # nothing listens
+    claimed_at = utcnow()
+    send(campaign, claim_batch(campaign.id, 10, claimed_at), claimed_at)
+    db.session.expire_all()
+    rows = db.session.scalars(select(Delivery).filter_by(campaign_id=campaign.id)).all()
+    assert {row.status for row in rows} == {DeliveryStatus.QUEUED}
+    assert {row.attempts for row in rows} == {0}
+    assert all(row.smtp_response.startswith("connection error") for row in rows)
+    assert all(row.next_attempt_at > claimed_at for row in rows)
+    assert smtp.messages == []
+
+    # The server is back and the wait is over: everyone is sent, on a first attempt.
+    monkeypatch.setattr(app.extensions["mail"], "port", smtp.port)
+    for row in rows:
+        row.next_attempt_at = utcnow()
+    db.session.commit()
+    claimed_at = utcnow()
+    send(campaign, claim_batch(campaign.id, 10, claimed_at), claimed_at)
+    db.session.expire_all()
+    rows = db.session.scalars(select(Delivery).filter_by(campaign_id=campaign.id)).all()
+    assert {row.status for row in rows} == {DeliveryStatus.SENT}
+    assert {row.attempts for row in rows} == {1}
+    assert len(smtp.messages) == 3
