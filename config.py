@@ -13,6 +13,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -203,12 +204,59 @@ class Config:
                 "postgresql+psycopg://user:password@host:5432/name or "
                 "sqlite:////path/to/file.sqlite"
             ) from None
+        for name, (least, meaning) in _MINIMUMS.items():
+            value = config[name]
+            if not value >= least:  # also NaN
+                raise ConfigError(f"{name} must be at least {least} ({meaning}); got {value!r}")
+        if not 1 <= config["MAIL_PORT"] <= 65535:
+            raise ConfigError(f"MAIL_PORT must be a port, 1 to 65535; got {config['MAIL_PORT']!r}")
+        for name in RATE_LIMITS:
+            try:  # else the first request that is limited answers 500
+                parse_many(config[name])
+            except ValueError:
+                raise ConfigError(
+                    f'{name} must be limits such as "20 per minute;200 per hour"; '
+                    f"got {config[name]!r}"
+                ) from None
         rate = config["SEND_RATE_PER_SECOND"]
         if not rate >= 0:  # also NaN; 0 is the documented "no limit" (bench.send)
             raise ConfigError(
                 "SEND_RATE_PER_SECOND must be a number of messages a second (0: no limit); "
                 f"got {rate!r}"
             )
+
+
+# The lowest value each number can work with, and what it counts. Below it a setting
+# is worse than wrong, and silently so: a dispatch interval of 0 had beat queue
+# thousands of tasks a second, a body limit of -1 refused every form, staff login too.
+_MINIMUMS = {
+    "SEND_BATCH_SIZE": (1, "deliveries claimed at a time"),
+    "SEND_LEASE_SECONDS": (1, "seconds"),
+    "SEND_MAX_ATTEMPTS": (1, "attempts per reader"),
+    "SEND_RETRY_BASE_SECONDS": (1, "seconds"),
+    "CAMPAIGN_PARALLEL": (1, "senders per newsletter"),
+    "DISPATCH_INTERVAL_SECONDS": (1, "seconds"),
+    "CAMPAIGN_SLICE_SECONDS": (1, "seconds"),
+    "BOUNCE_LIMIT": (1, "hard bounces"),
+    "CONFIRM_MAX_AGE_SECONDS": (60, "seconds"),
+    # RFC 8058 asks that unsubscribe links keep working; PRODUCT.md promises 60 days.
+    "UNSUBSCRIBE_MAX_AGE_SECONDS": (60 * 24 * 3600, "seconds: 60 days"),
+    "CONFIRMATION_RESEND_INTERVAL_SECONDS": (0, "seconds"),
+    "INVALID_CODE_LOCK_MINUTES": (0, "minutes"),
+    "TRUSTED_PROXIES": (0, "proxies"),
+    "MAX_CONTENT_LENGTH": (1024, "bytes"),
+    "IMPORT_MAX_BYTES": (1024, "bytes"),
+    "IMAGE_MAX_BYTES": (1024, "bytes"),
+    "MAIL_TIMEOUT": (0.1, "seconds"),
+}
+RATE_LIMITS = (
+    "SIGNUP_RATE_LIMIT",
+    "LOGIN_RATE_LIMIT",
+    "LOGIN_ACCOUNT_FAILURE_LIMIT",
+    "DESK_RATE_LIMIT",
+    "INVALID_CODE_BURST",
+    "CONFIRMATION_RESEND_LIMIT",
+)
 
 
 class TestingConfig(Config):

@@ -253,6 +253,32 @@ def test_a_negative_send_rate_is_refused_and_zero_means_no_limit(make_app):
     assert make_app(SEND_RATE_PER_SECOND=0.0).config["SEND_RATE_PER_SECOND"] == 0.0
 
 
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("SIGNUP_RATE_LIMIT", "lots", 'SIGNUP_RATE_LIMIT must be limits such as "20 per minute'),
+        ("DESK_RATE_LIMIT", "", "DESK_RATE_LIMIT must be limits"),
+        ("DISPATCH_INTERVAL_SECONDS", -5.0, "DISPATCH_INTERVAL_SECONDS must be at least 1"),
+        ("DISPATCH_INTERVAL_SECONDS", float("nan"), "DISPATCH_INTERVAL_SECONDS must be at least"),
+        ("MAX_CONTENT_LENGTH", -1, "MAX_CONTENT_LENGTH must be at least 1024 (bytes)"),
+        ("CAMPAIGN_PARALLEL", 0, "CAMPAIGN_PARALLEL must be at least 1"),
+        ("UNSUBSCRIBE_MAX_AGE_SECONDS", 100, "at least 5184000 (seconds: 60 days)"),
+        ("MAIL_PORT", 99999, "MAIL_PORT must be a port, 1 to 65535"),
+        ("MAIL_TIMEOUT", 0.0, "MAIL_TIMEOUT must be at least 0.1"),
+    ],
+)
+def test_a_setting_the_service_cannot_work_with_stops_the_start(make_app, setting, value, message):
+    """Found by an outside audit: each was accepted, and then a signup answered 500,
+    beat queued thousands of tasks a second, or every form was refused."""
+    with pytest.raises(config.ConfigError, match=re.escape(message)):
+        make_app(**{setting: value})
+
+
+def test_the_documented_rate_limit_forms_are_accepted(make_app):
+    app = make_app(SIGNUP_RATE_LIMIT="5 per hour;2 per minute", DESK_RATE_LIMIT="10/minute")
+    assert app.config["DESK_RATE_LIMIT"] == "10/minute"
+
+
 def test_cors_origins_drop_a_trailing_slash_and_then_match(make_app):
     origins = config._cors_origins(" https://www.clinic.test/ ,http://localhost:8080")
     assert origins == ["https://www.clinic.test", "http://localhost:8080"]
