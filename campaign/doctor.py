@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 import config as config_module
-from campaign.health import broker_ok, database_ok
+from campaign.health import broker_ok, database_answers, schema_current
 from campaign.logs import printable
 
 Check = tuple[bool, str, str]  # passed, what, how to fix
@@ -38,24 +38,15 @@ def check_base_url() -> Check:
 
 
 def check_database() -> Check:
-    return database_ok(), "the database answers", "check DATABASE_URL and that the server is up"
+    fix = "check DATABASE_URL and that the server is up"
+    return database_answers(), "the database answers", fix
 
 
 def check_migrations() -> Check:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    from campaign.extensions import db
-
-    config = current_app.extensions["migrate"].migrate.get_config()
-    heads = set(ScriptDirectory.from_config(config).get_heads())
-    try:
-        with db.engine.connect() as connection:
-            current = set(MigrationContext.configure(connection).get_current_heads())
-    except Exception:
-        current = set()
     fix = "run: flask --app campaign db upgrade"
-    return current == heads, "the database schema is up to date", fix
+    if not database_answers():  # "run db upgrade" would send the operator the wrong way
+        return False, "the database schema is up to date", "first make the database answer"
+    return schema_current(), "the database schema is up to date", fix
 
 
 def check_broker() -> Check:

@@ -19,6 +19,20 @@ def test_healthz_is_503_when_the_database_is_down(make_app, settings, tmp_path):
     assert response.get_json()["broker"] == "ok"
 
 
+def test_healthz_is_503_on_a_database_that_is_not_migrated(app, make_app, tmp_path):
+    """Found by an outside audit: an empty database answered, so the check said
+    "ok" while every page and every signup failed on the missing tables."""
+    empty = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path}/empty.sqlite")
+    response = empty.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"] == "error"
+    result = empty.test_cli_runner().invoke(args=["doctor"])
+    assert "ok    the database answers" in result.output
+    assert "FIX   the database schema is up to date" in result.output
+    # The migrated test database, in the same process: healthy.
+    assert app.test_client().get("/healthz").status_code == 200
+
+
 def test_healthz_is_503_when_the_broker_is_down(make_app, settings, monkeypatch):
     # Celery lets CELERY_BROKER_URL in the environment win over any setting.
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
