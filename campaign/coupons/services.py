@@ -379,14 +379,18 @@ def redeem(text: str, staff: Staff, ip: str | None = None) -> CouponResult:
         return CouponResult(Outcome.INVALID_CODE)
     now = utcnow()
     values = {"digest": code.digest(_secret()), "at": now, "staff": staff.id, "from_ip": ip}
-    statements = _redeem_statements(db.engine.dialect.name)
-    if statements.record is None:  # the whole redemption in one statement
-        row = db.session.execute(statements.redeem, values).one_or_none()
-        redeemed = row._asdict() if row is not None else None
-    else:
-        redeemed = _redeem_in_steps(statements, values)
-    if redeemed is None:
-        return lookup(text)
+    for _ in range(REDEEM_TRIES):
+        redeemed = _try_redeem(values)
+        if redeemed is not None:
+            break
+        result = lookup(text)
+        # Issued, though the UPDATE just found it redeemed: an undo committed between
+        # the two statements' snapshots (READ COMMITTED). Answered as it read, the desk
+        # showed "Redeemed" for a coupon still unused. It is free now: try again.
+        if result.outcome is not Outcome.VALID:
+            return result
+    else:  # redeemed and undone again each time: someone else holds it
+        return CouponResult(Outcome.ALREADY_REDEEMED, result.coupon, code, result.redemption)
     card = CouponCard(
         status=CouponStatus.REDEEMED,
         offer=redeemed["offer"],
@@ -398,6 +402,19 @@ def redeem(text: str, staff: Staff, ip: str | None = None) -> CouponResult:
         redemption_id=redeemed["redemption_id"],
     )
     return CouponResult(Outcome.REDEEMED, code=code, card=card)
+
+
+# Rounds of a redemption that each found the coupon taken and then free again.
+REDEEM_TRIES = 3
+
+
+def _try_redeem(values: dict) -> dict | None:
+    """The redemption's row if this call redeemed the coupon, else None."""
+    statements = _redeem_statements(db.engine.dialect.name)
+    if statements.record is None:  # the whole redemption in one statement
+        row = db.session.execute(statements.redeem, values).one_or_none()
+        return row._asdict() if row is not None else None
+    return _redeem_in_steps(statements, values)
 
 
 def _redeem_in_steps(statements: _RedeemStatements, values: dict) -> dict | None:

@@ -134,3 +134,71 @@ def test_ten_undos_of_one_redemption_at_once_one_undoes_it(
     coupon, count = redemption_rows(app, code)
     assert coupon.status == CouponStatus.ISSUED
     assert count == 1
+
+
+def test_a_redemption_that_finds_the_coupon_undone_meanwhile_redeems_it(
+    app, ctx, make_staff, issue_coupon, monkeypatch
+):
+    """Found by an outside audit on PostgreSQL: the UPDATE found the coupon redeemed
+    by another desk, an undo committed, and the lookup that followed read "issued";
+    the answer was a 200 the desk showed as "Redeemed" with nothing redeemed. The
+    interleaving is played here in one session, at the point where it happened."""
+    from campaign.coupons import services
+    from campaign.staff.models import Staff
+
+    code = issue_coupon()
+    first_desk = db.session.get(Staff, make_staff()[0])
+    second_desk = db.session.get(Staff, make_staff()[0])
+    assert services.redeem(code, first_desk).outcome is services.Outcome.REDEEMED
+    coupon_id = services.lookup(code).coupon.id
+    looked_up = services.lookup
+
+    def lookup_after_an_undo(text):
+        if services.latest_redemption(coupon_id) is not None:
+            assert services.undo_redemption(text, first_desk).outcome is services.Outcome.UNDONE
+        return looked_up(text)
+
+    monkeypatch.setattr(services, "lookup", lookup_after_an_undo)
+    result = services.redeem(code, second_desk)
+    assert result.outcome is services.Outcome.REDEEMED
+    assert result.shown().status == CouponStatus.REDEEMED
+    assert result.shown().redeemed_by == second_desk.display_name
+    db.session.commit()
+    assert db.session.get(Coupon, coupon_id).status == CouponStatus.REDEEMED
+    live = db.session.scalar(
+        select(func.count())
+        .select_from(Redemption)
+        .where(Redemption.coupon_id == coupon_id, Redemption.undone_at.is_(None))
+    )
+    assert live == 1
+
+
+def test_a_coupon_redeemed_and_undone_each_time_it_is_tried_is_refused_not_shown_redeemed(
+    app, ctx, make_staff, issue_coupon, monkeypatch
+):
+    from campaign.coupons import services
+    from campaign.staff.models import Staff
+
+    code = issue_coupon()
+    other = db.session.get(Staff, make_staff()[0])
+    desk = db.session.get(Staff, make_staff()[0])
+    assert services.redeem(code, other).outcome is services.Outcome.REDEEMED
+    coupon_id = services.lookup(code).coupon.id
+    looked_up = services.lookup
+    real_try = services._try_redeem
+
+    def redeemed_again_first(values):
+        # The other desk redeems again just before each of our tries.
+        if services.latest_redemption(coupon_id) is None:
+            assert real_try({**values, "staff": other.id}) is not None
+        return real_try(values)
+
+    def lookup_after_an_undo(text):
+        db.session.expire_all()  # as the other desk's own session would read it
+        assert services.undo_redemption(text, other).outcome is services.Outcome.UNDONE
+        return looked_up(text)
+
+    monkeypatch.setattr(services, "_try_redeem", redeemed_again_first)
+    monkeypatch.setattr(services, "lookup", lookup_after_an_undo)
+    result = services.redeem(code, desk)
+    assert result.outcome is services.Outcome.ALREADY_REDEEMED
