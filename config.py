@@ -416,3 +416,13 @@ def config_for(name: str | None = None) -> Config:
         return CONFIGS[name]()
     except KeyError:
         raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIGS)}; got {name!r}") from None
+
+
+def check_settings() -> None:
+    """Read and check the environment's settings as ``create_app`` does, without
+    building an app: gunicorn's master calls it, so a setting that cannot work stops
+    the start once instead of every worker failing and respawning without end."""
+    settings = config_for()
+    values = {name: getattr(settings, name) for name in dir(settings) if name.isupper()}
+    values.update(derived_settings(values))
+    CONFIGS[values["ENV_NAME"]].validate(values)

@@ -38,6 +38,20 @@ wsgi_app = "campaign:create_app()"
 
 
 def on_starting(server) -> None:
+    """Refuse to start with a setting that cannot work, or on a port in use."""
+    import config
+
+    try:
+        config.check_settings()
+    except config.ConfigError as exc:
+        # gunicorn prints a RuntimeError as "Error: ..." and exits with 1. Raised in a
+        # worker instead, it exits that worker alone, and the master respawned workers
+        # without end, each printing the same line.
+        raise RuntimeError(exc.code) from None
+    _refuse_a_port_in_use(server)
+
+
+def _refuse_a_port_in_use(server) -> None:
     """Refuse to start on a port something already listens on.
 
     With ``reuse_port`` the master binds nothing and each worker binds a socket of its

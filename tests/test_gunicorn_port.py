@@ -107,3 +107,20 @@ def test_the_port_of_a_gunicorn_just_stopped_is_free_at_once(app, settings):
         wait_until_serving(port, second)
     finally:
         stop(second)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "said"),
+    [
+        ("SECRET_KEY", "change-me", "SECRET_KEY is unset"),
+        ("SIGNUP_RATE_LIMIT", "lots", "SIGNUP_RATE_LIMIT must be limits"),
+        ("SEND_BATCH_SIZE", "many", "SEND_BATCH_SIZE must be a whole number"),
+    ],
+)
+def test_a_setting_that_cannot_work_stops_gunicorn_once(settings, setting, value, said):
+    """Found by an outside audit: the workers failed on it one after another, and the
+    master respawned them without end (22 in 15 s), looking "up" to its supervisor."""
+    output = refused(gunicorn(settings, free_port(), **{setting: value}))
+    assert said in output
+    assert output.count(said) == 1, output[-2000:]
+    assert "Booting worker" not in output
