@@ -13,7 +13,7 @@ from campaign.campaigns.models import Campaign, CampaignStatus, Delivery, Delive
 from campaign.campaigns.sending import CampaignSender, claim_batch
 from campaign.database import utcnow
 from campaign.extensions import db
-from tests.campaigns.helpers import add_confirmed, create_campaign
+from tests.campaigns.helpers import add_confirmed, create_campaign, deliveries
 
 
 @pytest.fixture
@@ -182,8 +182,7 @@ def test_an_unreachable_mail_server_spends_none_of_the_readers_attempts(
     monkeypatch.setattr(app.extensions["mail"], "port", free_port())  # nothing listens
     claimed_at = utcnow()
     send(campaign, claim_batch(campaign.id, 10, claimed_at), claimed_at)
-    db.session.expire_all()
-    rows = db.session.scalars(select(Delivery).filter_by(campaign_id=campaign.id)).all()
+    rows = deliveries(campaign.id)
     assert {row.status for row in rows} == {DeliveryStatus.QUEUED}
     assert {row.attempts for row in rows} == {0}
     assert all(row.smtp_response.startswith("connection error") for row in rows)
@@ -197,8 +196,7 @@ def test_an_unreachable_mail_server_spends_none_of_the_readers_attempts(
     db.session.commit()
     claimed_at = utcnow()
     send(campaign, claim_batch(campaign.id, 10, claimed_at), claimed_at)
-    db.session.expire_all()
-    rows = db.session.scalars(select(Delivery).filter_by(campaign_id=campaign.id)).all()
+    rows = deliveries(campaign.id)
     assert {row.status for row in rows} == {DeliveryStatus.SENT}
     assert {row.attempts for row in rows} == {1}
     assert len(smtp.messages) == 3
